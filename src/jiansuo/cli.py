@@ -1,0 +1,236 @@
+"""The `jiansuo` command: a thin shell over the Python API."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from datetime import date
+from pathlib import Path
+
+EXIT_OK, EXIT_ERROR, EXIT_USAGE, EXIT_PARTIAL = 0, 1, 2, 3
+DEFAULT_STORE = os.environ.get("JIANSUO_HOME", "jiansuo-data")
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="jiansuo", description="Search research writing (中文/English/LaTeX).")
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    def command(name: str, help_text: str, example: str) -> argparse.ArgumentParser:
+        sub = commands.add_parser(name, help=help_text, description=help_text,
+                                  epilog=f"Example:\n  {example}",
+                                  formatter_class=argparse.RawDescriptionHelpFormatter)
+        sub.add_argument("--store", default=DEFAULT_STORE,
+                         help=f"store folder (default: $JIANSUO_HOME or {DEFAULT_STORE!r})")
+        return sub
+
+    index = command("index", "Ingest files into the store and bring the index up to date.",
+                    "jiansuo index posts/ papers.jsonl --field title=name --store site")
+    index.add_argument("paths", nargs="*", type=Path, help="JSONL files, Markdown files or folders")
+    index.add_argument("--format", default="auto", choices=["auto", "jsonl", "beir", "arxiv", "markdown"])
+    index.add_argument("--field", action="append", metavar="OURS=KEY",
+                       help="map a source key onto a document field, e.g. --field body=content")
+    index.add_argument("--delete", action="append", default=[], metavar="ID", help="delete a document by id")
+    index.add_argument("--rebuild", action="store_true", help="build a fresh index beside the live one")
+    index.add_argument("--progress", choices=["bar", "lines", "none"], default="bar",
+                       help="'lines' prints 'stored N' after every durable batch")
+    index.add_argument("--batch", type=int, default=500, help="documents per store transaction")
+
+    search = command("search", "Search the index.", 'jiansuo search "扩散模型 -GAN" --sort date --from 2022-01-01')
+    search.add_argument("query")
+    search.add_argument("--limit", type=int, default=10)
+    search.add_argument("--offset", type=int, default=0)
+    search.add_argument("--sort", choices=["relevance", "date", "popularity"], default="relevance")
+    search.add_argument("--from", dest="date_from", type=date.fromisoformat, metavar="YYYY-MM-DD")
+    search.add_argument("--to", dest="date_to", type=date.fromisoformat, metavar="YYYY-MM-DD")
+    search.add_argument("--category", default="", help="e.g. cs.AI+cs.LG-cs.CY")
+    search.add_argument("--venue", default="")
+    search.add_argument("--tag", default="")
+    search.add_argument("--json", action="store_true", help="print JSON instead of a listing")
+
+    stats = command("stats", "Show what the store and its index hold.", "jiansuo stats --json")
+    stats.add_argument("--json", action="store_true")
+
+    evaluate = command("eval", "Evaluate on a BEIR-layout dataset (corpus.jsonl, queries.jsonl, qrels/).",
+                       "jiansuo eval --dataset ../shared/data/scifact --split test")
+    evaluate.add_argument("--dataset", type=Path, required=True)
+    evaluate.add_argument("--split", default="test")
+    evaluate.add_argument("--json", action="store_true")
+
+    serve = command("serve", "Serve the search page and JSON API.", "jiansuo serve --port 8000 --store site")
+    serve.add_argument("--host", default="127.0.0.1")
+    serve.add_argument("--port", type=int, default=8000)
+    serve.add_argument("--workers", type=int, default=1)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    handler = {"index": _index, "search": _search, "stats": _stats, "eval": _eval, "serve": _serve}
+    try:
+        return handler[args.command](args)
+    except MissingExtra as error:
+        print(f"jiansuo: {error}", file=sys.stderr)
+        return EXIT_ERROR
+    except KeyboardInterrupt:
+        return 130
+
+
+class MissingExtra(RuntimeError):
+    pass
+
+
+def _index(args: argparse.Namespace) -> int:
+    from jiansuo.engine import Engine
+    from jiansuo.ingest import IngestProblem, read_path
+    from jiansuo.ingest.fields import parse_field_map
+
+    try:
+        field_map = parse_field_map(args.field)
+    except ValueError as error:
+        print(f"jiansuo index: {error}", file=sys.stderr)
+        return EXIT_USAGE
+    engine = Engine(args.store)
+    stored = skipped = 0
+    batch = []
+    bar = _bar(args.progress, "reading", unit="doc")
+
+    def flush() -> None:
+        nonlocal stored
+        engine.add(batch)
+        stored += len(batch)
+        batch.clear()
+        if args.progress == "lines":
+            print(f"stored {stored}", file=sys.stderr, flush=True)
+
+    for path in args.paths:
+        for item in read_path(path, args.format, field_map):
+            if isinstance(item, IngestProblem):
+                skipped += item.skipped
+                label = "error" if item.skipped else "warning"
+                _write_above(bar, f"{label}: {item}")
+                continue
+            batch.append(item)
+            if bar:
+                bar.update(1)
+            if len(batch) >= args.batch:
+                flush()
+    if batch:
+        flush()
+    if bar:
+        bar.close()
+    if args.delete:
+        engine.delete(args.delete)
+    index_bar = _bar(args.progress, "indexing", unit="doc", total=None)
+    update = index_bar.update if index_bar else None
+    indexed = engine.rebuild(update) if args.rebuild else engine.refresh(update)
+    if index_bar:
+        index_bar.close()
+    print(f"done: stored {stored} documents ({skipped} skipped), index updated with {indexed} changes; "
+          f"{engine.store.count()} documents in {args.store}", file=sys.stderr)
+    return EXIT_PARTIAL if skipped else EXIT_OK
+
+
+def _search(args: argparse.Namespace) -> int:
+    from jiansuo.engine import Engine
+    from jiansuo.model import SearchRequest
+
+    engine = Engine(args.store)
+    if engine.keyword is None:
+        print(f"jiansuo search: no index in {args.store!r}; run `jiansuo index PATH --store {args.store}`",
+              file=sys.stderr)
+        return EXIT_ERROR
+    request = SearchRequest(query=args.query, date_from=args.date_from, date_to=args.date_to,
+                            categories=args.category, venue=args.venue, tag=args.tag, sort=args.sort,
+                            offset=args.offset, limit=args.limit)
+    page = engine.search(request)
+    if args.json:
+        print(json.dumps(_page_json(page), ensure_ascii=False, indent=2))
+        return EXIT_OK
+    print(f"{page.total} results")
+    for rank, hit in enumerate(page.hits, start=request.offset + 1):
+        doc = hit.document
+        if doc is None:
+            continue
+        byline = " | ".join(p for p in (", ".join(doc.authors[:3]), doc.date.isoformat() if doc.date else "",
+                                        f"{doc.reads} reads" if doc.reads else "") if p)
+        text = "".join(f"[{s}]" if m else s for s, m in hit.excerpt)
+        print(f"\n{rank}. {doc.title or doc.id}\n   {byline}\n   {text}")
+        if doc.url:
+            print(f"   {doc.url}")
+    return EXIT_OK
+
+
+def _page_json(page) -> dict:
+    return {
+        "total": page.total,
+        "offset": page.request.offset,
+        "terms": page.terms,
+        "hits": [{"id": h.doc_id, "score": h.score, "title": h.document.title if h.document else "",
+                  "authors": h.document.authors if h.document else [],
+                  "date": h.document.date.isoformat() if h.document and h.document.date else None,
+                  "url": h.document.url if h.document else "",
+                  "categories": h.document.categories if h.document else [],
+                  "excerpt": [{"text": s, "match": m} for s, m in h.excerpt]} for h in page.hits],
+    }
+
+
+def _stats(args: argparse.Namespace) -> int:
+    from jiansuo.engine import Engine
+
+    stats = Engine(args.store).stats()
+    if args.json:
+        print(json.dumps(stats, ensure_ascii=False, indent=2))
+    else:
+        for key, value in stats.items():
+            print(f"{key:>18}: {value}")
+    return EXIT_OK
+
+
+def _eval(args: argparse.Namespace) -> int:
+    try:
+        from jiansuo.evaluate.beir import evaluate_beir
+    except ImportError as error:
+        raise MissingExtra(f"{error.name} is missing: pip install 'jiansuo[eval]'") from error
+    report = evaluate_beir(args.dataset, split=args.split, store=Path(args.store) / "eval" / args.dataset.name)
+    if args.json:
+        print(json.dumps(report, indent=2))
+    else:
+        print(f"{args.dataset.name} ({args.split}, {report['queries']} queries, {report['documents']} documents)")
+        for metric in ("ndcg@10", "mrr@10", "recall@100"):
+            print(f"  {metric:>10}: {report[metric]:.4f}")
+        print(f"  latency p50 {report['latency_ms']['p50']:.2f} ms, p95 {report['latency_ms']['p95']:.2f} ms")
+    return EXIT_OK
+
+
+def _serve(args: argparse.Namespace) -> int:
+    try:
+        import uvicorn
+
+        from jiansuo.web.app import create_app  # noqa: F401
+    except ImportError as error:
+        raise MissingExtra(f"{error.name} is missing: pip install 'jiansuo[web]'") from error
+    os.environ["JIANSUO_HOME"] = str(Path(args.store).resolve())
+    uvicorn.run("jiansuo.web.app:app_from_env", factory=True, host=args.host, port=args.port,
+                workers=args.workers, log_level="warning")
+    return EXIT_OK
+
+
+def _bar(mode: str, desc: str, unit: str, total: int | None = None):
+    if mode != "bar":
+        return None
+    from tqdm import tqdm
+
+    return tqdm(desc=desc, unit=unit, total=total, file=sys.stderr, dynamic_ncols=True, leave=False)
+
+
+def _write_above(bar, message: str) -> None:
+    if bar is not None:
+        bar.write(message, file=sys.stderr)
+    else:
+        print(message, file=sys.stderr)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,1 @@
+"""Evaluation: BEIR-layout dataset readers and IR metrics (via ranx)."""

@@ -1,0 +1,156 @@
+"""Mapping loose source records onto Document fields, shared by every reader."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import date, datetime
+from email.utils import parsedate_to_datetime
+
+from jiansuo.analysis import detect_language
+from jiansuo.model import Document
+
+# Our field -> source keys tried in order when the user gives no mapping.
+DEFAULT_SOURCES: dict[str, tuple[str, ...]] = {
+    "id": ("id", "_id", "doc_id", "docid", "slug"),
+    "title": ("title", "name"),
+    "authors": ("authors", "author", "creator", "by"),
+    "date": ("date", "published", "created", "pubdate", "update_date"),
+    "summary": ("summary", "abstract", "description", "excerpt"),
+    "body": ("body", "text", "content", "markdown", "extract"),
+    "url": ("url", "link", "href"),
+    "categories": ("categories", "category", "discipline"),
+    "tags": ("tags", "keywords", "topic"),
+    "venue": ("venue", "journal", "journal-ref", "source"),
+    "language": ("language", "lang"),
+    "reads": ("reads", "views", "read_count"),
+    "stars": ("stars", "likes", "citations"),
+}
+
+
+@dataclass(frozen=True)
+class IngestProblem:
+    """A record that could not be taken as it was. `skipped`: the record was not indexed at all."""
+
+    file: str
+    line: int
+    reason: str
+    skipped: bool = True
+
+    def __str__(self) -> str:
+        return f"{self.file}:{self.line}: {self.reason}"
+
+
+class RecordError(ValueError):
+    """Raised inside a reader for one bad record; the reader turns it into an IngestProblem."""
+
+
+def parse_field_map(pairs: list[str] | None) -> dict[str, str]:
+    """``["title=name", "body=content"]`` -> {"title": "name", "body": "content"}."""
+    mapping: dict[str, str] = {}
+    for pair in pairs or []:
+        ours, sep, theirs = pair.partition("=")
+        if not sep or ours.strip() not in DEFAULT_SOURCES or not theirs.strip():
+            known = ", ".join(DEFAULT_SOURCES)
+            raise ValueError(f"--field expects OURS=SOURCE_KEY with OURS one of {known}; got {pair!r}")
+        mapping[ours.strip()] = theirs.strip()
+    return mapping
+
+
+def document_from_record(record: dict, field_map: dict[str, str] | None = None) -> tuple[Document, list[str]]:
+    """Build a Document from a dict; returns it with warnings about fields that were dropped."""
+    if not isinstance(record, dict):
+        raise RecordError(f"expected a JSON object, got {type(record).__name__}")
+    field_map = field_map or {}
+    used: set[str] = set()
+    values: dict[str, object] = {}
+    for ours, sources in DEFAULT_SOURCES.items():
+        keys = (field_map[ours],) if ours in field_map else sources
+        for key in keys:
+            if record.get(key) not in (None, "", []):
+                values[ours] = record[key]
+                used.add(key)
+                break
+    doc_id = values.get("id")
+    if doc_id is None or str(doc_id).strip() == "":
+        raise RecordError("no document id (looked for 'id', '_id', …; map one with --field id=KEY)")
+    warnings: list[str] = []
+    parsed_date = None
+    if "date" in values:
+        parsed_date = parse_date(values["date"])
+        if parsed_date is None:
+            warnings.append(f"date {values['date']!r} not understood; indexed without a date")
+    title, summary, body = (_text(values.get(k)) for k in ("title", "summary", "body"))
+    document = Document(
+        id=str(doc_id).strip(),
+        title=title,
+        authors=split_people(values.get("authors")),
+        date=parsed_date,
+        summary=summary,
+        body=body,
+        url=_text(values.get("url")),
+        categories=split_labels(values.get("categories")),
+        tags=split_labels(values.get("tags")),
+        venue=_text(values.get("venue")),
+        language=_text(values.get("language")) or detect_language(f"{title}\n{summary}\n{body}"),
+        reads=_count(values.get("reads"), warnings, "reads"),
+        stars=_count(values.get("stars"), warnings, "stars"),
+        metadata={k: v for k, v in record.items() if k not in used and v not in (None, "", [], {})},
+    )
+    return document, warnings
+
+
+def parse_date(value: object) -> date | None:
+    """ISO dates, partial dates (2022, 2022-11), RFC 2822 and Unix timestamps."""
+    if isinstance(value, (int, float)):
+        try:
+            return datetime.fromtimestamp(float(value)).date()
+        except (OverflowError, OSError, ValueError):
+            return None
+    text = str(value).strip()
+    match = re.match(r"^(\d{4})(?:[-/.](\d{1,2})(?:[-/.](\d{1,2}))?)?(?:[T\s].*)?$", text)
+    if match:
+        year, month, day = int(match[1]), int(match[2] or 1), int(match[3] or 1)
+        try:
+            return date(year, month, day)
+        except ValueError:
+            return None
+    try:
+        return parsedate_to_datetime(text).date()
+    except (TypeError, ValueError, IndexError):
+        return None
+
+
+def split_people(value: object) -> list[str]:
+    if value is None:
+        return []
+    if isinstance(value, list):
+        return [_text(v) for v in value if _text(v)]
+    text = re.sub(r"\s+", " ", str(value)).strip()
+    return [p.strip() for p in re.split(r",\s*|\s+and\s+|;\s*|、|，", text) if p.strip()]
+
+
+def split_labels(value: object) -> list[str]:
+    if value is None:
+        return []
+    if isinstance(value, list):
+        return [_text(v) for v in value if _text(v)]
+    return [p for p in re.split(r"[\s,;，、]+", str(value)) if p]
+
+
+def _text(value: object) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, list):
+        return "\n".join(_text(v) for v in value)
+    return str(value).strip()
+
+
+def _count(value: object, warnings: list[str], name: str) -> int:
+    if value in (None, ""):
+        return 0
+    try:
+        return max(0, int(float(str(value).replace(",", ""))))
+    except ValueError:
+        warnings.append(f"{name} {value!r} is not a number; set to 0")
+        return 0

@@ -1,0 +1,47 @@
+"""The interface a keyword search engine must offer; tantivy is the embedded one.
+
+A distributed engine (e.g. Milvus) is added by writing one more class with these methods and naming it
+in `open_backend`; callers only ever see this Protocol.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from pathlib import Path
+from typing import Protocol
+
+from jiansuo.model import Document, Hit, SearchRequest
+from jiansuo.retrieve.query import ParsedQuery
+from jiansuo.store.documents import Change
+
+
+class KeywordBackend(Protocol):
+    indexed_seq: int
+    boosts: dict[str, float]
+
+    def search(self, query: ParsedQuery, request: SearchRequest,
+               known_categories: set[str] | None = None) -> tuple[list[Hit], int]:
+        """The requested page of hits and the total number of matches."""
+
+    def apply(self, changes: Iterable[Change], progress: Callable[[int], None] | None = None) -> int:
+        """Apply store changes incrementally and persist the new store sequence; returns the count."""
+
+    def num_docs(self) -> int: ...
+
+
+def build_backend(kind: str, folder: Path, documents: Iterable[Document], seq: int,
+                  params: dict, progress: Callable[[int], None] | None = None) -> None:
+    """Write a complete index of `documents` into the empty `folder`."""
+    if kind != "bm25":
+        raise ValueError(f"unknown keyword backend {kind!r}")
+    from jiansuo.retrieve.bm25 import TantivyIndex
+
+    TantivyIndex.build(folder, documents, seq, params, progress)
+
+
+def open_backend(kind: str, folder: Path) -> KeywordBackend:
+    if kind != "bm25":
+        raise ValueError(f"unknown keyword backend {kind!r}")
+    from jiansuo.retrieve.bm25 import TantivyIndex
+
+    return TantivyIndex(folder)

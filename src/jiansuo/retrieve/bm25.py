@@ -1,0 +1,204 @@
+"""BM25 keyword retrieval on tantivy, with text pre-analysed by `jiansuo.analysis`.
+
+Every text field is indexed as our own terms joined by spaces (tantivy's whitespace tokenizer), so
+Chinese segmentation, stemming and LaTeX handling are identical at index and query time. A query
+term is looked up in every text field with that field's boost and the per-field BM25 scores add up
+(as Lucene's multi-field query parser does). Filters score zero.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+import re
+from pathlib import Path
+
+import tantivy
+
+from jiansuo.analysis import analyze, cjk_bigrams
+from jiansuo.model import Document, Hit, SearchRequest
+from jiansuo.retrieve.query import MUST, MUST_NOT, Clause, ParsedQuery, category_expression
+from jiansuo.store.documents import Change
+from jiansuo.store.index_dirs import IndexDirs
+
+DEFAULT_BOOSTS = {"title": 1.0, "summary": 1.0, "body": 1.0, "authors": 1.0, "cjk": 0.3}
+TEXT_FIELDS = ("title", "summary", "body", "authors")
+KEYWORD_FIELDS = ("categories", "tags", "venue", "language")
+WRITER_HEAP = 128_000_000
+Occur = tantivy.Occur
+_NON_CJK = re.compile(r"[0-9A-Za-z\\]")
+
+
+def _schema() -> tantivy.Schema:
+    builder = tantivy.SchemaBuilder()
+    builder.add_text_field("id", stored=True, tokenizer_name="raw")
+    for name in (*TEXT_FIELDS, "cjk"):
+        builder.add_text_field(name, tokenizer_name="whitespace", index_option="position")
+    for name in KEYWORD_FIELDS:
+        builder.add_text_field(name, tokenizer_name="raw", index_option="basic")
+    builder.add_integer_field("day", fast=True, indexed=True)
+    builder.add_integer_field("popularity", fast=True, indexed=True)
+    return builder.build()
+
+
+def _to_tantivy(document: Document) -> tantivy.Document:
+    fields: dict = {
+        "id": document.id,
+        "title": " ".join(analyze(document.title)),
+        "summary": " ".join(analyze(document.summary)),
+        "body": " ".join(analyze(document.body)),
+        "authors": " ".join(analyze(" ; ".join(document.authors))),
+        "cjk": " ".join(cjk_bigrams("\n".join((document.title, document.summary, document.body)))),
+        "day": document.date.toordinal() if document.date else 0,
+        "popularity": document.reads + document.stars,
+    }
+    keyword_values = {"categories": document.categories, "tags": document.tags,
+                      "venue": [document.venue] if document.venue else [],
+                      "language": [document.language] if document.language else []}
+    for name, values in keyword_values.items():
+        if values:
+            fields[name] = [v.casefold() for v in values]
+    return tantivy.Document(**fields)
+
+
+class TantivyIndex:
+    """One version directory of the BM25 index: search it, or apply store changes to it."""
+
+    def __init__(self, folder: Path):
+        self.folder = Path(folder)
+        self.params = IndexDirs.read_params(self.folder)
+        self.boosts = dict(DEFAULT_BOOSTS)
+        self._index = tantivy.Index(_schema(), path=str(self.folder / "tantivy"), reuse=True)
+        self._schema = self._index.schema
+
+    @property
+    def indexed_seq(self) -> int:
+        return int(self.params.get("store_seq", 0))
+
+    @classmethod
+    def build(cls, folder: Path, documents: Iterable[Document], seq: int, params: dict,
+              progress: Callable[[int], None] | None = None) -> None:
+        (folder / "tantivy").mkdir(parents=True)
+        index = tantivy.Index(_schema(), path=str(folder / "tantivy"), reuse=False)
+        writer = index.writer(WRITER_HEAP, 1)
+        for document in documents:
+            writer.add_document(_to_tantivy(document))
+            if progress:
+                progress(1)
+        writer.commit()
+        writer.wait_merging_threads()
+
+    def apply(self, changes: Iterable[Change], progress: Callable[[int], None] | None = None) -> int:
+        """Delete-then-add each changed id in one tantivy commit (atomic; replaying it is harmless)."""
+        writer = self._index.writer(WRITER_HEAP, 1)
+        count, last_seq = 0, self.indexed_seq
+        for change in changes:
+            writer.delete_documents_by_term("id", change.doc_id)
+            if change.document is not None:
+                writer.add_document(_to_tantivy(change.document))
+            count += 1
+            last_seq = max(last_seq, change.seq)
+            if progress:
+                progress(1)
+        writer.commit()
+        writer.wait_merging_threads()
+        self.params["store_seq"] = last_seq
+        IndexDirs.write_params(self.folder, self.params)
+        self._index.reload()
+        return count
+
+    def num_docs(self) -> int:
+        return self._index.searcher().num_docs
+
+    def reload(self) -> None:
+        self._index.reload()
+
+    def search(self, query: ParsedQuery, request: SearchRequest,
+               known_categories: set[str] | None = None) -> tuple[list[Hit], int]:
+        searcher = self._index.searcher()
+        compiled = self._compile(query, request, known_categories)
+        order = {"date": "day", "popularity": "popularity"}.get(request.sort)
+        limit = max(1, request.limit)
+        if order:
+            result = searcher.search(compiled, limit, count=True, order_by_field=order,
+                                     offset=request.offset, order=tantivy.Order.Desc)
+        else:
+            result = searcher.search(compiled, limit, count=True, offset=request.offset)
+        hits = [Hit(searcher.doc(address)["id"][0], float(key), {"bm25": float(key)})
+                for key, address in result.hits]
+        return hits, result.count or 0
+
+    def _compile(self, query: ParsedQuery, request: SearchRequest,
+                 known_categories: set[str] | None) -> tantivy.Query:
+        clauses: list[tuple] = []
+        for clause in query.clauses:
+            compiled = self._clause(clause)
+            if compiled is not None:
+                clauses.append((_OCCURS[clause.occur], compiled))
+            elif clause.occur == MUST:  # a required clause with no searchable terms matches nothing
+                return tantivy.Query.empty_query()
+        if not any(occur != Occur.MustNot for occur, _ in clauses):
+            clauses.append((Occur.Must, tantivy.Query.all_query()))
+        # The user's clauses nest in their own query: beside a required filter, optional words
+        # would otherwise stop being needed to match at all.
+        combined = [(Occur.Must, tantivy.Query.boolean_query(clauses))]
+        combined.extend((Occur.Must if keep else Occur.MustNot, _unscored(q))
+                        for keep, q in self._filters(request, known_categories))
+        return combined[0][1] if len(combined) == 1 else tantivy.Query.boolean_query(combined)
+
+    def _clause(self, clause: Clause) -> tantivy.Query | None:
+        if clause.is_keyword:
+            return _unscored(tantivy.Query.term_query(self._schema, clause.field, clause.text.casefold()))
+        fields = [clause.field] if clause.field else list(TEXT_FIELDS)
+        terms = analyze(clause.text)
+        grams = cjk_bigrams(clause.text) if not clause.field else []
+        parts: list[tantivy.Query] = []
+        if clause.phrase and len(terms) > 1:
+            parts += [self._boosted(name, tantivy.Query.phrase_query(self._schema, name, terms))
+                      for name in fields]
+            if grams and not _NON_CJK.search(clause.text):  # Chinese-only: match characters, not words
+                gram_query = (tantivy.Query.phrase_query(self._schema, "cjk", grams) if len(grams) > 1
+                              else tantivy.Query.term_query(self._schema, "cjk", grams[0]))
+                parts.append(self._boosted("cjk", gram_query))
+        else:
+            parts += [self._boosted(name, tantivy.Query.term_query(self._schema, name, term))
+                      for term in terms for name in fields]
+            parts += [self._boosted("cjk", tantivy.Query.term_query(self._schema, "cjk", gram))
+                      for gram in grams]
+        if not parts:
+            return None
+        if len(parts) == 1:
+            return parts[0]
+        return tantivy.Query.boolean_query([(Occur.Should, part) for part in parts])
+
+    def _boosted(self, field: str, query: tantivy.Query) -> tantivy.Query:
+        boost = self.boosts.get(field, 1.0)
+        return query if boost == 1.0 else tantivy.Query.boost_query(query, boost)
+
+    def _filters(self, request: SearchRequest, known_categories: set[str] | None):
+        if request.date_from or request.date_to:
+            low = request.date_from.toordinal() if request.date_from else None
+            high = request.date_to.toordinal() if request.date_to else None
+            yield True, tantivy.Query.range_query(self._schema, "day", tantivy.FieldType.Integer,
+                                                   low if low is not None else 1, high)
+        if request.categories:
+            known = {c.casefold() for c in known_categories} if known_categories is not None else None
+            include, exclude = category_expression(request.categories.casefold(), known)
+            if include:
+                yield True, tantivy.Query.boolean_query(
+                    [(Occur.Should, self._keyword("categories", name)) for name in include])
+            for name in exclude:
+                yield False, self._keyword("categories", name)
+        if request.venue:
+            yield True, self._keyword("venue", request.venue)
+        if request.tag:
+            yield True, self._keyword("tags", request.tag)
+
+    def _keyword(self, field: str, value: str) -> tantivy.Query:
+        return tantivy.Query.term_query(self._schema, field, value.strip().casefold())
+
+
+_OCCURS = {MUST: Occur.Must, MUST_NOT: Occur.MustNot, "should": Occur.Should}
+
+
+def _unscored(query: tantivy.Query) -> tantivy.Query:
+    return tantivy.Query.const_score_query(query, 0.0)

@@ -1,0 +1,174 @@
+"""SQLite (WAL) store: the source of truth for documents, plus the click log.
+
+Every insert, update and delete bumps a store-wide sequence number. A derived index remembers the
+sequence it has seen, so catching up means reading the rows whose `seq` is larger: deletes stay as
+tombstones (`deleted = 1`) for exactly that reason.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import time
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+from jiansuo.model import Document
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS documents (
+    id TEXT PRIMARY KEY,
+    data TEXT NOT NULL,
+    content_hash TEXT NOT NULL,
+    seq INTEGER NOT NULL,
+    deleted INTEGER NOT NULL DEFAULT 0
+);
+CREATE INDEX IF NOT EXISTS documents_seq ON documents(seq);
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS clicks (
+    id INTEGER PRIMARY KEY,
+    at REAL NOT NULL,
+    query TEXT NOT NULL,
+    doc_id TEXT NOT NULL,
+    rank INTEGER NOT NULL,
+    mode TEXT NOT NULL DEFAULT ''
+);
+"""
+
+
+@dataclass(frozen=True)
+class Change:
+    """A document as of store sequence `seq`; `document` is None when it was deleted."""
+
+    doc_id: str
+    seq: int
+    document: Document | None
+
+
+class DocumentStore:
+    """Documents keyed by id. Writes are transactions: once `upsert` returns, the rows survive a crash."""
+
+    def __init__(self, path: Path | str):
+        self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._db = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None, timeout=30)
+        self._db.execute("PRAGMA journal_mode=WAL")
+        self._db.execute("PRAGMA synchronous=FULL")
+        self._db.executescript(_SCHEMA)
+
+    def close(self) -> None:
+        self._db.close()
+
+    @property
+    def seq(self) -> int:
+        row = self._db.execute("SELECT value FROM meta WHERE key = 'seq'").fetchone()
+        return int(row[0]) if row else 0
+
+    def upsert(self, documents: Iterable[Document]) -> int:
+        """Insert or replace documents in one transaction; returns how many actually changed."""
+        changed = 0
+        with self._transaction() as db:
+            seq = self.seq
+            for document in documents:
+                digest = document.content_hash()
+                row = db.execute("SELECT content_hash, deleted FROM documents WHERE id = ?", (document.id,))
+                old = row.fetchone()
+                if old and old[0] == digest and not old[1]:
+                    continue
+                seq += 1
+                changed += 1
+                db.execute(
+                    "INSERT INTO documents(id, data, content_hash, seq, deleted) VALUES (?, ?, ?, ?, 0) "
+                    "ON CONFLICT(id) DO UPDATE SET data=excluded.data, content_hash=excluded.content_hash, "
+                    "seq=excluded.seq, deleted=0",
+                    (document.id, _dumps(document), digest, seq),
+                )
+            self._set_seq(db, seq)
+        return changed
+
+    def delete(self, doc_ids: Iterable[str]) -> int:
+        """Mark documents deleted (a tombstone keeps the change visible to indexes)."""
+        deleted = 0
+        with self._transaction() as db:
+            seq = self.seq
+            for doc_id in doc_ids:
+                seq += 1
+                cursor = db.execute(
+                    "UPDATE documents SET deleted = 1, seq = ? WHERE id = ? AND deleted = 0", (seq, doc_id)
+                )
+                if cursor.rowcount:
+                    deleted += 1
+                else:
+                    seq -= 1
+            self._set_seq(db, seq)
+        return deleted
+
+    def get(self, doc_id: str) -> Document | None:
+        row = self._db.execute("SELECT data FROM documents WHERE id = ? AND deleted = 0", (doc_id,)).fetchone()
+        return _loads(row[0]) if row else None
+
+    def get_many(self, doc_ids: list[str]) -> dict[str, Document]:
+        found: dict[str, Document] = {}
+        for start in range(0, len(doc_ids), 500):
+            chunk = doc_ids[start : start + 500]
+            marks = ",".join("?" * len(chunk))
+            rows = self._db.execute(
+                f"SELECT id, data FROM documents WHERE deleted = 0 AND id IN ({marks})", chunk
+            )
+            found.update((doc_id, _loads(data)) for doc_id, data in rows)
+        return found
+
+    def count(self) -> int:
+        return self._db.execute("SELECT count(*) FROM documents WHERE deleted = 0").fetchone()[0]
+
+    def documents(self) -> Iterator[Document]:
+        """Every live document, in insertion order of their latest change."""
+        for (data,) in self._db.execute("SELECT data FROM documents WHERE deleted = 0 ORDER BY seq"):
+            yield _loads(data)
+
+    def changes_since(self, seq: int) -> Iterator[Change]:
+        """Every document (or tombstone) changed after store sequence `seq`, oldest first."""
+        rows = self._db.execute(
+            "SELECT id, seq, deleted, data FROM documents WHERE seq > ? ORDER BY seq", (seq,)
+        )
+        for doc_id, row_seq, deleted, data in rows:
+            yield Change(doc_id, row_seq, None if deleted else _loads(data))
+
+    def log_click(self, query: str, doc_id: str, rank: int, mode: str = "") -> None:
+        with self._transaction() as db:
+            db.execute(
+                "INSERT INTO clicks(at, query, doc_id, rank, mode) VALUES (?, ?, ?, ?, ?)",
+                (time.time(), query, doc_id, rank, mode),
+            )
+
+    def clicks(self) -> list[dict]:
+        rows = self._db.execute("SELECT at, query, doc_id, rank, mode FROM clicks ORDER BY id")
+        return [dict(zip(("at", "query", "doc_id", "rank", "mode"), row, strict=True)) for row in rows]
+
+    def _set_seq(self, db: sqlite3.Connection, seq: int) -> None:
+        db.execute("INSERT INTO meta(key, value) VALUES ('seq', ?) ON CONFLICT(key) DO UPDATE SET value = ?",
+                   (str(seq), str(seq)))
+
+    def _transaction(self):
+        return _Transaction(self._db)
+
+
+class _Transaction:
+    def __init__(self, db: sqlite3.Connection):
+        self.db = db
+
+    def __enter__(self) -> sqlite3.Connection:
+        self.db.execute("BEGIN IMMEDIATE")
+        return self.db
+
+    def __exit__(self, exc_type, exc, tb) -> None:
+        self.db.execute("ROLLBACK" if exc_type else "COMMIT")
+
+
+def _dumps(document: Document) -> str:
+    return json.dumps(document.to_dict(), ensure_ascii=False)
+
+
+def _loads(data: str) -> Document:
+    return Document.from_dict(json.loads(data))

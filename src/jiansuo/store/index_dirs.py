@@ -1,0 +1,89 @@
+"""Versioned index directories with an atomically swapped CURRENT pointer.
+
+Layout: ``indexes/<kind>/v000007/`` (one built index, with a readable ``params.json``) and
+``indexes/<kind>/CURRENT`` naming the live version. A rebuild writes a new version beside the live
+one and then replaces CURRENT with a rename, so a crash at any moment leaves either the old or the new
+version serving. Versions without ``params.json`` are unfinished builds and are swept away.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import tempfile
+from pathlib import Path
+
+FORMAT_VERSION = 1
+
+
+def write_json_atomic(path: Path, data: dict) -> None:
+    """Write JSON to a temporary file in the same folder, fsync it, then rename over `path`."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    with os.fdopen(fd, "w", encoding="utf-8") as handle:
+        json.dump(data, handle, ensure_ascii=False, indent=2, sort_keys=True)
+        handle.flush()
+        os.fsync(handle.fileno())
+    os.replace(tmp, path)
+    _fsync_dir(path.parent)
+
+
+def _fsync_dir(folder: Path) -> None:
+    fd = os.open(folder, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+class IndexDirs:
+    """The versions of one kind of derived index (e.g. 'bm25') under `root`."""
+
+    def __init__(self, root: Path | str, kind: str):
+        self.root = Path(root) / kind
+        self.root.mkdir(parents=True, exist_ok=True)
+
+    def current(self) -> Path | None:
+        pointer = self.root / "CURRENT"
+        if not pointer.exists():
+            return None
+        version = self.root / pointer.read_text(encoding="utf-8").strip()
+        return version if (version / "params.json").exists() else None
+
+    def new_version(self) -> Path:
+        """A fresh, empty version directory beside the live one."""
+        self.sweep()
+        numbers = [int(p.name[1:]) for p in self.root.glob("v[0-9]*") if p.name[1:].isdigit()]
+        version = self.root / f"v{max(numbers, default=0) + 1:06d}"
+        version.mkdir()
+        return version
+
+    def publish(self, version: Path, params: dict) -> None:
+        """Finish `version` (write its params.json) and make it the live one."""
+        self.write_params(version, params)
+        pointer_tmp = self.root / ".CURRENT.tmp"
+        pointer_tmp.write_text(version.name, encoding="utf-8")
+        with open(pointer_tmp, "rb+") as handle:
+            os.fsync(handle.fileno())
+        os.replace(pointer_tmp, self.root / "CURRENT")
+        _fsync_dir(self.root)
+        self.sweep()
+
+    @staticmethod
+    def write_params(version: Path, params: dict) -> None:
+        write_json_atomic(version / "params.json", {**params, "format_version": FORMAT_VERSION})
+
+    @staticmethod
+    def read_params(version: Path) -> dict:
+        return json.loads((version / "params.json").read_text(encoding="utf-8"))
+
+    def sweep(self, keep_previous: int = 1) -> None:
+        """Remove unfinished builds and all but `keep_previous` older finished versions."""
+        live = self.current()
+        finished = sorted(p for p in self.root.glob("v[0-9]*") if (p / "params.json").exists())
+        older = [p for p in finished if p != live and (live is None or p.name < live.name)]
+        doomed = older[: max(0, len(older) - keep_previous)]
+        doomed += [p for p in self.root.glob("v[0-9]*") if not (p / "params.json").exists()]
+        for path in doomed:
+            shutil.rmtree(path, ignore_errors=True)

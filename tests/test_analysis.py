@@ -1,0 +1,37 @@
+from jiansuo.analysis import analyze, cjk_bigrams, detect_language, excerpt
+
+
+def test_chinese_is_segmented_into_words():
+    assert analyze("扩散模型的条件控制") == ["扩散", "模型", "的", "条件", "控制"]
+
+
+def test_english_is_lowercased_stemmed_and_stop_listed():
+    assert analyze("The Diffusion Models of the studies") == ["diffus", "model", "studi"]
+
+
+def test_mixed_text_and_latex_commands_stay_searchable():
+    terms = analyze(r"复杂度是 $\mathcal{O}(N)$ 的 cross-encoder")
+    assert r"\mathcal" in terms and "o" in terms and "n" in terms
+    assert {"复杂度", "cross", "encod"} <= set(terms)
+
+
+def test_full_width_letters_normalise():
+    assert analyze("ＢＥＲＴ") == analyze("bert")
+
+
+def test_cjk_bigrams_overlap():
+    assert cjk_bigrams("检索 a 扩散模型") == ["检索", "扩散", "散模", "模型"]
+    assert cjk_bigrams("一") == ["一"]
+
+
+def test_language_detection():
+    assert detect_language("生成扩散模型漫谈") == "zh"
+    assert detect_language("Poisson flow generative models") == "en"
+
+
+def test_excerpt_marks_terms_and_keeps_spacing():
+    text = "We study diffusion models. " * 3 + "Nothing else here. " * 20
+    segments = excerpt(text, set(analyze("diffusion")), width=60)
+    assert ("diffusion", True) in segments
+    joined = "".join(s for s, _ in segments)
+    assert "study diffusion models" in joined

@@ -1,0 +1,70 @@
+"""Every command through the real entry point."""
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+
+def jiansuo(*args, check=True):
+    result = subprocess.run([sys.executable, "-m", "jiansuo.cli", *map(str, args)],
+                            capture_output=True, text=True, timeout=120)
+    if check and result.returncode not in (0, 3):
+        raise AssertionError(result.stderr)
+    return result
+
+
+@pytest.mark.parametrize("command", ["index", "search", "stats", "eval", "serve"])
+def test_help_has_an_example(command):
+    assert "Example:" in jiansuo(command, "--help").stdout
+
+
+def test_index_search_stats(tmp_path, fixtures):
+    store = tmp_path / "store"
+    indexed = jiansuo("index", fixtures / "posts.jsonl", fixtures / "blog", "--store", store, "--progress", "none")
+    assert indexed.returncode == 3  # partial: two bad lines and a broken front matter
+    assert "posts.jsonl:4: invalid JSON" in indexed.stderr
+    assert "broken-front-matter.md" in indexed.stderr
+
+    listing = jiansuo("search", "条件控制", "--store", store).stdout
+    assert "生成扩散模型漫谈" in listing and "苏剑林 | 2022-08-30 | 52338 reads" in listing
+    assert "[条件]" in listing
+
+    data = json.loads(jiansuo("search", "CUR", "--json", "--category", "cs.IR", "--store", store).stdout)
+    assert data["total"] == 1 and data["hits"][0]["id"] == "p2"
+
+    stats = json.loads(jiansuo("stats", "--json", "--store", store).stdout)
+    assert stats["documents"] == 7 and stats["indexed_seq"] == stats["store_seq"]
+
+
+def test_index_clean_input_exits_zero_and_delete_works(tmp_path, fixtures):
+    store = tmp_path / "store"
+    assert jiansuo("index", fixtures / "beir_corpus.jsonl", "--store", store, "--progress", "none").returncode == 0
+    jiansuo("index", "--delete", "4983", "--store", store, "--progress", "none")
+    stats = json.loads(jiansuo("stats", "--json", "--store", store).stdout)
+    assert stats["documents"] == 2 and stats["indexed_documents"] == 2
+
+
+def test_bad_field_mapping_is_a_usage_error(tmp_path, fixtures):
+    result = jiansuo("index", fixtures / "posts.jsonl", "--field", "nonsense", "--store", tmp_path, check=False)
+    assert result.returncode == 2 and "--field expects" in result.stderr
+
+
+def test_search_without_index_says_what_to_do(tmp_path):
+    result = jiansuo("search", "x", "--store", tmp_path / "none", check=False)
+    assert result.returncode == 1 and "jiansuo index" in result.stderr
+
+
+def test_eval_on_a_tiny_beir_folder(tmp_path):
+    folder = tmp_path / "tiny"
+    (folder / "qrels").mkdir(parents=True)
+    docs = [("d1", "diffusion models guidance"), ("d2", "matrix factorization anchors"), ("d3", "cosine loss")]
+    (folder / "corpus.jsonl").write_text("".join(json.dumps({"_id": i, "title": "", "text": t}) + "\n"
+                                                 for i, t in docs))
+    (folder / "queries.jsonl").write_text(json.dumps({"_id": "q1", "text": "matrix anchors"}) + "\n"
+                                          + json.dumps({"_id": "q2", "text": "cosine"}) + "\n")
+    (folder / "qrels" / "test.tsv").write_text("query-id\tcorpus-id\tscore\nq1\td2\t1\nq2\td1\t1\n")
+    report = json.loads(jiansuo("eval", "--dataset", folder, "--json", "--store", tmp_path / "s").stdout)
+    # q1 finds d2 first (1.0); q2 finds only d3, its relevant d1 never appears (0.0)
+    assert report["ndcg@10"] == pytest.approx(0.5) and report["mrr@10"] == pytest.approx(0.5)
