@@ -38,7 +38,8 @@ def wikipedia(out: Path) -> None:
     with open(f"{target}.tmp", "w", encoding="utf-8") as handle:
         for title, entry in sorted(summaries.items()):
             record = {"id": "wiki:" + title.replace(" ", "_"), "title": entry.get("title") or title,
-                      "summary": entry.get("extract", ""), "tags": [entry["description"]] if entry.get("description") else [],
+                      "summary": entry.get("extract", ""),
+                      "tags": [entry["description"]] if entry.get("description") else [],
                       "categories": [entry["topic"]] if entry.get("topic") else [], "language": "en",
                       "url": "https://en.wikipedia.org/wiki/" + title.replace(" ", "_"), "venue": "Wikipedia"}
             handle.write(json.dumps(record, ensure_ascii=False) + "\n")

@@ -4,8 +4,8 @@ import random
 import re
 
 import pytest
-
 from conftest import shared_data
+
 from jiansuo.engine import Engine
 from jiansuo.ingest import IngestProblem, read_path
 

@@ -147,7 +147,8 @@ class Engine:
                 hit.excerpt = best_excerpt(hit.document, terms)
 
     def _params(self, seq: int) -> dict:
-        return {"kind": "bm25", "engine": "tantivy", "analyzer": ANALYZER_VERSION, "store_seq": seq, "built_at": datetime.now(UTC).isoformat(timespec="seconds")}
+        return {"kind": "bm25", "engine": "tantivy", "analyzer": ANALYZER_VERSION, "store_seq": seq,
+                "built_at": datetime.now(UTC).isoformat(timespec="seconds")}
 
     def _params_match(self, version: Path | None) -> bool:
         if version is None:

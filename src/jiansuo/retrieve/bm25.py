@@ -8,8 +8,8 @@ term is looked up in every text field with that field's boost and the per-field 
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
 import re
+from collections.abc import Callable, Iterable
 from pathlib import Path
 
 import tantivy
@@ -20,7 +20,7 @@ from jiansuo.retrieve.query import MUST, MUST_NOT, Clause, ParsedQuery, category
 from jiansuo.store.documents import Change
 from jiansuo.store.index_dirs import IndexDirs
 
-DEFAULT_BOOSTS = {"title": 1.0, "summary": 1.0, "body": 1.0, "authors": 1.0, "cjk": 0.3}
+DEFAULT_BOOSTS = {"title": 1.0, "summary": 1.0, "body": 1.0, "authors": 1.0, "cjk": 1.0}
 TEXT_FIELDS = ("title", "summary", "body", "authors")
 KEYWORD_FIELDS = ("categories", "tags", "venue", "language")
 WRITER_HEAP = 128_000_000
