@@ -31,3 +31,52 @@ def posts_engine(tmp_path):
     engine.refresh()
     yield engine
     engine.close()
+
+
+class LiveServer:
+    """A real uvicorn server on a loopback port, in a background thread."""
+
+    def __init__(self, app):
+        import socket
+        import threading
+
+        import uvicorn
+
+        sock = socket.socket()
+        sock.bind(("127.0.0.1", 0))
+        self.port = sock.getsockname()[1]
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.server = uvicorn.Server(uvicorn.Config(app, log_level="warning"))
+        self.thread = threading.Thread(target=self.server.run, kwargs={"sockets": [sock]}, daemon=True)
+        self.thread.start()
+        import time
+
+        deadline = time.time() + 10
+        while not self.server.started and time.time() < deadline:
+            time.sleep(0.02)
+
+    def stop(self):
+        self.server.should_exit = True
+        self.thread.join(timeout=5)
+
+
+@pytest.fixture(scope="session")
+def web_engine(tmp_path_factory):
+    from jiansuo.engine import Engine
+    from jiansuo.ingest import read_path
+
+    engine = Engine(tmp_path_factory.mktemp("web") / "store")
+    for path in (FIXTURES / "posts.jsonl", FIXTURES / "blog", FIXTURES / "hostile.jsonl"):
+        engine.add(d for d in read_path(path) if hasattr(d, "id"))
+    engine.refresh()
+    return engine
+
+
+@pytest.fixture(scope="session")
+def live_server(web_engine):
+    pytest.importorskip("fastapi", reason="the web extra is not installed")
+    from jiansuo.web.app import create_app
+
+    server = LiveServer(create_app(web_engine))
+    yield server
+    server.stop()

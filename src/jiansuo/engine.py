@@ -36,7 +36,7 @@ class Engine:
         self._bm25_dirs = IndexDirs(self.path / "indexes", "bm25")
         self._keyword: KeywordBackend | None = None
         self._keyword_version: Path | None = None
-        self._categories: tuple[int, set[str]] | None = None
+        self._corpus_summary: tuple[int, dict] | None = None
 
     def close(self) -> None:
         self.store.close()
@@ -87,6 +87,8 @@ class Engine:
             self._keyword = open_backend("bm25", current)
             self._keyword.boosts = self.boosts
             self._keyword_version = current
+        else:
+            self._keyword.reload_if_changed()  # another process may have committed to this version
         return self._keyword
 
     def search(self, request: SearchRequest | str = "", hydrate: bool = True, **options) -> SearchPage:
@@ -110,33 +112,48 @@ class Engine:
     def get(self, doc_id: str) -> Document | None:
         return self.store.get(doc_id)
 
+    def related(self, doc_id: str, limit: int = 6) -> list[Hit]:
+        """Documents sharing the most weighty words with this one's title and opening (BM25)."""
+        document = self.get(doc_id)
+        if document is None:
+            return []
+        opening = (document.summary or document.body)[:400]
+        request = SearchRequest(query=f"{document.title}\n{opening}", limit=limit + 1, syntax=False)
+        return [h for h in self.search(request).hits if h.doc_id != doc_id][:limit]
+
     def known_categories(self) -> set[str]:
-        seq = self.store.seq
-        if self._categories is None or self._categories[0] != seq:
-            names = {c for d in self.store.documents() for c in d.categories}
-            self._categories = (seq, names)
-        return self._categories[1]
+        return set(self._summary()["categories"])
 
     def stats(self) -> dict:
         backend = self.keyword
-        categories: Counter[str] = Counter()
-        languages: Counter[str] = Counter()
-        dates = []
-        for document in self.store.documents():
-            categories.update(document.categories)
-            languages[document.language or "?"] += 1
-            if document.date:
-                dates.append(document.date)
+        summary = self._summary()
         return {
             "documents": self.store.count(),
             "store_seq": self.store.seq,
             "indexed_seq": backend.indexed_seq if backend else 0,
             "indexed_documents": backend.num_docs() if backend else 0,
             "index_version": self._keyword_version.name if backend and self._keyword_version else None,
-            "languages": dict(languages.most_common()),
-            "categories": dict(categories.most_common(50)),
-            "date_range": [min(dates).isoformat(), max(dates).isoformat()] if dates else None,
+            "languages": summary["languages"],
+            "categories": dict(list(summary["categories"].items())[:50]),
+            "date_range": summary["date_range"],
         }
+
+    def _summary(self) -> dict:
+        """Label counts and date range of the whole store, recomputed only after the store changes."""
+        seq = self.store.seq
+        if self._corpus_summary is None or self._corpus_summary[0] != seq:
+            categories: Counter[str] = Counter()
+            languages: Counter[str] = Counter()
+            dates = []
+            for document in self.store.documents():
+                categories.update(document.categories)
+                languages[document.language or "?"] += 1
+                if document.date:
+                    dates.append(document.date)
+            self._corpus_summary = (seq, {
+                "categories": dict(categories.most_common()), "languages": dict(languages.most_common()),
+                "date_range": [min(dates).isoformat(), max(dates).isoformat()] if dates else None})
+        return self._corpus_summary[1]
 
     # -- internals -----------------------------------------------------------------------------
     def _hydrate(self, hits: list[Hit], terms: set[str]) -> None:
@@ -158,9 +175,12 @@ class Engine:
 
 
 def best_excerpt(document: Document, terms: set[str], width: int = 200) -> list[tuple[str, bool]]:
-    """The excerpt from the summary when it matches, else from the body, else the summary's head."""
+    """The excerpt (from the summary or the body) showing the most distinct query terms."""
+    best: list[tuple[str, bool]] = []
+    best_count = -1
     for text in (document.summary, document.body):
         segments = excerpt(text, terms, width)
-        if any(is_match for _, is_match in segments):
-            return segments
-    return excerpt(document.summary or document.body, set(), width)
+        count = len({piece.casefold() for piece, is_match in segments if is_match})
+        if count > best_count and segments:
+            best, best_count = segments, count
+    return best

@@ -28,6 +28,9 @@ class KeywordBackend(Protocol):
 
     def num_docs(self) -> int: ...
 
+    def reload_if_changed(self) -> None:
+        """See commits that another process made since this one opened the index."""
+
 
 def build_backend(kind: str, folder: Path, documents: Iterable[Document], seq: int,
                   params: dict, progress: Callable[[int], None] | None = None) -> None:

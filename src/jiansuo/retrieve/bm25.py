@@ -66,6 +66,7 @@ class TantivyIndex:
     def __init__(self, folder: Path):
         self.folder = Path(folder)
         self.params = IndexDirs.read_params(self.folder)
+        self._params_stamp = (self.folder / "params.json").stat().st_mtime_ns
         self.boosts = dict(DEFAULT_BOOSTS)
         self._index = tantivy.Index(_schema(), path=str(self.folder / "tantivy"), reuse=True)
         self._schema = self._index.schema
@@ -103,14 +104,20 @@ class TantivyIndex:
         writer.wait_merging_threads()
         self.params["store_seq"] = last_seq
         IndexDirs.write_params(self.folder, self.params)
+        self._params_stamp = (self.folder / "params.json").stat().st_mtime_ns
         self._index.reload()
         return count
 
     def num_docs(self) -> int:
         return self._index.searcher().num_docs
 
-    def reload(self) -> None:
-        self._index.reload()
+    def reload_if_changed(self) -> None:
+        """Pick up commits another process made to this version (their params.json is rewritten last)."""
+        stamp = (self.folder / "params.json").stat().st_mtime_ns
+        if stamp != self._params_stamp:
+            self.params = IndexDirs.read_params(self.folder)
+            self._params_stamp = stamp
+            self._index.reload()
 
     def search(self, query: ParsedQuery, request: SearchRequest,
                known_categories: set[str] | None = None) -> tuple[list[Hit], int]:

@@ -1,0 +1,180 @@
+"""The web app: result page, document page, click log, JSON API, Atom feeds.
+
+Handlers are `async` on purpose: a search takes a few milliseconds, so each worker answers requests
+one at a time on its event loop and the SQLite connection is never shared between threads.
+Scale with `jiansuo serve --workers N`.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from urllib.parse import quote
+
+from fastapi import FastAPI, Query, Request
+from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
+from fastapi.staticfiles import StaticFiles
+from fastapi.templating import Jinja2Templates
+
+from jiansuo.engine import Engine
+from jiansuo.model import Document, Hit, SearchPage
+from jiansuo.web import render
+from jiansuo.web.feed import atom_feed
+from jiansuo.web.i18n import TEXT, choose_language
+from jiansuo.web.params import BadParameter, parse_search, search_url
+
+HERE = Path(__file__).parent
+SECURITY_HEADERS = {
+    # The page needs no script at all; forbidding it is a second wall behind escaping.
+    "Content-Security-Policy": "default-src 'self'; script-src 'none'; style-src 'self' 'unsafe-inline'; "
+                               "img-src 'self' data:; object-src 'none'; base-uri 'none'; form-action 'self'",
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "same-origin",
+}
+
+
+def create_app(engine: Engine) -> FastAPI:
+    app = FastAPI(title="jiansuo", version="0.1.0", summary="Search research writing (中文/English/LaTeX)")
+    app.state.engine = engine
+    templates = Jinja2Templates(directory=HERE / "templates")
+    templates.env.globals.update(highlighted=render.highlighted, text_with_math=render.text_with_math,
+                                 safe_url=render.safe_url, search_url=search_url, quote=quote)
+    app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
+
+    @app.middleware("http")
+    async def security_headers(request: Request, call_next):
+        response = await call_next(request)
+        response.headers.update(SECURITY_HEADERS)
+        return response
+
+    def page_context(request: Request, **values) -> dict:
+        lang = choose_language(request.query_params.get("lang"), request.headers.get("accept-language"))
+        switch_to = "en" if lang == "zh" else "zh"
+        params = dict(request.query_params)
+        params["lang"] = switch_to
+        switch_url = str(request.url.path) + "?" + "&".join(f"{quote(k)}={quote(v)}" for k, v in params.items())
+        return {"request": request, "t": TEXT[lang], "lang": lang, "switch_url": switch_url, **values}
+
+    def error_page(request: Request, status: int, message: str) -> HTMLResponse:
+        return templates.TemplateResponse(request, "error.html", page_context(request, message=message, status=status),
+                                          status_code=status)
+
+    @app.get("/", response_class=HTMLResponse, include_in_schema=False)
+    async def search_page(request: Request):
+        try:
+            search = parse_search(request.query_params)
+        except BadParameter as error:
+            return error_page(request, 400, str(error))
+        page = engine.search(search) if search.query or _has_filters(search) else None
+        return templates.TemplateResponse(request, "search.html", page_context(
+            request, search=search, page=page, pages=_pagination(page) if page else None))
+
+    @app.get("/doc/{doc_id:path}", response_class=HTMLResponse, include_in_schema=False)
+    async def document_page(request: Request, doc_id: str):
+        document = engine.get(doc_id)
+        if document is None:
+            return error_page(request, 404, doc_id)
+        related = engine.related(doc_id, limit=6)
+        return templates.TemplateResponse(request, "doc.html", page_context(
+            request, doc=document, body=render.markdown(document.body), related=related,
+            back=request.query_params.get("back", "")))
+
+    @app.get("/click", include_in_schema=False)
+    async def click(q: str = "", id: str = "", rank: int = 0, mode: str = "bm25"):
+        """Log which result of which query was opened, then go to it. Nothing about the user is kept."""
+        if id and engine.get(id) is not None:
+            engine.store.log_click(q[:1000], id, max(0, min(rank, 10_000)), mode[:20])
+            return RedirectResponse(f"/doc/{quote(id)}?back={quote(search_url('/', parse_search({'q': q[:1000]})))}",
+                                    status_code=303)
+        return RedirectResponse("/", status_code=303)
+
+    @app.get("/api/search", summary="Search; the same parameters as the result page")
+    async def api_search(
+        q: str = Query("", description="query, with the syntax of the search box"),
+        from_: str | None = Query(None, alias="from", description="first date, YYYY-MM-DD"),
+        to: str | None = Query(None, description="last date, YYYY-MM-DD"),
+        category: str = Query("", description="union and difference, e.g. cs.AI+cs.LG-cs.CY"),
+        venue: str = "", tag: str = "",
+        sort: str = Query("relevance", description="relevance | date | popularity"),
+        page: str | None = Query(None, description="1-based page number"),
+        limit: str | None = Query(None, description="hits per page, 1-100"),
+        request: Request = None,
+    ):
+        try:
+            search = parse_search(request.query_params)
+        except BadParameter as error:
+            return JSONResponse({"error": str(error)}, status_code=400)
+        return _page_json(engine.search(search))
+
+    @app.get("/api/doc/{doc_id:path}", summary="One document, as stored")
+    async def api_document(doc_id: str):
+        document = engine.get(doc_id)
+        if document is None:
+            return JSONResponse({"error": f"no document with id {doc_id!r}"}, status_code=404)
+        return {**document.to_dict(), "related": [_hit_json(h) for h in engine.related(doc_id, limit=6)]}
+
+    @app.get("/api/stats", summary="What the store and its index hold")
+    async def api_stats():
+        return engine.stats()
+
+    @app.get("/feed.atom", summary="Atom feed of any search (same parameters as /api/search)",
+             response_class=Response)
+    async def feed(request: Request):
+        try:
+            search = parse_search(request.query_params)
+        except BadParameter as error:
+            return JSONResponse({"error": str(error)}, status_code=400)
+        if search.sort == "relevance" and "sort" not in request.query_params:
+            search.sort = "date"  # a subscription wants the newest first
+        page = engine.search(search)
+        base = str(request.base_url).rstrip("/")
+        title = f"jiansuo: {search.query or search.categories or search.venue or search.tag or 'all'}"
+        return Response(atom_feed(page, title, str(request.url), base), media_type="application/atom+xml")
+
+    @app.get("/feed/category/{name}.atom", include_in_schema=False)
+    async def category_feed(name: str):
+        return RedirectResponse(search_url("/feed.atom", parse_search({}), category=name, sort="date"))
+
+    @app.get("/feed/venue/{name}.atom", include_in_schema=False)
+    async def venue_feed(name: str):
+        return RedirectResponse(search_url("/feed.atom", parse_search({}), venue=name, sort="date"))
+
+    return app
+
+
+def _has_filters(search) -> bool:
+    return bool(search.date_from or search.date_to or search.categories or search.venue or search.tag)
+
+
+def _pagination(page: SearchPage) -> dict:
+    request = page.request
+    current = request.offset // request.limit + 1
+    last = max(1, -(-min(page.total, 10_000) // request.limit))
+    return {"current": current, "last": last, "previous": current - 1 if current > 1 else None,
+            "next": current + 1 if current < last else None}
+
+
+def _hit_json(hit: Hit) -> dict:
+    document: Document | None = hit.document
+    return {
+        "id": hit.doc_id, "score": hit.score,
+        "title": document.title if document else "",
+        "authors": document.authors if document else [],
+        "date": document.date.isoformat() if document and document.date else None,
+        "url": render.safe_url(document.url) if document else None,
+        "categories": document.categories if document else [],
+        "venue": document.venue if document else "",
+        "tags": document.tags if document else [],
+        "reads": document.reads if document else 0,
+        "excerpt": [{"text": text, "match": match} for text, match in hit.excerpt],
+    }
+
+
+def _page_json(page: SearchPage) -> dict:
+    return {"total": page.total, "offset": page.request.offset, "limit": page.request.limit,
+            "terms": page.terms, "hits": [_hit_json(h) for h in page.hits]}
+
+
+def app_from_env() -> FastAPI:
+    """uvicorn factory: the store folder comes from $JIANSUO_HOME (set by `jiansuo serve`)."""
+    return create_app(Engine(os.environ.get("JIANSUO_HOME", "jiansuo-data")))

@@ -1,0 +1,56 @@
+"""Atom feeds of a search: every text is escaped by the XML serializer, every link is http(s) or ours."""
+
+from __future__ import annotations
+
+import xml.etree.ElementTree as ET
+from datetime import UTC, datetime, time
+
+from jiansuo.model import SearchPage
+from jiansuo.web.render import safe_url
+
+ATOM = "http://www.w3.org/2005/Atom"
+
+
+def atom_feed(page: SearchPage, title: str, self_url: str, base_url: str) -> bytes:
+    ET.register_namespace("", ATOM)
+    feed = ET.Element(f"{{{ATOM}}}feed")
+    _text(feed, "title", title)
+    _text(feed, "id", self_url)
+    ET.SubElement(feed, f"{{{ATOM}}}link", rel="self", href=self_url)
+    dates = [h.document.date for h in page.hits if h.document and h.document.date]
+    _text(feed, "updated", _stamp(max(dates) if dates else None))
+    for hit in page.hits:
+        document = hit.document
+        if document is None:
+            continue
+        entry = ET.SubElement(feed, f"{{{ATOM}}}entry")
+        ours = f"{base_url}/doc/{document.id}"
+        _text(entry, "title", document.title or document.id)
+        _text(entry, "id", ours)
+        ET.SubElement(entry, f"{{{ATOM}}}link", rel="alternate", href=safe_url(document.url) or ours)
+        _text(entry, "updated", _stamp(document.date))
+        for name in document.authors[:10]:
+            _text(ET.SubElement(entry, f"{{{ATOM}}}author"), "name", name)
+        for category in document.categories:
+            ET.SubElement(entry, f"{{{ATOM}}}category", term=category)
+        summary = "".join(text for text, _ in hit.excerpt)
+        _text(entry, "summary", summary)
+    return ET.tostring(feed, encoding="utf-8", xml_declaration=True)
+
+
+def _text(parent: ET.Element, tag: str, value: str) -> ET.Element:
+    element = ET.SubElement(parent, f"{{{ATOM}}}{tag}")
+    element.text = _xml_safe(value)
+    return element
+
+
+def _xml_safe(value: str) -> str:
+    """XML 1.0 cannot hold most control characters at all, escaped or not."""
+    return "".join(ch for ch in value if ch in "\t\n\r" or (ord(ch) >= 0x20 and ch not in "\ufffe\uffff"
+                                                              and not 0xD800 <= ord(ch) <= 0xDFFF))
+
+
+def _stamp(value) -> str:
+    if value is None:
+        return "1970-01-01T00:00:00Z"
+    return datetime.combine(value, time(0, 0), tzinfo=UTC).isoformat().replace("+00:00", "Z")

@@ -1,0 +1,56 @@
+"""Interface text in Chinese and English, chosen by ?lang= or the Accept-Language header."""
+
+from __future__ import annotations
+
+LANGUAGES = ("zh", "en")
+
+TEXT = {
+    "en": {
+        "title": "jiansuo search", "search": "Search", "placeholder": 'e.g. 扩散模型 "条件控制" -GAN author:苏剑林',
+        "results": "{total} results", "reads": "{n} reads", "from": "From", "to": "To",
+        "category": "Categories", "category_hint": "cs.AI+cs.LG-cs.CY", "venue": "Venue", "tag": "Tag",
+        "sort": "Sort", "relevance": "Relevance", "date": "Date", "popularity": "Popularity",
+        "previous": "Previous", "next": "Next", "page": "Page {n}",
+        "no_results": "No documents match", "no_results_help": [
+            "Check the spelling, or use fewer or more general words.",
+            'Quoted phrases and field: terms are required; drop the quotes to make words optional.',
+            "Remove the filters:"],
+        "clear_filters": "search without filters", "related": "Related", "original": "Original",
+        "back": "Back to results", "feed": "Atom feed of this search", "syntax": "Syntax",
+        "syntax_help": '"phrase" · -exclude · title: author: venue: tag: category: · AND / OR',
+        "error": "Bad request", "not_found": "No such document", "switch": "中文",
+    },
+    "zh": {
+        "title": "检索", "search": "搜索", "placeholder": '例如 扩散模型 "条件控制" -GAN author:苏剑林',
+        "results": "共 {total} 条结果", "reads": "{n}位读者", "from": "起始日期", "to": "截止日期",
+        "category": "分类", "category_hint": "cs.AI+cs.LG-cs.CY", "venue": "来源", "tag": "标签",
+        "sort": "排序", "relevance": "相关度", "date": "日期", "popularity": "热度",
+        "previous": "上一页", "next": "下一页", "page": "第 {n} 页",
+        "no_results": "没有找到匹配的文档", "no_results_help": [
+            "请检查拼写，或换用更少、更通用的词。",
+            "引号中的短语和 field: 条件是必需的；去掉引号可让词语变为可选。",
+            "去掉筛选条件："],
+        "clear_filters": "不带筛选重新搜索", "related": "相关文章", "original": "原文",
+        "back": "返回结果", "feed": "本搜索的 Atom 订阅", "syntax": "语法",
+        "syntax_help": '"短语" · -排除 · title: author: venue: tag: category: · AND / OR',
+        "error": "请求有误", "not_found": "没有这篇文档", "switch": "English",
+    },
+}
+
+
+def choose_language(explicit: str | None, accept_language: str | None) -> str:
+    if explicit in LANGUAGES:
+        return explicit
+    best, best_q = "en", -1.0
+    for part in (accept_language or "").split(","):
+        tag, _, params = part.strip().partition(";")
+        quality = 1.0
+        if params.strip().startswith("q="):
+            try:
+                quality = float(params.strip()[2:])
+            except ValueError:
+                quality = 0.0
+        base = tag.strip().lower().split("-")[0]
+        if base in LANGUAGES and quality > best_q:
+            best, best_q = base, quality
+    return best

@@ -1,0 +1,80 @@
+"""Query-string parameters -> SearchRequest, with a clear message for every bad value."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import date
+from urllib.parse import urlencode
+
+from jiansuo.model import SORTS, SearchRequest
+
+PAGE_SIZE = 10
+MAX_LIMIT = 100
+MAX_OFFSET = 10_000
+MAX_QUERY_CHARS = 1_000
+FIELDS = ("q", "from", "to", "category", "venue", "tag", "sort", "page", "limit", "lang")
+
+
+class BadParameter(ValueError):
+    """A parameter the user can fix; the message says how."""
+
+
+def parse_search(params: Mapping[str, str]) -> SearchRequest:
+    query = params.get("q", "") or ""
+    if len(query) > MAX_QUERY_CHARS:
+        raise BadParameter(f"q is {len(query)} characters long; at most {MAX_QUERY_CHARS} are allowed")
+    if "\x00" in query:
+        raise BadParameter("q contains a NUL character")
+    sort = params.get("sort") or "relevance"
+    if sort not in SORTS:
+        raise BadParameter(f"sort must be one of {', '.join(SORTS)}, not {sort!r}")
+    limit = _integer(params, "limit", PAGE_SIZE, 1, MAX_LIMIT)
+    page = _integer(params, "page", 1, 1, MAX_OFFSET // limit + 1)
+    date_from, date_to = _date(params, "from"), _date(params, "to")
+    if date_from and date_to and date_from > date_to:
+        raise BadParameter(f"from ({date_from}) is after to ({date_to})")
+    texts = {name: (params.get(name) or "").strip() for name in ("category", "venue", "tag")}
+    for name, value in texts.items():
+        if len(value) > 200 or "\x00" in value:
+            raise BadParameter(f"{name} is not a valid label")
+    return SearchRequest(query=query, date_from=date_from, date_to=date_to, categories=texts["category"],
+                         venue=texts["venue"], tag=texts["tag"], sort=sort, offset=(page - 1) * limit, limit=limit)
+
+
+def search_url(path: str, request: SearchRequest, **changes: object) -> str:
+    """The shareable URL of `request` with some parameters changed (None removes one)."""
+    values: dict[str, object] = {
+        "q": request.query, "from": request.date_from, "to": request.date_to, "category": request.categories,
+        "venue": request.venue, "tag": request.tag,
+        "sort": request.sort if request.sort != "relevance" else None,
+        "page": request.offset // request.limit + 1 if request.offset else None,
+    }
+    values.update(changes)
+    clean = {k: (v.isoformat() if isinstance(v, date) else v) for k, v in values.items() if v not in (None, "")}
+    return f"{path}?{urlencode(clean)}" if clean else path
+
+
+def _integer(params: Mapping[str, str], name: str, default: int, low: int, high: int) -> int:
+    raw = params.get(name)
+    if raw in (None, ""):
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise BadParameter(f"{name} must be a whole number, not {raw[:40]!r}") from None
+    if not low <= value <= high:
+        raise BadParameter(f"{name} must be between {low} and {high}")
+    return value
+
+
+def _date(params: Mapping[str, str], name: str) -> date | None:
+    raw = (params.get(name) or "").strip()
+    if not raw:
+        return None
+    try:
+        value = date.fromisoformat(raw)
+    except ValueError:
+        raise BadParameter(f"{name} must be a date like 2022-11-09, not {raw[:40]!r}") from None
+    if value.year < 1:
+        raise BadParameter(f"{name} is out of range")
+    return value

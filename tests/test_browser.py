@@ -1,0 +1,114 @@
+"""The result and document pages in a real headless Chromium, against a real server on loopback.
+
+Screenshots land in test-artifacts/ for a person to look at.
+"""
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+pytestmark = pytest.mark.browser
+ARTIFACTS = Path(__file__).resolve().parents[1] / "test-artifacts"
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+         "--no-first-run"]
+
+
+@pytest.fixture(scope="module")
+def browser():
+    sync_api = pytest.importorskip("playwright.sync_api", reason="playwright is not installed")
+    if not Path(CHROMIUM).exists():
+        pytest.skip("Debian chromium is not installed (scripts/test.sh installs it as root)")
+    with sync_api.sync_playwright() as playwright:
+        launched = playwright.chromium.launch(executable_path=CHROMIUM, args=FLAGS)
+        yield launched
+        launched.close()
+
+
+@pytest.fixture
+def page(browser, live_server):
+    context = browser.new_context(locale="zh-CN", viewport={"width": 1100, "height": 900})
+    tab = context.new_page()
+    tab.requests = []
+    tab.dialogs = []
+    tab.on("request", lambda request: tab.requests.append(request.url))
+    tab.on("dialog", lambda dialog: (tab.dialogs.append(dialog.message), dialog.dismiss()))
+    yield tab
+    assert all(url.startswith(live_server.url) or url.startswith("data:") for url in tab.requests), tab.requests
+    context.close()
+
+
+def search(page, text):
+    page.fill("input[name=q]", text)
+    with page.expect_navigation():
+        page.click("button[type=submit]")
+
+
+def hit_ids(page):
+    return [href.split("id=")[1].split("&")[0] for href in
+            page.eval_on_selector_all("a.title", "els => els.map(e => e.getAttribute('href'))")]
+
+
+def test_chinese_and_english_queries_show_highlighted_hits(page, live_server):
+    page.goto(live_server.url + "/")
+    assert page.text_content("button[type=submit]") == "搜索"  # Accept-Language zh-CN
+    search(page, "条件控制")
+    assert "生成扩散模型漫谈" in page.locator("a.title").first.inner_text()
+    assert {"条件", "控制"} <= set(page.locator("li.hit").first.locator("mark").all_inner_texts()) | {
+        m for t in page.locator("li.hit").first.locator("mark").all_inner_texts() for m in ("条件", "控制") if m in t}
+    assert "苏剑林 | 2022-08-30 | 52338位读者" in page.locator("p.byline").first.inner_text()
+    search(page, "electric charges")
+    assert hit_ids(page)[0] == "p4"
+    marks = [m.lower() for m in page.locator("li.hit").first.locator("mark").all_inner_texts()]
+    assert "electric" in marks and "charges" in marks
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / "results-en.png"), full_page=True)
+
+
+def test_date_filter_and_category_difference(page, live_server):
+    page.goto(live_server.url + "/?lang=en")
+    page.click("details.filters summary")
+    page.fill("input[name=from]", "2022-09-01")
+    page.fill("input[name=to]", "2022-12-31")
+    page.fill("input[name=category]", "cs.LG+cs.IR+cs.CL-cs.CY")
+    with page.expect_navigation():
+        page.click("button[type=submit]")
+    assert set(hit_ids(page)) == {"p2", "p4"}  # p3 is cs.CY, p1 is before September
+    assert "from=2022-09-01" in page.url and "category=cs.LG%2Bcs.IR%2Bcs.CL-cs.CY" in page.url
+    with page.expect_navigation():  # a category label filters
+        page.click("a.label.cat >> text=cs.IR")
+    assert set(hit_ids(page)) == {"p2"} and "category=cs.IR" in page.url
+
+
+def test_open_a_document_with_rendered_math(page, live_server):
+    page.goto(live_server.url + "/?lang=zh")
+    search(page, "最小作用量")
+    assert page.locator("li.hit").first.locator("math").count() >= 1  # math in the title
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / "results-zh.png"), full_page=True)
+    with page.expect_navigation():
+        page.locator("a.title").first.click()
+    assert page.url.startswith(live_server.url + "/doc/math1")
+    assert page.locator("h1 math").count() == 1
+    assert page.locator("section.body math[display=block]").count() == 1
+    assert page.evaluate("document.querySelector('h1 math') instanceof MathMLElement")
+    height = page.evaluate("document.querySelector('section.summary mfrac').getBoundingClientRect().height")
+    assert height > 0
+    visible = page.inner_text("main")
+    assert "$" not in visible and "\\mathcal" not in visible and "\\frac" not in visible
+    assert page.locator("aside.related a").count() >= 1
+    page.screenshot(path=str(ARTIFACTS / "document-math.png"), full_page=True)
+
+
+@pytest.mark.parametrize("path", ["/?q=hostile", "/doc/xss1", "/?q=hostile&lang=en&sort=date"])
+def test_hostile_document_is_shown_inert(page, live_server, path):
+    page.add_init_script("window.alert = () => { window.__pwned = 1 }")
+    page.goto(live_server.url + path)
+    page.wait_for_load_state("load")
+    assert page.evaluate("window.__pwned") is None and page.dialogs == []
+    # not just blocked by the Content-Security-Policy: the markup never became elements
+    assert page.evaluate("document.querySelectorAll('[onerror],[onload],img[src=x],svg,main script').length") == 0
+    assert page.evaluate("[...document.querySelectorAll('a')].filter(a => /^\\s*javascript:/i.test("
+                         "a.getAttribute('href') || '')).length") == 0
+    assert "<script>window.__pwned=1</script>" in page.inner_text("main")

@@ -1,0 +1,104 @@
+"""The JSON API, feeds and click log over real HTTP on loopback."""
+
+import xml.etree.ElementTree as ET
+
+import httpx
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+ATOM = "{http://www.w3.org/2005/Atom}"
+
+
+@pytest.fixture(scope="module")
+def client(live_server):
+    with httpx.Client(base_url=live_server.url, timeout=10) as http:
+        yield http
+
+
+def test_api_search_matches_the_engine(client):
+    data = client.get("/api/search", params={"q": "条件控制"}).json()
+    assert data["hits"][0]["id"] == "p1" and data["total"] >= 1
+    assert any(part["match"] for part in data["hits"][0]["excerpt"])
+
+
+def test_api_filters_sort_and_paging(client):
+    data = client.get("/api/search", params={"from": "2022-10-01", "to": "2022-11-05"}).json()
+    assert {h["id"] for h in data["hits"]} == {"p2", "p4"}
+    data = client.get("/api/search", params={"category": "cs.LG+cs.IR-cs.AI"}).json()
+    assert {h["id"] for h in data["hits"]} == {"p2", "p4", "p5"}
+    first = client.get("/api/search", params={"sort": "date", "limit": 2}).json()
+    second = client.get("/api/search", params={"sort": "date", "limit": 2, "page": 2}).json()
+    assert first["total"] == second["total"]
+    assert not {h["id"] for h in first["hits"]} & {h["id"] for h in second["hits"]}
+
+
+@pytest.mark.parametrize("params", [{"from": "2022-13-01"}, {"sort": "random"}, {"page": "0"}, {"limit": "1000"},
+                                    {"page": "x"}, {"from": "2023-01-01", "to": "2022-01-01"}, {"q": "x" * 2000}])
+def test_bad_parameters_get_a_400_with_a_message(client, params):
+    response = client.get("/api/search", params=params)
+    assert response.status_code == 400 and response.json()["error"]
+    page = client.get("/", params=params)
+    assert page.status_code == 400 and response.json()["error"] in page.text.replace("&#39;", "'")
+
+
+def test_document_api_and_404(client):
+    data = client.get("/api/doc/p2").json()
+    assert data["title"].startswith("利用CUR分解") and data["related"]
+    assert client.get("/api/doc/nope").status_code == 404
+    assert client.get("/doc/nope").status_code == 404
+
+
+def test_stats_and_openapi(client):
+    assert client.get("/api/stats").json()["documents"] == 9
+    schema = client.get("/openapi.json").json()
+    names = {p["name"] for p in schema["paths"]["/api/search"]["get"]["parameters"]}
+    assert {"q", "from", "to", "category", "venue", "tag", "sort", "page", "limit"} <= names
+
+
+def test_atom_feed_of_a_search_and_per_category(client):
+    response = client.get("/feed.atom", params={"q": "扩散"})
+    assert response.headers["content-type"].startswith("application/atom+xml")
+    feed = ET.fromstring(response.content)
+    titles = [e.findtext(f"{ATOM}title") for e in feed.findall(f"{ATOM}entry")]
+    assert titles and titles[0].startswith("生成扩散模型漫谈")
+    response = client.get("/feed/category/cs.IR.atom", follow_redirects=True)
+    ids = {e.findtext(f"{ATOM}id").rsplit("/", 1)[1] for e in ET.fromstring(response.content).findall(f"{ATOM}entry")}
+    assert ids == {"p2", "p5"}
+
+
+def test_hostile_document_is_inert_in_api_and_feed(client):
+    data = client.get("/api/search", params={"q": "hostile"}).json()
+    hit = next(h for h in data["hits"] if h["id"] == "xss1")
+    assert hit["url"] is None  # javascript: never leaves the server as a link
+    feed = ET.fromstring(client.get("/feed.atom", params={"q": "hostile"}).content)
+    entry = feed.find(f"{ATOM}entry")
+    assert "<script>" in entry.findtext(f"{ATOM}title")  # text, escaped by the serializer, not markup
+    assert all(not link.get("href", "").startswith("javascript") for link in feed.iter(f"{ATOM}link"))
+
+
+def test_click_is_logged_and_redirects(client, web_engine):
+    before = len(web_engine.store.clicks())
+    response = client.get("/click", params={"q": "CUR", "id": "p2", "rank": "1"})
+    assert response.status_code == 303 and response.headers["location"].startswith("/doc/p2")
+    clicks = web_engine.store.clicks()
+    assert len(clicks) == before + 1 and clicks[-1]["query"] == "CUR" and clicks[-1]["doc_id"] == "p2"
+
+
+def test_language_from_header_and_switch(client):
+    assert "搜索" in client.get("/", headers={"Accept-Language": "zh-CN,zh;q=0.9"}).text
+    assert ">Search<" in client.get("/", headers={"Accept-Language": "en-US"}).text
+    assert ">Search<" in client.get("/?lang=en", headers={"Accept-Language": "zh-CN"}).text
+
+
+_text = st.text(st.characters(codec="utf-8"), max_size=60) | st.sampled_from(
+    ['"', "-", "AND", "title:", "\\", "%", "$$", "$\\frac{", "2022-02-30", "-1", "99999999999999999999", "\x00"])
+
+
+@settings(max_examples=1000, deadline=None, suppress_health_check=list(HealthCheck))
+@given(q=_text, frm=_text, to=_text, category=_text, sort=_text, page=_text, path=st.sampled_from(
+    ["/", "/api/search", "/feed.atom"]))
+def test_random_bad_input_never_gets_a_5xx(client, q, frm, to, category, sort, page, path):
+    params = {"q": q, "from": frm, "to": to, "category": category, "sort": sort, "page": page}
+    response = client.get(path, params={k: v for k, v in params.items() if v})
+    assert response.status_code < 500, response.text[:300]
