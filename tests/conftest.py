@@ -37,13 +37,13 @@ class LiveServer:
     """A real uvicorn server on a loopback port, in a background thread."""
 
     def __init__(self, app):
-        import socket
         import threading
 
         import uvicorn
 
-        sock = socket.socket()
-        sock.bind(("127.0.0.1", 0))
+        from jiansuo.web.serve import listening_socket
+
+        sock = listening_socket("127.0.0.1", 0)
         self.port = sock.getsockname()[1]
         self.url = f"http://127.0.0.1:{self.port}"
         self.server = uvicorn.Server(uvicorn.Config(app, log_level="warning"))

@@ -68,3 +68,38 @@ def test_eval_on_a_tiny_beir_folder(tmp_path):
     report = json.loads(jiansuo("eval", "--dataset", folder, "--json", "--store", tmp_path / "s").stdout)
     # q1 finds d2 first (1.0); q2 finds only d3, its relevant d1 never appears (0.0)
     assert report["ndcg@10"] == pytest.approx(0.5) and report["mrr@10"] == pytest.approx(0.5)
+
+
+def test_serve_answers_over_http_with_two_workers(tmp_path, fixtures):
+    import socket
+    import time
+
+    import httpx
+
+    store = tmp_path / "store"
+    jiansuo("index", fixtures / "posts.jsonl", "--store", store, "--progress", "none")
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    server = subprocess.Popen([sys.executable, "-m", "jiansuo.cli", "serve", "--store", str(store), "--port",
+                               str(port), "--workers", "2"], stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.time() + 30
+        while True:
+            try:
+                response = httpx.get(f"http://127.0.0.1:{port}/", params={"q": "CUR"}, timeout=5)
+                break
+            except httpx.HTTPError:
+                assert time.time() < deadline and server.poll() is None, "server did not start"
+                time.sleep(0.1)
+        assert response.status_code == 200 and "利用CUR分解" in response.text
+        with httpx.Client(base_url=f"http://127.0.0.1:{port}") as client:
+            client.get("/api/search", params={"q": "x"})
+            started = time.perf_counter()
+            for _ in range(10):
+                client.get("/api/search", params={"q": "CoSENT"})
+            per_request = (time.perf_counter() - started) / 10
+        assert per_request < 0.03  # keep-alive requests must not wait for delayed ACKs (~40 ms each)
+    finally:
+        server.terminate()
+        server.wait(timeout=10)

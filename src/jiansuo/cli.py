@@ -206,14 +206,11 @@ def _eval(args: argparse.Namespace) -> int:
 
 def _serve(args: argparse.Namespace) -> int:
     try:
-        import uvicorn
-
-        from jiansuo.web.app import create_app  # noqa: F401
+        from jiansuo.web.serve import serve
     except ImportError as error:
         raise MissingExtra(f"{error.name} is missing: pip install 'jiansuo[web]'") from error
-    os.environ["JIANSUO_HOME"] = str(Path(args.store).resolve())
-    uvicorn.run("jiansuo.web.app:app_from_env", factory=True, host=args.host, port=args.port,
-                workers=args.workers, log_level="warning")
+    print(f"serving {args.store} on http://{args.host}:{args.port}/ with {args.workers} worker(s)", file=sys.stderr)
+    serve(args.store, args.host, args.port, args.workers)
     return EXIT_OK
 
 

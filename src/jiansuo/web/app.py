@@ -176,5 +176,5 @@ def _page_json(page: SearchPage) -> dict:
 
 
 def app_from_env() -> FastAPI:
-    """uvicorn factory: the store folder comes from $JIANSUO_HOME (set by `jiansuo serve`)."""
+    """uvicorn factory for other servers (`uvicorn --factory jiansuo.web.app:app_from_env`): $JIANSUO_HOME."""
     return create_app(Engine(os.environ.get("JIANSUO_HOME", "jiansuo-data")))

@@ -1,0 +1,60 @@
+"""`jiansuo serve`: uvicorn on one listening socket shared by N worker processes.
+
+We bind the socket ourselves with proto=IPPROTO_TCP. asyncio only sets TCP_NODELAY on accepted
+connections whose socket says IPPROTO_TCP, and uvicorn's own multi-worker mode binds with proto 0:
+every keep-alive response after the first then waits ~40 ms for a delayed ACK (measured: 48 ms p50
+instead of 4 ms).
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import signal
+import socket
+from pathlib import Path
+
+import uvicorn
+
+from jiansuo.engine import Engine
+
+
+def listening_socket(host: str, port: int) -> socket.socket:
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind((host, port))
+    sock.listen(2048)
+    sock.set_inheritable(True)
+    return sock
+
+
+def _run_worker(store: str, sock: socket.socket) -> None:
+    from jiansuo.web.app import create_app
+
+    server = uvicorn.Server(uvicorn.Config(create_app(Engine(store)), log_level="warning", lifespan="off"))
+    server.run(sockets=[sock])
+
+
+def serve(store: Path | str, host: str = "127.0.0.1", port: int = 8000, workers: int = 1) -> None:
+    """Bring the index up to date with the store, then answer HTTP until interrupted."""
+    engine = Engine(store)
+    if engine.keyword is None or engine.pending_changes():
+        engine.refresh()
+    engine.close()
+    sock = listening_socket(host, port)
+    if workers <= 1:
+        _run_worker(str(store), sock)
+        return
+    context = multiprocessing.get_context("fork")
+    processes = [context.Process(target=_run_worker, args=(str(store), sock), daemon=True) for _ in range(workers)]
+    for process in processes:
+        process.start()
+
+    def stop(signum, frame):
+        for process in processes:
+            process.terminate()
+
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
+    for process in processes:
+        process.join()
