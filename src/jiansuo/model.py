@@ -48,6 +48,7 @@ class Document:
 
 
 SORTS = ("relevance", "date", "popularity")
+MODES = ("bm25", "dense", "hybrid")
 
 
 @dataclass
@@ -64,6 +65,7 @@ class SearchRequest:
     offset: int = 0
     limit: int = 10
     syntax: bool = True  # False: the query is plain text (quotes, -, field: have no meaning)
+    mode: str = ""  # bm25 | dense | hybrid; "" = hybrid when a dense index exists, else bm25
 
 
 @dataclass

@@ -22,13 +22,14 @@ def load_corpus(engine: Engine, corpus: Path) -> None:
     engine.refresh()
 
 
-def run_queries(engine: Engine, queries: dict[str, str], depth: int = 100) -> tuple[dict, list[float]]:
+def run_queries(engine: Engine, queries: dict[str, str], depth: int = 100,
+                mode: str = "bm25") -> tuple[dict, list[float]]:
     """{query id: {doc id: score}} and per-query latencies in milliseconds."""
     run: dict[str, dict[str, float]] = {}
     latencies: list[float] = []
     for query_id, text in queries.items():
         started = time.perf_counter()
-        page = engine.search(SearchRequest(query=text, limit=depth, syntax=False), hydrate=False)
+        page = engine.search(SearchRequest(query=text, limit=depth, syntax=False, mode=mode), hydrate=False)
         latencies.append((time.perf_counter() - started) * 1000)
         run[query_id] = {hit.doc_id: hit.score for hit in page.hits}
     return run, latencies

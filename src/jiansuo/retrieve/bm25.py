@@ -134,6 +134,33 @@ class TantivyIndex:
                 for key, address in result.hits]
         return hits, result.count or 0
 
+    def satisfying(self, query: ParsedQuery, request: SearchRequest, doc_ids: list[str],
+                   known_categories: set[str] | None = None) -> set[str]:
+        """The subset of `doc_ids` that meets the query's required/excluded clauses and the filters."""
+        if not doc_ids:
+            return set()
+        constraints = ParsedQuery([c for c in query.clauses if c.occur != "should"])
+        compiled = tantivy.Query.boolean_query([
+            (Occur.Must, tantivy.Query.term_set_query(self._schema, "id", doc_ids)),
+            (Occur.Must, self._compile(constraints, request, known_categories))])
+        searcher = self._index.searcher()
+        result = searcher.search(compiled, len(doc_ids), count=False)
+        return {searcher.doc(address)["id"][0] for _, address in result.hits}
+
+    def coverage(self, doc_id: str, terms: list[str]) -> float:
+        """Share of `terms` found in any text field of document `doc_id` (0 when there are no terms)."""
+        if not terms:
+            return 0.0
+        searcher = self._index.searcher()
+        own = tantivy.Query.term_query(self._schema, "id", doc_id)
+        found = 0
+        for term in terms:
+            anywhere = tantivy.Query.boolean_query(
+                [(Occur.Should, tantivy.Query.term_query(self._schema, name, term)) for name in TEXT_FIELDS])
+            query = tantivy.Query.boolean_query([(Occur.Must, own), (Occur.Must, anywhere)])
+            found += searcher.search(query, 1, count=True).count > 0
+        return found / len(terms)
+
     def _compile(self, query: ParsedQuery, request: SearchRequest,
                  known_categories: set[str] | None) -> tantivy.Query:
         clauses: list[tuple] = []

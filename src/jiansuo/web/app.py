@@ -80,7 +80,7 @@ def create_app(engine: Engine) -> FastAPI:
             back=request.query_params.get("back", "")))
 
     @app.get("/click", include_in_schema=False)
-    async def click(q: str = "", id: str = "", rank: int = 0, mode: str = "bm25"):
+    async def click(q: str = "", id: str = "", rank: int = 0, mode: str = ""):
         """Log which result of which query was opened, then go to it. Nothing about the user is kept."""
         if id and engine.get(id) is not None:
             engine.store.log_click(q[:1000], id, max(0, min(rank, 10_000)), mode[:20])
@@ -98,6 +98,7 @@ def create_app(engine: Engine) -> FastAPI:
         sort: str = Query("relevance", description="relevance | date | popularity"),
         page: str | None = Query(None, description="1-based page number"),
         limit: str | None = Query(None, description="hits per page, 1-100"),
+        mode: str = Query("", description="bm25 | dense | hybrid (default: hybrid when a dense index exists)"),
         request: Request = None,
     ):
         try:

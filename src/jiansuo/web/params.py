@@ -6,13 +6,13 @@ from collections.abc import Mapping
 from datetime import date
 from urllib.parse import urlencode
 
-from jiansuo.model import SORTS, SearchRequest
+from jiansuo.model import MODES, SORTS, SearchRequest
 
 PAGE_SIZE = 10
 MAX_LIMIT = 100
 MAX_OFFSET = 10_000
 MAX_QUERY_CHARS = 1_000
-FIELDS = ("q", "from", "to", "category", "venue", "tag", "sort", "page", "limit", "lang")
+FIELDS = ("q", "from", "to", "category", "venue", "tag", "sort", "page", "limit", "lang", "mode")
 
 
 class BadParameter(ValueError):
@@ -28,6 +28,9 @@ def parse_search(params: Mapping[str, str]) -> SearchRequest:
     sort = params.get("sort") or "relevance"
     if sort not in SORTS:
         raise BadParameter(f"sort must be one of {', '.join(SORTS)}, not {sort!r}")
+    mode = params.get("mode") or ""
+    if mode and mode not in MODES:
+        raise BadParameter(f"mode must be one of {', '.join(MODES)}, not {mode!r}")
     limit = _integer(params, "limit", PAGE_SIZE, 1, MAX_LIMIT)
     page = _integer(params, "page", 1, 1, MAX_OFFSET // limit + 1)
     date_from, date_to = _date(params, "from"), _date(params, "to")
@@ -38,7 +41,8 @@ def parse_search(params: Mapping[str, str]) -> SearchRequest:
         if len(value) > 200 or "\x00" in value:
             raise BadParameter(f"{name} is not a valid label")
     return SearchRequest(query=query, date_from=date_from, date_to=date_to, categories=texts["category"],
-                         venue=texts["venue"], tag=texts["tag"], sort=sort, offset=(page - 1) * limit, limit=limit)
+                         venue=texts["venue"], tag=texts["tag"], sort=sort, offset=(page - 1) * limit, limit=limit,
+                         mode=mode)
 
 
 def search_url(path: str, request: SearchRequest, **changes: object) -> str:
@@ -48,6 +52,7 @@ def search_url(path: str, request: SearchRequest, **changes: object) -> str:
         "venue": request.venue, "tag": request.tag,
         "sort": request.sort if request.sort != "relevance" else None,
         "page": request.offset // request.limit + 1 if request.offset else None,
+        "mode": request.mode or None,
     }
     values.update(changes)
     clean = {k: (v.isoformat() if isinstance(v, date) else v) for k, v in values.items() if v not in (None, "")}

