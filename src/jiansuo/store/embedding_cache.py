@@ -24,9 +24,31 @@ class EmbeddingCache:
     def close(self) -> None:
         self._db.close()
 
+    def lookup(self, encoder_name: str, texts: list[str], dim: int) -> np.ndarray:
+        """Cached vectors for `texts`; rows of NaN where a text was never encoded."""
+        out, missing = self._found(encoder_name, texts, dim)
+        for rows in missing.values():
+            out[rows] = np.nan
+        return out
+
     def encode(self, encoder_name: str, texts: list[str], encode: Callable[[list[str]], np.ndarray],
                dim: int, chunk: int = 256) -> np.ndarray:
         """Vectors for `texts`, calling `encode` only on texts not cached yet (and caching them)."""
+        out, missing = self._found(encoder_name, texts, dim)
+        todo = list(missing)
+        for start in range(0, len(todo), chunk):
+            batch = todo[start : start + chunk]
+            vectors = encode([texts[missing[key][0]] for key in batch])
+            self._db.execute("BEGIN")
+            self._db.executemany("INSERT OR REPLACE INTO vectors VALUES (?, ?, ?)",
+                                 [(encoder_name, key, v.astype(np.float32).tobytes())
+                                  for key, v in zip(batch, vectors, strict=True)])
+            self._db.execute("COMMIT")
+            for key, vector in zip(batch, vectors, strict=True):
+                out[missing[key]] = vector
+        return out
+
+    def _found(self, encoder_name: str, texts: list[str], dim: int) -> tuple[np.ndarray, dict[bytes, list[int]]]:
         keys = [hashlib.sha1(t.encode("utf-8", "replace")).digest() for t in texts]
         out = np.zeros((len(texts), dim), dtype=np.float32)
         missing: dict[bytes, list[int]] = {}
@@ -41,15 +63,4 @@ class EmbeddingCache:
                     out[start + offset] = found[key]
                 else:
                     missing.setdefault(key, []).append(start + offset)
-        todo = list(missing)
-        for start in range(0, len(todo), chunk):
-            batch = todo[start : start + chunk]
-            vectors = encode([texts[missing[key][0]] for key in batch])
-            self._db.execute("BEGIN")
-            self._db.executemany("INSERT OR REPLACE INTO vectors VALUES (?, ?, ?)",
-                                 [(encoder_name, key, v.astype(np.float32).tobytes())
-                                  for key, v in zip(batch, vectors, strict=True)])
-            self._db.execute("COMMIT")
-            for key, vector in zip(batch, vectors, strict=True):
-                out[missing[key]] = vector
-        return out
+        return out, missing

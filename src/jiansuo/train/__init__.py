@@ -1,0 +1,1 @@
+"""Training: the CoSENT loss, optimizers, pair data and fine-tuning loops."""
