@@ -68,6 +68,26 @@ def _parser() -> argparse.ArgumentParser:
     hub.add_argument("--k", type=int, default=10)
     hub.add_argument("--json", action="store_true")
 
+    train = command("train", "Fine-tune a bi-encoder or a cross-encoder with the CoSENT loss.",
+                    "jiansuo train bi --pairs train.tsv --dev dev.tsv --base e5 --out models/bi")
+    train.add_argument("kind", choices=["bi", "cross"])
+    train.add_argument("--base", default="e5", help="e5 | minilm | a model folder")
+    train.add_argument("--pairs", type=Path, action="append", default=[],
+                       help="labelled pairs a<TAB>b<TAB>label (repeatable)")
+    train.add_argument("--beir", type=Path, help="a BEIR folder: qrels/train.tsv positives + mined hard negatives")
+    train.add_argument("--self-supervised", type=int, default=0, metavar="N",
+                       help="add N title<->opening pairs from the store's own documents")
+    train.add_argument("--clicks", action="store_true", help="add pairs from the store's click log")
+    train.add_argument("--dev", type=Path, required=True, help="labelled dev pairs for early stopping")
+    train.add_argument("--out", type=Path, required=True)
+    train.add_argument("--loss", choices=["cosent", "bce"], default="cosent", help="cross-encoders only")
+    train.add_argument("--optimizer", choices=["adamw", "lion"], default="adamw")
+    train.add_argument("--lr", type=float, default=2e-5)
+    train.add_argument("--epochs", type=int, default=1)
+    train.add_argument("--batch-size", type=int, default=16)
+    train.add_argument("--max-steps", type=int, default=None)
+    train.add_argument("--max-tokens", type=int, default=128)
+
     serve = command("serve", "Serve the search page and JSON API.", "jiansuo serve --port 8000 --store site")
     serve.add_argument("--host", default="127.0.0.1")
     serve.add_argument("--port", type=int, default=8000)
@@ -78,7 +98,7 @@ def _parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     handler = {"index": _index, "search": _search, "stats": _stats, "eval": _eval, "serve": _serve,
-               "hubness": _hubness}
+               "hubness": _hubness, "train": _train}
     try:
         return handler[args.command](args)
     except MissingExtra as error:
@@ -220,6 +240,51 @@ def _hubness(args: argparse.Namespace) -> int:
     for doc_id, count in report["plain"]["hubs"]:
         document = engine.get(doc_id)
         print(f"  {count:6d}  {doc_id}  {(document.title if document else '')[:70]}")
+    return EXIT_OK
+
+
+def _train(args: argparse.Namespace) -> int:
+    try:
+        from jiansuo.train import pairs as sources
+        from jiansuo.train.loop import TrainConfig
+    except ImportError as error:
+        raise MissingExtra(f"{error.name} is missing: pip install 'jiansuo[dense]'") from error
+    from jiansuo.engine import Engine
+
+    data = [pair for path in args.pairs for pair in sources.read_labelled_pairs(path)]
+    engine = Engine(args.store)
+    if args.beir:
+        from jiansuo.evaluate.beir import load_corpus
+        from jiansuo.evaluate.datasets import read_qrels, read_queries
+
+        load_corpus(engine, args.beir / "corpus.jsonl")
+        data += sources.qrels_pairs(engine, read_queries(args.beir), read_qrels(args.beir, "train"))
+    if args.self_supervised:
+        data += sources.self_supervised_pairs(engine, args.self_supervised)
+    if args.clicks:
+        data += sources.click_pairs(engine)
+    if not data:
+        print("jiansuo train: no training pairs; give --pairs, --beir, --self-supervised or --clicks",
+              file=sys.stderr)
+        return EXIT_USAGE
+    dev = sources.read_labelled_pairs(args.dev)
+    config = TrainConfig(epochs=args.epochs, batch_size=args.batch_size, lr=args.lr, optimizer=args.optimizer,
+                         max_steps=args.max_steps, max_tokens=args.max_tokens)
+    if args.kind == "bi":
+        from jiansuo.train.bi_encoder import train_bi_encoder
+
+        report = train_bi_encoder(args.base, data, dev, args.out, config)
+    else:
+        from scipy.stats import spearmanr
+
+        from jiansuo.train.cross_encoder import train_cross_encoder
+
+        def evaluate(model) -> float:
+            return float(spearmanr(model.predict(dev), [p.label for p in dev]).statistic)
+
+        report = train_cross_encoder(args.base, data, evaluate, args.out, args.loss, config)
+    print(f"trained on {len(data)} pairs in {report['seconds']:.0f} s ({report['steps']} steps); "
+          f"best dev {report['best_dev']:.4f}; saved to {args.out}", file=sys.stderr)
     return EXIT_OK
 
 

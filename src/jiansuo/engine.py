@@ -8,7 +8,7 @@
 
 from __future__ import annotations
 
-from collections import Counter
+from collections import Counter, OrderedDict
 from collections.abc import Callable, Iterable
 from dataclasses import replace
 from datetime import UTC, datetime
@@ -52,6 +52,7 @@ class Engine:
         self._dense: DenseIndex | None = None
         self._dense_version: Path | None = None
         self._encoder = None
+        self._query_vectors: OrderedDict[tuple[str, str], np.ndarray] = OrderedDict()
         self._corpus_summary: tuple[int, dict] | None = None
 
     def close(self) -> None:
@@ -95,6 +96,17 @@ class Engine:
 
             self._encoder = load_encoder(name)
         return self._encoder
+
+    def query_vector(self, text: str) -> np.ndarray:
+        """The query's vector; recent ones are kept, so paging through results encodes once."""
+        key = (self.encoder.name, text)
+        vector = self._query_vectors.pop(key, None)
+        if vector is None:
+            vector = self.encoder.encode_queries([text])[0]
+        self._query_vectors[key] = vector
+        while len(self._query_vectors) > 2048:
+            self._query_vectors.popitem(last=False)
+        return vector
 
     def embed_passages(self, texts: list[str]) -> np.ndarray:
         """Passage vectors through the embedding cache: unchanged text is never encoded twice."""
@@ -204,8 +216,7 @@ class Engine:
         text = " ".join(c.text for c in parsed.clauses if c.occur != MUST_NOT and not c.is_keyword).strip()
         dense_hits: list[Hit] = []
         if text:
-            vector = self.encoder.encode_queries([text])[0]
-            dense_hits = dense.search(vector, request, depth, known, hubness=self.hubness)
+            dense_hits = dense.search(self.query_vector(text), request, depth, known, hubness=self.hubness)
         if any(c.occur in (MUST, MUST_NOT) for c in parsed.clauses):
             keep = backend.satisfying(parsed, request, [h.doc_id for h in dense_hits], known)
             dense_hits = [h for h in dense_hits if h.doc_id in keep]

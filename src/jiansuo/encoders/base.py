@@ -49,8 +49,17 @@ def load_encoder(name: str = "e5") -> Encoder:
         except ModuleNotFoundError as error:
             raise RuntimeError("the minilm encoder needs: pip install 'jiansuo[dense]'") from error
         return SentenceTransformerEncoder(str(path), name="minilm")
-    from jiansuo.encoders.transformer import SentenceTransformerEncoder
+    from pathlib import Path
 
+    from jiansuo.encoders.transformer import E5Encoder, SentenceTransformerEncoder
+
+    meta = Path(name) / "jiansuo.json"
+    if meta.exists():  # a model trained by `jiansuo train bi`: mean pooling with its own prefix
+        import json
+
+        info = json.loads(meta.read_text())
+        return E5Encoder(model_dir=name, name=f"tuned:{Path(name).resolve().name}",
+                         query_prefix=info.get("prefix", ""), passage_prefix=info.get("prefix", ""))
     return SentenceTransformerEncoder(name, name=name)
 
 

@@ -1,0 +1,1 @@
+"""Reranking stages: list[Hit] in, list[Hit] out."""

