@@ -52,6 +52,9 @@ def _parser() -> argparse.ArgumentParser:
     search.add_argument("--tag", default="")
     search.add_argument("--mode", choices=["bm25", "dense", "hybrid"], default=None,
                         help="default: hybrid when the store has a dense index, else bm25")
+    search.add_argument("--rerank", type=int, default=0, metavar="K",
+                        help="rerank the top K with the cross-encoder given by --reranker")
+    search.add_argument("--reranker", type=Path, default=None, help="a model folder from `jiansuo train cross`")
     search.add_argument("--json", action="store_true", help="print JSON instead of a listing")
 
     stats = command("stats", "Show what the store and its index hold.", "jiansuo stats --json")
@@ -92,6 +95,8 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--host", default="127.0.0.1")
     serve.add_argument("--port", type=int, default=8000)
     serve.add_argument("--workers", type=int, default=1)
+    serve.add_argument("--reranker", type=Path, default=None,
+                       help="a cross-encoder folder (from `jiansuo train cross`); enables rerank=K")
     return parser
 
 
@@ -167,14 +172,14 @@ def _search(args: argparse.Namespace) -> int:
     from jiansuo.engine import Engine
     from jiansuo.model import SearchRequest
 
-    engine = Engine(args.store)
+    engine = Engine(args.store, reranker=args.reranker)
     if engine.keyword is None:
         print(f"jiansuo search: no index in {args.store!r}; run `jiansuo index PATH --store {args.store}`",
               file=sys.stderr)
         return EXIT_ERROR
     request = SearchRequest(query=args.query, date_from=args.date_from, date_to=args.date_to,
                             categories=args.category, venue=args.venue, tag=args.tag, sort=args.sort,
-                            offset=args.offset, limit=args.limit, mode=args.mode or "")
+                            offset=args.offset, limit=args.limit, mode=args.mode or "", rerank=args.rerank)
     page = engine.search(request)
     if args.json:
         print(json.dumps(_page_json(page), ensure_ascii=False, indent=2))
@@ -310,7 +315,7 @@ def _serve(args: argparse.Namespace) -> int:
     except ImportError as error:
         raise MissingExtra(f"{error.name} is missing: pip install 'jiansuo[web]'") from error
     print(f"serving {args.store} on http://{args.host}:{args.port}/ with {args.workers} worker(s)", file=sys.stderr)
-    serve(args.store, args.host, args.port, args.workers)
+    serve(args.store, args.host, args.port, args.workers, args.reranker)
     return EXIT_OK
 
 

@@ -8,6 +8,7 @@
 
 from __future__ import annotations
 
+import time
 from collections import Counter, OrderedDict
 from collections.abc import Callable, Iterable
 from dataclasses import replace
@@ -36,7 +37,7 @@ class Engine:
 
     def __init__(self, path: Path | str, boosts: dict[str, float] | None = None, encoder: str | None = None,
                  embedding_cache: Path | str | None = None, fusion_method: str = "confidence",
-                 hubness: bool = False):
+                 hubness: bool = False, reranker: Path | str | None = None):
         self.path = Path(path)
         self.path.mkdir(parents=True, exist_ok=True)
         self.store = DocumentStore(self.path / "store.sqlite")
@@ -44,6 +45,8 @@ class Engine:
         self.encoder_name = encoder  # None: keep whatever dense index the store already has
         self.fusion_method = fusion_method
         self.hubness = hubness
+        self.reranker_path = reranker
+        self._reranker = None
         self._cache_path = Path(embedding_cache or self.path / "cache" / "embeddings.sqlite")
         self._bm25_dirs = IndexDirs(self.path / "indexes", "bm25")
         self._dense_dirs = IndexDirs(self.path / "indexes", "dense")
@@ -201,13 +204,43 @@ class Engine:
             return SearchPage([], 0, request, terms)
         known = self.known_categories() if "-" in request.categories else None
         mode = request.mode or ("hybrid" if self.dense is not None else "bm25")
+        reranking = request.rerank > 0 and self.reranker_path is not None
+        retrieve = replace(request, offset=0, limit=max(request.rerank, request.offset + request.limit)) \
+            if reranking else request
+        started = time.perf_counter()
         if mode == "bm25" or self.dense is None:
-            hits, total = backend.search(parsed, request, known)
+            hits, total = backend.search(parsed, retrieve, known)
         else:
-            hits, total = self._semantic_search(backend, parsed, request, terms, known, mode)
+            hits, total = self._semantic_search(backend, parsed, retrieve, terms, known, mode)
+        timings = {"retrieve": (time.perf_counter() - started) * 1000}
+        if reranking:
+            started = time.perf_counter()
+            hits = self._rerank(request, parsed, hits)
+            timings["rerank"] = (time.perf_counter() - started) * 1000
         if hydrate:
             self._hydrate(hits, set(terms))
-        return SearchPage(hits, total, request, terms)
+        return SearchPage(hits, total, request, terms, timings)
+
+    @property
+    def reranker(self):
+        if self._reranker is None and self.reranker_path is not None:
+            from jiansuo.rerank.cross_encoder import CrossEncoder
+
+            self._reranker = CrossEncoder(self.reranker_path)
+        return self._reranker
+
+    def _rerank(self, request: SearchRequest, parsed: ParsedQuery, hits: list[Hit]) -> list[Hit]:
+        from jiansuo.rerank.cross_encoder import rerank
+        from jiansuo.train.pairs import document_text
+
+        text = " ".join(c.text for c in parsed.clauses if c.occur != MUST_NOT and not c.is_keyword)
+        head = hits[: request.rerank]
+        documents = self.store.get_many([h.doc_id for h in head])
+        texts = {doc_id: document_text(d) for doc_id, d in documents.items()}
+        reordered = rerank(self.reranker, text, hits, texts, request.rerank)
+        if request.sort != "relevance":
+            return hits[request.offset : request.offset + request.limit]
+        return reordered[request.offset : request.offset + request.limit]
 
     def _semantic_search(self, backend: KeywordBackend, parsed: ParsedQuery, request: SearchRequest,
                          terms: list[str], known: set[str] | None, mode: str) -> tuple[list[Hit], int]:

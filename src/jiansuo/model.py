@@ -66,6 +66,7 @@ class SearchRequest:
     limit: int = 10
     syntax: bool = True  # False: the query is plain text (quotes, -, field: have no meaning)
     mode: str = ""  # bm25 | dense | hybrid; "" = hybrid when a dense index exists, else bm25
+    rerank: int = 0  # rerank the top k with the cross-encoder (0 = off)
 
 
 @dataclass
@@ -87,3 +88,4 @@ class SearchPage:
     total: int
     request: SearchRequest
     terms: list[str] = field(default_factory=list)  # analyzed query terms, for highlighting
+    timings: dict[str, float] = field(default_factory=dict)  # milliseconds per stage

@@ -99,6 +99,7 @@ def create_app(engine: Engine) -> FastAPI:
         page: str | None = Query(None, description="1-based page number"),
         limit: str | None = Query(None, description="hits per page, 1-100"),
         mode: str = Query("", description="bm25 | dense | hybrid (default: hybrid when a dense index exists)"),
+        rerank: str | None = Query(None, description="rerank the top K (0-200) with the server's cross-encoder"),
         request: Request = None,
     ):
         try:
@@ -173,7 +174,7 @@ def _hit_json(hit: Hit) -> dict:
 
 def _page_json(page: SearchPage) -> dict:
     return {"total": page.total, "offset": page.request.offset, "limit": page.request.limit,
-            "terms": page.terms, "hits": [_hit_json(h) for h in page.hits]}
+            "terms": page.terms, "timings_ms": page.timings, "hits": [_hit_json(h) for h in page.hits]}
 
 
 def app_from_env() -> FastAPI:

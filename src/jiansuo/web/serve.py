@@ -28,14 +28,16 @@ def listening_socket(host: str, port: int) -> socket.socket:
     return sock
 
 
-def _run_worker(store: str, sock: socket.socket) -> None:
+def _run_worker(store: str, sock: socket.socket, reranker: str | None = None) -> None:
     from jiansuo.web.app import create_app
 
-    server = uvicorn.Server(uvicorn.Config(create_app(Engine(store)), log_level="warning", lifespan="off"))
+    app = create_app(Engine(store, reranker=reranker))
+    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="off"))
     server.run(sockets=[sock])
 
 
-def serve(store: Path | str, host: str = "127.0.0.1", port: int = 8000, workers: int = 1) -> None:
+def serve(store: Path | str, host: str = "127.0.0.1", port: int = 8000, workers: int = 1,
+          reranker: Path | str | None = None) -> None:
     """Bring the index up to date with the store, then answer HTTP until interrupted."""
     engine = Engine(store)
     if engine.keyword is None or engine.pending_changes():
@@ -43,10 +45,11 @@ def serve(store: Path | str, host: str = "127.0.0.1", port: int = 8000, workers:
     engine.close()
     sock = listening_socket(host, port)
     if workers <= 1:
-        _run_worker(str(store), sock)
+        _run_worker(str(store), sock, str(reranker) if reranker else None)
         return
     context = multiprocessing.get_context("fork")
-    processes = [context.Process(target=_run_worker, args=(str(store), sock), daemon=True) for _ in range(workers)]
+    processes = [context.Process(target=_run_worker, args=(str(store), sock, str(reranker) if reranker else None),
+                                 daemon=True) for _ in range(workers)]
     for process in processes:
         process.start()
 

