@@ -5,7 +5,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh web,eval,dense
 .venv/bin/python scripts/demo_corpora.py data/demo
-.venv/bin/jiansuo index data/demo --store data/site
+.venv/bin/jiansuo index data/demo --store data/site ${DENSE:+--encoder e5}
 .venv/bin/jiansuo search "theory of relativity" --limit 3 --store data/site
 .venv/bin/jiansuo search "数据透视表 筛选" --limit 3 --store data/site
 echo "Serving http://127.0.0.1:${PORT:-8000}/ (Ctrl-C to stop)"

@@ -155,3 +155,15 @@ def test_related_mixes_dense_neighbours(dense_engine):
 def test_request_mode_defaults_to_bm25_without_a_dense_index(posts_engine):
     assert posts_engine.dense is None
     assert ids(posts_engine.search(SearchRequest(query="CUR", mode="hybrid")))[0] == "p2"
+
+
+def test_hubness_command_reports_on_a_real_store(dense_engine):
+    import json
+    import subprocess
+    import sys
+
+    result = subprocess.run([sys.executable, "-m", "jiansuo.cli", "hubness", "--k", "2", "--json", "--store",
+                             str(dense_engine.path)], capture_output=True, text=True, timeout=120)
+    report = json.loads(result.stdout)
+    assert report["documents"] == 5 and {"plain", "csls"} <= set(report)
+    assert sum(count for _, count in report["plain"]["hubs"]) == 5 * 2
