@@ -41,6 +41,8 @@ def engine_for(dataset: str, encoder: str) -> Engine:
     if engine.store.count() != len(documents):
         engine.add(documents)
     engine.refresh()
+    if "pseudo-queries" not in engine.dense.params.get("hubness", ""):  # built before the title query bank
+        engine.rebuild_dense()
     return engine
 
 

@@ -37,7 +37,7 @@ class Engine:
 
     def __init__(self, path: Path | str, boosts: dict[str, float] | None = None, encoder: str | None = None,
                  embedding_cache: Path | str | None = None, fusion_method: str = "confidence",
-                 hubness: bool = False, reranker: Path | str | None = None):
+                 hubness: bool = False, reranker: Path | str | None = None, full_coverage_at: float = 0.1):
         self.path = Path(path)
         self.path.mkdir(parents=True, exist_ok=True)
         self.store = DocumentStore(self.path / "store.sqlite")
@@ -45,6 +45,7 @@ class Engine:
         self.encoder_name = encoder  # None: keep whatever dense index the store already has
         self.fusion_method = fusion_method
         self.hubness = hubness
+        self.full_coverage_at = full_coverage_at
         self.reranker_path = reranker
         self._reranker = None
         self._cache_path = Path(embedding_cache or self.path / "cache" / "embeddings.sqlite")
@@ -139,19 +140,26 @@ class Engine:
                                            "updated_at": _now()})
         return len(pending)
 
+    def _query_bank(self, size: int = 2000) -> np.ndarray:
+        """Query-like vectors for hubness reduction: titles read like queries and need no labels."""
+        titles = [d.title or passage_source(d)[:80] for d in self.store.documents()]
+        titles = [t for t in titles if t.strip()]
+        chosen = [titles[i] for i in np.random.default_rng(0).permutation(len(titles))[:size]]
+        return self.encoder.encode_queries(chosen) if chosen else np.zeros((1, self.encoder.dim), np.float32)
+
     def rebuild_dense(self, progress: Progress | None = None) -> int:
         seq = self.store.seq
         version = self._dense_dirs.new_version()
         DenseIndex.build(version, self.store.documents(), self.embed_passages, progress)
         vectors = np.load(version / "vectors.npy")
-        bank = vectors[np.random.default_rng(0).permutation(len(vectors))[:5000]]
-        np.save(version / "hub_penalty.npy", csls_penalty(vectors, bank, k=10))
+        np.save(version / "hub_penalty.npy", csls_penalty(vectors, self._query_bank(), k=10))
         self._dense_dirs.publish(version, {
             "kind": "dense", "encoder": self.encoder.name, "dim": int(vectors.shape[1]) if len(vectors) else 0,
             "store_seq": seq, "passages": int(len(vectors)), "built_at": _now(),
             "passage_rule": f"<= {TOKEN_BUDGET} estimated tokens, 20% overlap, title prefix, "
                             f"<= {MAX_PASSAGES} per document; document score = best passage (MaxP)",
-            "hubness": "hub_penalty.npy: CSLS r(x), mean cosine to 10 nearest of 5,000 sampled passages"})
+            "hubness": "hub_penalty.npy: CSLS r(x), mean cosine of a passage to its 10 nearest pseudo-queries "
+                       "(up to 2,000 sampled document titles encoded as queries)"})
         if any(True for _ in self.store.changes_since(seq)):
             self.refresh_dense()
         return self.store.count()
@@ -272,7 +280,7 @@ class Engine:
         if self.fusion_method == "weighted":
             return fusion.weighted([keyword_hits, dense_hits], [0.5, 0.5])
         coverage = backend.coverage(keyword_hits[0].doc_id, terms) if keyword_hits else 0.0
-        return fusion.confidence_weighted(keyword_hits, dense_hits, coverage)
+        return fusion.confidence_weighted(keyword_hits, dense_hits, coverage, full_at=self.full_coverage_at)
 
     def get(self, doc_id: str) -> Document | None:
         return self.store.get(doc_id)

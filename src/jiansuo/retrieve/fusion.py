@@ -2,10 +2,11 @@
 
 - rrf: Reciprocal Rank Fusion, score = sum 1 / (k + rank) (Cormack et al., SIGIR 2009).
 - weighted: sum of per-list min-max normalised scores times the list's weight.
-- confidence_weighted (default): weighted, with BM25's weight scaled by how much of the query BM25
-  actually matched in its best hit (matched query terms / query terms). A query whose words the
-  corpus does not contain at all (a Chinese query over English pages) then ranks by meaning alone,
-  instead of mixing in a list of accidental keyword matches.
+- confidence_weighted (default): the 0.5/0.5 weighted sum, except that BM25's weight shrinks when its
+  best hit contains under 10% of the query's terms (weight x coverage / 0.1; 0.1 was the largest gate
+  that cost nothing on the SciFact train queries: nDCG@10 .7355 at 0 and 0.1, .7343 at 0.25, .7225 at 1). A query whose
+  words the corpus lacks (a Chinese query over English pages) then ranks by meaning alone instead of
+  mixing in a list of accidental keyword matches; any query BM25 matches reasonably is fused as usual.
 """
 
 from __future__ import annotations
@@ -43,7 +44,8 @@ def weighted(lists: list[list[Hit]], weights: list[float]) -> list[Hit]:
     return sorted(fused.values(), key=lambda h: -h.score)
 
 
-def confidence_weighted(bm25: list[Hit], dense: list[Hit], coverage: float, bm25_weight: float = 0.5) -> list[Hit]:
+def confidence_weighted(bm25: list[Hit], dense: list[Hit], coverage: float, bm25_weight: float = 0.5,
+                        full_at: float = 0.1) -> list[Hit]:
     """`coverage` in [0, 1]: the share of the query's terms found in BM25's best hit."""
-    weight = bm25_weight * coverage
+    weight = bm25_weight * min(1.0, coverage / full_at) if full_at > 0 else bm25_weight
     return weighted([bm25, dense], [weight, 1.0 - bm25_weight])
