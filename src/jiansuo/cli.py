@@ -148,20 +148,20 @@ def _index(args: argparse.Namespace) -> int:
                 _write_above(bar, f"{label}: {item}")
                 continue
             batch.append(item)
-            if bar:
+            if bar is not None:
                 bar.update(1)
             if len(batch) >= args.batch:
                 flush()
     if batch:
         flush()
-    if bar:
+    if bar is not None:
         bar.close()
     if args.delete:
         engine.delete(args.delete)
     index_bar = _bar(args.progress, "indexing", unit="doc", total=None)
-    update = index_bar.update if index_bar else None
+    update = index_bar.update if index_bar is not None else None
     indexed = engine.rebuild(update) if args.rebuild else engine.refresh(update)
-    if index_bar:
+    if index_bar is not None:
         index_bar.close()
     print(f"done: stored {stored} documents ({skipped} skipped), index updated with {indexed} changes; "
           f"{engine.store.count()} documents in {args.store}", file=sys.stderr)
