@@ -192,7 +192,10 @@ def _search(args: argparse.Namespace) -> int:
         byline = " | ".join(p for p in (", ".join(doc.authors[:3]), doc.date.isoformat() if doc.date else "",
                                         f"{doc.reads} reads" if doc.reads else "") if p)
         text = "".join(f"[{s}]" if m else s for s, m in hit.excerpt)
-        print(f"\n{rank}. {doc.title or doc.id}\n   {byline}\n   {text}")
+        print(f"\n{rank}. {doc.title or doc.id}")
+        for line in (byline, text):
+            if line:
+                print(f"   {line}")
         if doc.url:
             print(f"   {doc.url}")
     return EXIT_OK
