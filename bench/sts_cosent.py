@@ -101,8 +101,12 @@ def main() -> None:
     parser.add_argument("--sets", default="ATEC,BQ,LCQMC,PAWSX,STS-B,STS-B-en")
     parser.add_argument("--lion", action="store_true", help="also train STS-B zh with Lion")
     parser.add_argument("--cross", action="store_true", help="cross-encoder on STS-B zh: CoSENT vs BCE")
+    parser.add_argument("--cross-first", action="store_true", help="the cross-encoder comparison before the sets")
     args = parser.parse_args()
     rows = []
+    if args.cross_first:
+        print(table(["set", "cross-encoder loss", "test Spearman", "accuracy (label >= 3)", "train s"],
+                    cross_encoder_rows()), flush=True)
     for name in args.sets.split(","):
         base = "minilm" if name == "STS-B-en" else "e5"
         rows.append(run_set(name, base, TrainConfig(epochs=1, batch_size=16, lr=2e-5, max_tokens=64,
