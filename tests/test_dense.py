@@ -20,10 +20,9 @@ class BagOfWordsEncoder:
     dim = 64
 
     def __init__(self):
-        self.calls = 0
+        self.calls = 0  # passages encoded (queries are not counted)
 
     def _encode(self, texts):
-        self.calls += len(texts)
         out = np.zeros((len(texts), self.dim), dtype=np.float32)
         for row, text in enumerate(texts):
             for term in analyze(text):
@@ -34,6 +33,7 @@ class BagOfWordsEncoder:
     encode_queries = _encode
 
     def encode_passages(self, texts, progress=None):
+        self.calls += len(texts)
         return self._encode(texts)
 
 
@@ -85,7 +85,7 @@ def test_incremental_updates_encode_only_new_text(dense_engine):
     dense_engine.refresh()
     assert "n1" not in ids(dense_engine.search("quantum annealing", mode="dense"))
     calls = encoder.calls
-    dense_engine.rebuild_dense()  # unchanged text comes from the embedding cache
+    dense_engine.rebuild_dense()  # unchanged passages come from the embedding cache
     assert encoder.calls == calls
 
 
