@@ -211,15 +211,16 @@ class Engine:
         if backend is None:
             return SearchPage([], 0, request, terms)
         known = self.known_categories() if "-" in request.categories else None
-        mode = request.mode or ("hybrid" if self.dense is not None else "bm25")
+        dense = self.dense  # one read of the CURRENT pointer per search
+        mode = request.mode or ("hybrid" if dense is not None else "bm25")
         reranking = request.rerank > 0 and self.reranker_path is not None
         retrieve = replace(request, offset=0, limit=max(request.rerank, request.offset + request.limit)) \
             if reranking else request
         started = time.perf_counter()
-        if mode == "bm25" or self.dense is None:
+        if mode == "bm25" or dense is None:
             hits, total = backend.search(parsed, retrieve, known)
         else:
-            hits, total = self._semantic_search(backend, parsed, retrieve, terms, known, mode)
+            hits, total = self._semantic_search(backend, dense, parsed, retrieve, terms, known, mode)
         timings = {"retrieve": (time.perf_counter() - started) * 1000}
         if reranking:
             started = time.perf_counter()
@@ -250,9 +251,9 @@ class Engine:
             return hits[request.offset : request.offset + request.limit]
         return reordered[request.offset : request.offset + request.limit]
 
-    def _semantic_search(self, backend: KeywordBackend, parsed: ParsedQuery, request: SearchRequest,
-                         terms: list[str], known: set[str] | None, mode: str) -> tuple[list[Hit], int]:
-        dense = self.dense
+    def _semantic_search(self, backend: KeywordBackend, dense: DenseIndex, parsed: ParsedQuery,
+                         request: SearchRequest, terms: list[str], known: set[str] | None,
+                         mode: str) -> tuple[list[Hit], int]:
         depth = max(100, request.offset + request.limit)
         text = " ".join(c.text for c in parsed.clauses if c.occur != MUST_NOT and not c.is_keyword).strip()
         dense_hits: list[Hit] = []
@@ -379,4 +380,6 @@ def best_excerpt(document: Document, terms: set[str], width: int = 200) -> list[
         count = len({piece.casefold() for piece, is_match in segments if is_match})
         if count > best_count and segments:
             best, best_count = segments, count
+        if terms and best_count >= len(terms):  # the summary shows every term: skip a long body
+            break
     return best

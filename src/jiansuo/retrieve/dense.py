@@ -46,6 +46,8 @@ class DenseIndex:
         self.ordinal = {d["id"]: i for i, d in enumerate(self.docs) if d}
         self.day = np.array([d["day"] if d else 0 for d in self.docs], dtype=np.int64)
         self.popularity = np.array([d["popularity"] if d else 0 for d in self.docs], dtype=np.int64)
+        self.alive = np.array([d is not None for d in self.docs], dtype=bool)
+        self._labels = _label_index(self.docs)  # (field, value) -> document ordinals, built once
         self._hnsw = None
         if (self.folder / "hnsw.bin").exists():
             import hnswlib
@@ -189,7 +191,7 @@ class DenseIndex:
         """Boolean mask over document ordinals, or None when the request has no filter."""
         if not (request.date_from or request.date_to or request.categories or request.venue or request.tag):
             return None
-        mask = np.array([d is not None for d in self.docs], dtype=bool)
+        mask = self.alive.copy()
         if request.date_from:
             mask &= self.day >= request.date_from.toordinal()
         if request.date_to:
@@ -197,17 +199,21 @@ class DenseIndex:
         if request.categories:
             known = {c.casefold() for c in known_categories} if known_categories is not None else None
             include, exclude = category_expression(request.categories.casefold(), known)
-            cats = [set(d["categories"]) if d else set() for d in self.docs]
             if include:
-                mask &= np.array([bool(c & set(include)) for c in cats], dtype=bool)
+                mask &= self._having("categories", include)
             if exclude:
-                mask &= np.array([not (c & set(exclude)) for c in cats], dtype=bool)
+                mask &= ~self._having("categories", exclude)
         if request.venue:
-            venue = request.venue.strip().casefold()
-            mask &= np.array([bool(d) and d["venue"] == venue for d in self.docs], dtype=bool)
+            mask &= self._having("venue", [request.venue.strip().casefold()])
         if request.tag:
-            tag = request.tag.strip().casefold()
-            mask &= np.array([bool(d) and tag in d["tags"] for d in self.docs], dtype=bool)
+            mask &= self._having("tags", [request.tag.strip().casefold()])
+        return mask
+
+    def _having(self, field: str, values: list[str]) -> np.ndarray:
+        """Mask of the documents carrying any of `values` in `field`."""
+        mask = np.zeros(len(self.docs), dtype=bool)
+        for value in values:
+            mask[self._labels.get((field, value), [])] = True
         return mask
 
     def vectors_of(self, doc_id: str) -> np.ndarray:
@@ -215,6 +221,20 @@ class DenseIndex:
         if ordinal is None:
             return np.zeros((0, self.vectors.shape[1]), dtype=np.float32)
         return np.asarray(self.vectors[self.passage_doc == ordinal])
+
+
+def _label_index(docs: list[dict | None]) -> dict[tuple[str, str], np.ndarray]:
+    index: dict[tuple[str, str], list[int]] = {}
+    for ordinal, doc in enumerate(docs):
+        if doc is None:
+            continue
+        for value in doc["categories"]:
+            index.setdefault(("categories", value), []).append(ordinal)
+        for value in doc["tags"]:
+            index.setdefault(("tags", value), []).append(ordinal)
+        if doc["venue"]:
+            index.setdefault(("venue", doc["venue"]), []).append(ordinal)
+    return {key: np.array(ordinals, dtype=np.int64) for key, ordinals in index.items()}
 
 
 def _batches(items: Iterable, size: int):
