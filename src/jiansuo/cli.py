@@ -50,11 +50,13 @@ def _parser() -> argparse.ArgumentParser:
     search.add_argument("--category", default="", help="e.g. cs.AI+cs.LG-cs.CY")
     search.add_argument("--venue", default="")
     search.add_argument("--tag", default="")
-    search.add_argument("--mode", choices=["bm25", "dense", "hybrid"], default=None,
+    search.add_argument("--mode", choices=["bm25", "dense", "hybrid", "ce-knn"], default=None,
                         help="default: hybrid when the store has a dense index, else bm25")
     search.add_argument("--rerank", type=int, default=0, metavar="K",
                         help="rerank the top K with the cross-encoder given by --reranker")
     search.add_argument("--reranker", type=Path, default=None, help="a model folder from `jiansuo train cross`")
+    search.add_argument("--budget", type=int, default=100,
+                        help="--mode ce-knn: cross-encoder calls for this query (CUR finds the model's own top k)")
     search.add_argument("--json", action="store_true", help="print JSON instead of a listing")
 
     stats = command("stats", "Show what the store and its index hold.", "jiansuo stats --json")
@@ -84,12 +86,24 @@ def _parser() -> argparse.ArgumentParser:
     train.add_argument("--dev", type=Path, required=True, help="labelled dev pairs for early stopping")
     train.add_argument("--out", type=Path, required=True)
     train.add_argument("--loss", choices=["cosent", "bce"], default="cosent", help="cross-encoders only")
+    train.add_argument("--head", choices=["logit", "segment-cosine"], default="segment-cosine",
+                       help="cross-encoders only: a fresh logit head, or the cosine of the two texts' joint states "
+                            "(starts from the bi-encoder's quality; the better choice for short CPU runs)")
     train.add_argument("--optimizer", choices=["adamw", "lion"], default="adamw")
     train.add_argument("--lr", type=float, default=2e-5)
     train.add_argument("--epochs", type=int, default=1)
     train.add_argument("--batch-size", type=int, default=16)
     train.add_argument("--max-steps", type=int, default=None)
     train.add_argument("--max-tokens", type=int, default=128)
+
+    cur = command("cur", "Build (or bring up to date) the cross-encoder k-NN index behind --mode ce-knn.",
+                  "jiansuo cur --reranker models/ce --anchor-queries titles --count 100 --store site")
+    cur.add_argument("--reranker", type=Path, default=None,
+                     help="the cross-encoder (needed to build; an update reuses the one the index was built with)")
+    cur.add_argument("--anchor-queries", default="titles",
+                     help="'titles' (sampled document titles), 'clicks' (the query log), or a file: one query a line")
+    cur.add_argument("--count", type=int, default=100, help="anchor queries; offline cost = count x documents calls")
+    cur.add_argument("--rebuild", action="store_true", help="score all anchor queries again")
 
     serve = command("serve", "Serve the search page and JSON API.", "jiansuo serve --port 8000 --store site")
     serve.add_argument("--host", default="127.0.0.1")
@@ -103,7 +117,7 @@ def _parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     handler = {"index": _index, "search": _search, "stats": _stats, "eval": _eval, "serve": _serve,
-               "hubness": _hubness, "train": _train}
+               "hubness": _hubness, "train": _train, "cur": _cur}
     try:
         return handler[args.command](args)
     except MissingExtra as error:
@@ -171,6 +185,7 @@ def _index(args: argparse.Namespace) -> int:
 def _search(args: argparse.Namespace) -> int:
     from jiansuo.engine import Engine
     from jiansuo.model import SearchRequest
+    from jiansuo.rerank.ce_knn import CeKnnUnavailable
 
     engine = Engine(args.store, reranker=args.reranker)
     if engine.keyword is None:
@@ -179,8 +194,13 @@ def _search(args: argparse.Namespace) -> int:
         return EXIT_ERROR
     request = SearchRequest(query=args.query, date_from=args.date_from, date_to=args.date_to,
                             categories=args.category, venue=args.venue, tag=args.tag, sort=args.sort,
-                            offset=args.offset, limit=args.limit, mode=args.mode or "", rerank=args.rerank)
-    page = engine.search(request)
+                            offset=args.offset, limit=args.limit, mode=args.mode or "", rerank=args.rerank,
+                            budget=args.budget)
+    try:
+        page = engine.search(request)
+    except CeKnnUnavailable as error:
+        print(f"jiansuo search: {error}", file=sys.stderr)
+        return EXIT_USAGE
     if args.json:
         print(json.dumps(_page_json(page), ensure_ascii=False, indent=2))
         return EXIT_OK
@@ -290,7 +310,7 @@ def _train(args: argparse.Namespace) -> int:
         def evaluate(model) -> float:
             return float(spearmanr(model.predict(dev), [p.label for p in dev]).statistic)
 
-        report = train_cross_encoder(args.base, data, evaluate, args.out, args.loss, config)
+        report = train_cross_encoder(args.base, data, evaluate, args.out, args.loss, config, head=args.head)
     print(f"trained on {len(data)} pairs in {report['seconds']:.0f} s ({report['steps']} steps); "
           f"best dev {report['best_dev']:.4f}; saved to {args.out}", file=sys.stderr)
     return EXIT_OK
@@ -309,6 +329,43 @@ def _eval(args: argparse.Namespace) -> int:
         for metric in ("ndcg@10", "mrr@10", "recall@100"):
             print(f"  {metric:>10}: {report[metric]:.4f}")
         print(f"  latency p50 {report['latency_ms']['p50']:.2f} ms, p95 {report['latency_ms']['p95']:.2f} ms")
+    return EXIT_OK
+
+
+def _cur(args: argparse.Namespace) -> int:
+    from jiansuo.engine import Engine
+    from jiansuo.rerank.ce_knn import CeKnnUnavailable, title_queries
+
+    engine = Engine(args.store, reranker=args.reranker)
+    if engine.keyword is None:
+        print(f"jiansuo cur: no index in {args.store!r}; run `jiansuo index` first", file=sys.stderr)
+        return EXIT_ERROR
+    if engine.cur is not None and not args.rebuild:
+        changed = engine.refresh_cur()
+        cur = engine.cur
+        print(f"cross-encoder k-NN index up to date ({changed} changes scored against "
+              f"{len(cur.anchor_queries)} anchor queries); {cur.params['build_calls']} calls in all", file=sys.stderr)
+        return EXIT_OK
+    if args.anchor_queries == "titles":
+        queries = title_queries(engine, args.count)
+    elif args.anchor_queries == "clicks":
+        queries = list(dict.fromkeys(c["query"] for c in engine.store.clicks()))[-args.count :]
+    else:
+        lines = Path(args.anchor_queries).read_text(encoding="utf-8").splitlines()
+        queries = [line.strip() for line in lines if line.strip()][: args.count]
+    if not queries:
+        print("jiansuo cur: no anchor queries", file=sys.stderr)
+        return EXIT_USAGE
+    bar = _bar("bar", "anchor queries", unit="query", total=len(queries))
+    try:
+        params = engine.build_cur(queries, (lambda done, total: bar.update(1)) if bar is not None else None)
+    except CeKnnUnavailable as error:
+        print(f"jiansuo cur: {error}", file=sys.stderr)
+        return EXIT_USAGE
+    if bar is not None:
+        bar.close()
+    print(f"built: {params['anchor_queries']} anchor queries x {params['documents']} documents = "
+          f"{params['build_calls']} cross-encoder calls in {params['build_seconds']} s", file=sys.stderr)
     return EXIT_OK
 
 

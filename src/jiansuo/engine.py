@@ -51,6 +51,8 @@ class Engine:
         self._cache_path = Path(embedding_cache or self.path / "cache" / "embeddings.sqlite")
         self._bm25_dirs = IndexDirs(self.path / "indexes", "bm25")
         self._dense_dirs = IndexDirs(self.path / "indexes", "dense")
+        self._cur_dirs = IndexDirs(self.path / "indexes", "cur")
+        self._cur = None
         self._keyword: KeywordBackend | None = None
         self._keyword_version: Path | None = None
         self._dense: DenseIndex | None = None
@@ -217,11 +219,18 @@ class Engine:
         retrieve = replace(request, offset=0, limit=max(request.rerank, request.offset + request.limit)) \
             if reranking else request
         started = time.perf_counter()
-        if mode == "bm25" or dense is None:
+        if mode == "ce-knn":
+            from jiansuo.rerank import ce_knn
+
+            hits, total, calls = ce_knn.search(self, backend, parsed, request, known)
+            reranking = False
+        elif mode == "bm25" or dense is None:
             hits, total = backend.search(parsed, retrieve, known)
         else:
             hits, total = self._semantic_search(backend, dense, parsed, retrieve, terms, known, mode)
         timings = {"retrieve": (time.perf_counter() - started) * 1000}
+        if mode == "ce-knn":
+            timings["cross_encoder_calls"] = calls
         if reranking:
             started = time.perf_counter()
             hits = self._rerank(request, parsed, hits)
@@ -231,7 +240,31 @@ class Engine:
         return SearchPage(hits, total, request, terms, timings)
 
     @property
+    def cur(self):
+        """The live cross-encoder k-NN (CUR) index, or None."""
+        from jiansuo.rerank.cur_index import CurIndex
+
+        current = self._cur_dirs.current()
+        if current is None:
+            return None
+        if self._cur is None or self._cur.folder != current:
+            self._cur = CurIndex(current)
+        return self._cur
+
+    def build_cur(self, anchor_queries: list[str], progress=None) -> dict:
+        from jiansuo.rerank import ce_knn
+
+        return ce_knn.build(self, anchor_queries, progress)
+
+    def refresh_cur(self) -> int:
+        from jiansuo.rerank import ce_knn
+
+        return ce_knn.refresh(self)
+
+    @property
     def reranker(self):
+        if self.reranker_path is None and (cur := self.cur) is not None:
+            self.reranker_path = cur.params.get("reranker")  # the model its scores came from
         if self._reranker is None and self.reranker_path is not None:
             from jiansuo.rerank.cross_encoder import CrossEncoder
 

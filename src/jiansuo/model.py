@@ -48,7 +48,7 @@ class Document:
 
 
 SORTS = ("relevance", "date", "popularity")
-MODES = ("bm25", "dense", "hybrid")
+MODES = ("bm25", "dense", "hybrid", "ce-knn")
 
 
 @dataclass
@@ -65,8 +65,9 @@ class SearchRequest:
     offset: int = 0
     limit: int = 10
     syntax: bool = True  # False: the query is plain text (quotes, -, field: have no meaning)
-    mode: str = ""  # bm25 | dense | hybrid; "" = hybrid when a dense index exists, else bm25
+    mode: str = ""  # bm25 | dense | hybrid | ce-knn; "" = hybrid when a dense index exists, else bm25
     rerank: int = 0  # rerank the top k with the cross-encoder (0 = off)
+    budget: int = 100  # mode=ce-knn: cross-encoder calls allowed for this query
 
 
 @dataclass

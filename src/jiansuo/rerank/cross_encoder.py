@@ -1,4 +1,12 @@
-"""Cross-encoder reranking: score (query, document) pairs jointly and reorder the top k hits."""
+"""Cross-encoder scoring: (query, document) pairs read jointly by one transformer, and reranking with it.
+
+Two heads over the joint encoding `[CLS] a [SEP] b [SEP]`:
+- "logit": a linear layer on the pooled output (a sequence-classification model), trained from scratch;
+- "segment-cosine": the cosine between the mean of a's token states and the mean of b's. Every layer still
+  attends across both texts (an interactive model), but starting from a bi-encoder checkpoint its first
+  scores are already close to the bi-encoder's, so a few hundred CPU steps improve on it instead of having to
+  learn relevance from a random head.
+"""
 
 from __future__ import annotations
 
@@ -10,48 +18,101 @@ import numpy as np
 
 from jiansuo.model import Hit
 
+HEADS = ("logit", "segment-cosine")
+
 
 class CrossEncoder:
-    """A sequence-classification model with one output (a relevance logit), e.g. trained by `jiansuo train cross`."""
+    """A cross-encoder model folder (from `jiansuo train cross`), or a base model with a chosen head."""
 
-    def __init__(self, model_dir: str | Path, max_tokens: int = 256, batch_size: int = 32):
-        import torch
-        from transformers import AutoModelForSequenceClassification, AutoTokenizer
+    def __init__(self, model_dir: str | Path, max_tokens: int = 256, batch_size: int = 32, head: str | None = None,
+                 prefixes: tuple[str, str] = ("", "")):
+        from transformers import AutoModel, AutoModelForSequenceClassification, AutoTokenizer
 
-        torch.set_grad_enabled(False)
         self.model_dir = Path(model_dir)
-        self.tokenizer = AutoTokenizer.from_pretrained(self.model_dir)
-        self.model = AutoModelForSequenceClassification.from_pretrained(self.model_dir, num_labels=1).eval()
         meta = self.model_dir / "jiansuo.json"
         self.meta = json.loads(meta.read_text()) if meta.exists() else {}
+        self.head = head or self.meta.get("head", "logit")
+        if self.head not in HEADS:
+            raise ValueError(f"unknown cross-encoder head {self.head!r}; expected one of {HEADS}")
+        self.tokenizer = AutoTokenizer.from_pretrained(self.model_dir)
+        if self.head == "logit":
+            self.model = AutoModelForSequenceClassification.from_pretrained(self.model_dir, num_labels=1)
+        else:
+            self.model = AutoModel.from_pretrained(self.model_dir, add_pooling_layer=False)
+        self.model.eval()
         self.max_tokens = self.meta.get("max_tokens", max_tokens)
+        self.prefixes = tuple(self.meta.get("prefixes", prefixes))
+        self.blend = float(self.meta.get("blend", 1.0))  # weight of this score against the retrieval score
         self.batch_size = batch_size
         self.calls = 0
 
-    def score(self, query: str, texts: list[str]) -> np.ndarray:
+    @property
+    def encoder(self):
+        return self.model if self.head != "logit" else self.model.base_model
+
+    def forward(self, a: list[str], b: list[str]):
+        """Differentiable scores of the pairs (a[i], b[i])."""
         import torch
 
+        tokens = self.tokenizer([self.prefixes[0] + t for t in a], [self.prefixes[1] + t for t in b], padding=True,
+                                truncation="only_second", max_length=self.max_tokens, return_tensors="pt")
+        if self.head == "logit":
+            return self.model(**tokens).logits.reshape(-1)
+        segments = torch.tensor([[-1 if s is None else s for s in tokens.sequence_ids(i)] for i in range(len(a))])
+        tokens.pop("token_type_ids", None)  # the bi-encoder it starts from only ever saw type 0
+        hidden = self.model(**tokens).last_hidden_state
+        pooled = [(hidden * (segments == side).unsqueeze(-1)).sum(1) / (segments == side).sum(1, keepdim=True)
+                  .clamp(min=1) for side in (0, 1)]
+        return torch.nn.functional.cosine_similarity(pooled[0], pooled[1], dim=-1)
+
+    def score(self, query: str, texts: list[str]) -> np.ndarray:
+        return self.score_pairs([query] * len(texts), texts)
+
+    def score_pairs(self, a: list[str], b: list[str]) -> np.ndarray:
+        import torch
+
+        self.model.eval()
         out = []
         with torch.inference_mode():
-            for start in range(0, len(texts), self.batch_size):
-                chunk = texts[start : start + self.batch_size]
-                tokens = self.tokenizer([query] * len(chunk), chunk, padding=True, truncation="only_second",
-                                        max_length=self.max_tokens, return_tensors="pt")
-                out.append(self.model(**tokens).logits.reshape(-1).float().numpy())
-        self.calls += len(texts)
+            for start in range(0, len(a), self.batch_size):
+                out.append(self.forward(a[start : start + self.batch_size], b[start : start + self.batch_size])
+                           .float().numpy())
+        self.calls += len(a)
         return np.concatenate(out) if out else np.zeros(0, dtype=np.float32)
+
+    def save(self, folder: Path, **extra) -> None:
+        self.model.save_pretrained(folder)
+        self.tokenizer.save_pretrained(folder)
+        meta = {"kind": "cross-encoder", "head": self.head, "max_tokens": self.max_tokens,
+                "prefixes": list(self.prefixes), "blend": self.blend, **extra}
+        (Path(folder) / "jiansuo.json").write_text(json.dumps(meta), encoding="utf-8")
+
+
+def blended(cross: np.ndarray, retrieval: np.ndarray, weight: float) -> np.ndarray:
+    """weight * cross + (1 - weight) * retrieval, each min-max scaled over the reranked head first."""
+    if weight >= 1.0:
+        return cross
+    return weight * _unit(cross) + (1 - weight) * _unit(retrieval)
+
+
+def _unit(values: np.ndarray) -> np.ndarray:
+    values = np.asarray(values, dtype=np.float64)
+    span = values.max() - values.min() if len(values) else 0.0
+    return (values - values.min()) / span if span > 0 else np.zeros_like(values)
 
 
 def rerank(model: CrossEncoder, query: str, hits: list[Hit], texts: dict[str, str], k: int) -> list[Hit]:
-    """Reorder the first `k` hits by cross-encoder score; the rest keep their order after them."""
+    """Reorder the first `k` hits by cross-encoder score (blended with the retrieval score when the model was
+    tuned that way); the rest keep their order after them."""
     head, tail = hits[:k], hits[k:]
     if not head:
         return hits
     started = time.perf_counter()
     scores = model.score(query, [texts.get(h.doc_id, "") for h in head])
+    final = blended(scores, np.array([h.score for h in head]), model.blend)
     elapsed = (time.perf_counter() - started) * 1000
-    for hit, score in zip(head, scores, strict=True):
+    for hit, score, value in zip(head, scores, final, strict=True):
         hit.scores["cross_encoder"] = float(score)
         hit.scores["rerank_ms"] = elapsed
-        hit.score = float(score)
+        hit.score = float(value)
     return sorted(head, key=lambda h: -h.score) + tail

@@ -5,8 +5,9 @@ Offline: R (anchor queries x all items) holds exact cross-encoder scores. At que
 exactly against the anchor items A only, giving the row c; the approximate scores of every item are
     s ~= c . pinv(R[:, A]) . R
 because a query whose score row lies in the row space of R is reproduced exactly (tests check this on
-low-rank matrices). The adaptive form spends the budget in rounds: each round scores the best-looking
-unscored items exactly, adds them to A, and recomputes the approximation.
+low-rank matrices). Single round: score A, approximate, spend the rest of the budget on the exact scores of
+the approximation's top items. The adaptive form spends the budget in rounds: each round scores the
+best-looking unscored items exactly, adds them to A, and recomputes the approximation.
 """
 
 from __future__ import annotations
@@ -23,23 +24,62 @@ def cur_scores(anchor_scores: np.ndarray, rows: np.ndarray, anchor_items: np.nda
     return anchor_scores @ weights @ rows
 
 
+def _ranking(approx: np.ndarray, exact: dict[int, float], allowed: np.ndarray | None, k: int) -> np.ndarray:
+    """Exactly scored items first (by exact score), then the rest by approximation; disallowed items never."""
+    keyed = approx.astype(np.float64).copy()
+    if exact:
+        items = np.fromiter(exact, dtype=np.int64)
+        keyed[items] = np.fromiter(exact.values(), dtype=np.float64) + (np.abs(approx).max() + 1e6)
+    if allowed is not None:
+        keyed[~allowed] = -np.inf
+    order = np.argsort(-keyed, kind="stable")[:k]
+    return order[np.isfinite(keyed[order])]
+
+
+def _best_unscored(approx: np.ndarray, exact: dict[int, float], allowed: np.ndarray | None,
+                   count: int) -> list[int]:
+    keyed = approx.astype(np.float64).copy()
+    if exact:
+        keyed[np.fromiter(exact, dtype=np.int64)] = -np.inf
+    if allowed is not None:
+        keyed[~allowed] = -np.inf
+    count = min(count, int(np.isfinite(keyed).sum()))
+    if count <= 0:
+        return []
+    top = np.argpartition(-keyed, count - 1)[:count]
+    return [int(i) for i in top[np.argsort(-keyed[top])]]
+
+
+def single_round_cur(score: Callable[[np.ndarray], np.ndarray], rows: np.ndarray, anchors: np.ndarray,
+                     budget: int, k: int = 10, allowed: np.ndarray | None = None
+                     ) -> tuple[np.ndarray, dict[int, float]]:
+    """ANNCUR: exact scores on `anchors`, CUR approximation of all, the rest of `budget` reranks its top."""
+    anchors = np.array(list(dict.fromkeys(int(i) for i in anchors))[:budget], dtype=np.int64)
+    exact = dict(zip(anchors.tolist(), score(anchors).tolist(), strict=True))
+    approx = cur_scores(np.array([exact[i] for i in anchors.tolist()]), rows, anchors)
+    rest = _best_unscored(approx, exact, allowed, budget - len(exact))
+    if rest:
+        exact.update(zip(rest, score(np.array(rest)).tolist(), strict=True))
+    return _ranking(approx, exact, allowed, k), exact
+
+
 def adaptive_cur(score: Callable[[np.ndarray], np.ndarray], rows: np.ndarray, first_anchors: np.ndarray,
-                 budget: int, rounds: int = 5, k: int = 10) -> tuple[np.ndarray, dict[int, float]]:
+                 budget: int, rounds: int = 5, k: int = 10, allowed: np.ndarray | None = None
+                 ) -> tuple[np.ndarray, dict[int, float]]:
     """Spend `budget` exact scores: `first_anchors` first, then equal shares over `rounds`, each on the top
     unscored items of the current approximation. Returns the k best items (exact scores win, approximation
     ranks the rest) and every exact score taken."""
     anchors = list(dict.fromkeys(int(i) for i in first_anchors))[:budget]
     exact = dict(zip(anchors, score(np.array(anchors)).tolist(), strict=True))
     remaining = budget - len(exact)
-    per_round = max(1, remaining // max(1, rounds))
+    per_round = max(1, -(-remaining // max(1, rounds)))
     approx = cur_scores(np.array([exact[i] for i in anchors]), rows, np.array(anchors))
     while remaining > 0:
-        order = [int(i) for i in np.argsort(-approx) if int(i) not in exact][: min(per_round, remaining)]
-        if not order:
+        chosen = _best_unscored(approx, exact, allowed, min(per_round, remaining))
+        if not chosen:
             break
-        exact.update(zip(order, score(np.array(order)).tolist(), strict=True))
-        remaining -= len(order)
-        anchors = list(exact)
-        approx = cur_scores(np.array([exact[i] for i in anchors]), rows, np.array(anchors))
-    ranking = sorted(range(len(approx)), key=lambda i: (i not in exact, -(exact.get(i, approx[i]))))
-    return np.array(ranking[:k]), exact
+        exact.update(zip(chosen, score(np.array(chosen)).tolist(), strict=True))
+        remaining -= len(chosen)
+        items = np.fromiter(exact, dtype=np.int64)
+        approx = cur_scores(np.fromiter(exact.values(), dtype=np.float64), rows, items)
+    return _ranking(approx, exact, allowed, k), exact

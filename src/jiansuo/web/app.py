@@ -18,6 +18,7 @@ from fastapi.templating import Jinja2Templates
 
 from jiansuo.engine import Engine
 from jiansuo.model import Document, Hit, SearchPage
+from jiansuo.rerank.ce_knn import CeKnnUnavailable
 from jiansuo.web import render
 from jiansuo.web.feed import atom_feed
 from jiansuo.web.i18n import TEXT, choose_language
@@ -41,6 +42,12 @@ def create_app(engine: Engine) -> FastAPI:
                                  safe_url=render.safe_url, search_url=search_url, quote=quote)
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
 
+    def searched(search) -> SearchPage:
+        try:
+            return engine.search(search)
+        except CeKnnUnavailable as error:
+            raise BadParameter(str(error)) from error
+
     @app.middleware("http")
     async def security_headers(request: Request, call_next):
         response = await call_next(request)
@@ -53,7 +60,8 @@ def create_app(engine: Engine) -> FastAPI:
         params = dict(request.query_params)
         params["lang"] = switch_to
         switch_url = str(request.url.path) + "?" + "&".join(f"{quote(k)}={quote(v)}" for k, v in params.items())
-        return {"request": request, "t": TEXT[lang], "lang": lang, "switch_url": switch_url, **values}
+        return {"request": request, "t": TEXT[lang], "lang": lang, "switch_url": switch_url,
+                "ce_knn": engine.cur is not None, **values}
 
     def error_page(request: Request, status: int, message: str) -> HTMLResponse:
         return templates.TemplateResponse(request, "error.html", page_context(request, message=message, status=status),
@@ -63,9 +71,9 @@ def create_app(engine: Engine) -> FastAPI:
     async def search_page(request: Request):
         try:
             search = parse_search(request.query_params)
+            page = searched(search) if search.query or _has_filters(search) else None
         except BadParameter as error:
             return error_page(request, 400, str(error))
-        page = engine.search(search) if search.query or _has_filters(search) else None
         return templates.TemplateResponse(request, "search.html", page_context(
             request, search=search, page=page, pages=_pagination(page) if page else None))
 
@@ -98,15 +106,16 @@ def create_app(engine: Engine) -> FastAPI:
         sort: str = Query("relevance", description="relevance | date | popularity"),
         page: str | None = Query(None, description="1-based page number"),
         limit: str | None = Query(None, description="hits per page, 1-100"),
-        mode: str = Query("", description="bm25 | dense | hybrid (default: hybrid when a dense index exists)"),
+        mode: str = Query("", description="bm25 | dense | hybrid | ce-knn (default: hybrid when a dense index "
+                                           "exists); ce-knn = the cross-encoder's own top k, found by CUR"),
         rerank: str | None = Query(None, description="rerank the top K (0-200) with the server's cross-encoder"),
+        budget: str | None = Query(None, description="mode=ce-knn: cross-encoder calls per query (10-2000)"),
         request: Request = None,
     ):
         try:
-            search = parse_search(request.query_params)
+            return _page_json(searched(parse_search(request.query_params)))
         except BadParameter as error:
             return JSONResponse({"error": str(error)}, status_code=400)
-        return _page_json(engine.search(search))
 
     @app.get("/api/doc/{doc_id:path}", summary="One document, as stored")
     async def api_document(doc_id: str):
@@ -128,7 +137,10 @@ def create_app(engine: Engine) -> FastAPI:
             return JSONResponse({"error": str(error)}, status_code=400)
         if search.sort == "relevance" and "sort" not in request.query_params:
             search.sort = "date"  # a subscription wants the newest first
-        page = engine.search(search)
+        try:
+            page = searched(search)
+        except BadParameter as error:
+            return JSONResponse({"error": str(error)}, status_code=400)
         base = str(request.base_url).rstrip("/")
         title = f"jiansuo: {search.query or search.categories or search.venue or search.tag or 'all'}"
         return Response(atom_feed(page, title, str(request.url), base), media_type="application/atom+xml")

@@ -20,7 +20,7 @@ TEXT = {
         "syntax_help": '"phrase" · -exclude · title: author: venue: tag: category: · AND / OR',
         "error": "Bad request", "not_found": "No such document", "switch": "中文",
         "mode": "Mode", "mode_auto": "Automatic", "mode_bm25": "Keywords (BM25)", "mode_dense": "Meaning (dense)",
-        "mode_hybrid": "Hybrid",
+        "mode_hybrid": "Hybrid", "mode_ce-knn": "Cross-encoder k-NN (CUR)", "budget": "Model calls",
     },
     "zh": {
         "title": "检索", "search": "搜索", "placeholder": '例如 扩散模型 "条件控制" -GAN author:苏剑林',
@@ -37,7 +37,7 @@ TEXT = {
         "syntax_help": '"短语" · -排除 · title: author: venue: tag: category: · AND / OR',
         "error": "请求有误", "not_found": "没有这篇文档", "switch": "English",
         "mode": "模式", "mode_auto": "自动", "mode_bm25": "关键词 (BM25)", "mode_dense": "语义 (向量)",
-        "mode_hybrid": "混合",
+        "mode_hybrid": "混合", "mode_ce-knn": "交互式 k-NN (CUR)", "budget": "模型调用次数",
     },
 }
 

@@ -12,7 +12,8 @@ PAGE_SIZE = 10
 MAX_LIMIT = 100
 MAX_OFFSET = 10_000
 MAX_QUERY_CHARS = 1_000
-FIELDS = ("q", "from", "to", "category", "venue", "tag", "sort", "page", "limit", "lang", "mode", "rerank")
+FIELDS = ("q", "from", "to", "category", "venue", "tag", "sort", "page", "limit", "lang", "mode", "rerank",
+          "budget")
 
 
 class BadParameter(ValueError):
@@ -33,6 +34,7 @@ def parse_search(params: Mapping[str, str]) -> SearchRequest:
         raise BadParameter(f"mode must be one of {', '.join(MODES)}, not {mode!r}")
     limit = _integer(params, "limit", PAGE_SIZE, 1, MAX_LIMIT)
     rerank = _integer(params, "rerank", 0, 0, 200)
+    budget = _integer(params, "budget", 100, 10, 2000)
     page = _integer(params, "page", 1, 1, MAX_OFFSET // limit + 1)
     date_from, date_to = _date(params, "from"), _date(params, "to")
     if date_from and date_to and date_from > date_to:
@@ -43,7 +45,7 @@ def parse_search(params: Mapping[str, str]) -> SearchRequest:
             raise BadParameter(f"{name} is not a valid label")
     return SearchRequest(query=query, date_from=date_from, date_to=date_to, categories=texts["category"],
                          venue=texts["venue"], tag=texts["tag"], sort=sort, offset=(page - 1) * limit, limit=limit,
-                         mode=mode, rerank=rerank)
+                         mode=mode, rerank=rerank, budget=budget)
 
 
 def search_url(path: str, request: SearchRequest, **changes: object) -> str:
@@ -55,6 +57,7 @@ def search_url(path: str, request: SearchRequest, **changes: object) -> str:
         "page": request.offset // request.limit + 1 if request.offset else None,
         "mode": request.mode or None,
         "rerank": request.rerank or None,
+        "budget": request.budget if request.mode == "ce-knn" and request.budget != 100 else None,
     }
     values.update(changes)
     clean = {k: (v.isoformat() if isinstance(v, date) else v) for k, v in values.items() if v not in (None, "")}

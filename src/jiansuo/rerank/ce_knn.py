@@ -1,0 +1,104 @@
+"""mode=ce-knn: the cross-encoder's own top k over the whole corpus, found with a budget of model calls (CUR).
+
+Building scores anchor queries against every stored document once (the offline cost); a search scores the
+query against anchor items, approximates every other score, and spends the rest of the budget on the exact
+scores of the best-looking documents (adaptively, in rounds, by default).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from jiansuo.model import Hit, SearchRequest
+from jiansuo.rerank.cur_index import CurIndex
+from jiansuo.retrieve.query import MUST, MUST_NOT, ParsedQuery
+from jiansuo.train.pairs import document_text
+
+
+class CeKnnUnavailable(ValueError):
+    """mode=ce-knn was asked for but the store has no cross-encoder k-NN index (or no cross-encoder)."""
+
+
+def title_queries(engine, count: int, seed: int = 0) -> list[str]:
+    """Anchor queries generated from the corpus itself: document titles (they read like queries)."""
+    titles = sorted({d.title.strip() for d in engine.store.documents() if d.title.strip()})
+    picked = np.random.default_rng(seed).permutation(len(titles))[:count]
+    return [titles[i] for i in sorted(picked)]
+
+
+def _texts(engine, doc_ids: list[str]) -> list[str]:
+    documents = engine.store.get_many(doc_ids)
+    return [document_text(documents[d]) if d in documents else "" for d in doc_ids]
+
+
+def _vectors(engine, doc_ids: list[str]) -> np.ndarray | None:
+    dense = engine.dense
+    return dense.document_vectors(doc_ids) if dense is not None else None
+
+
+def build(engine, anchor_queries: list[str], progress=None) -> dict:
+    """Score `anchor_queries` x every document with the engine's cross-encoder into a new live CUR version."""
+    model = engine.reranker
+    if model is None:
+        raise CeKnnUnavailable("building a cross-encoder k-NN index needs a cross-encoder (--reranker DIR)")
+    seq = engine.store.seq
+    doc_ids = [d.id for d in engine.store.documents()]
+    version = engine._cur_dirs.new_version()
+    params = CurIndex.build(version, model.score, anchor_queries, doc_ids, _texts(engine, doc_ids),
+                            _vectors(engine, doc_ids), progress)
+    engine._cur_dirs.publish(version, {**params, "store_seq": seq, "reranker": str(model.model_dir)})
+    return params
+
+
+def refresh(engine) -> int:
+    """Bring the CUR index up to the store: score new or changed documents against the anchor queries only."""
+    cur = engine.cur
+    if cur is None:
+        return 0
+    changes = list(engine.store.changes_since(int(cur.params.get("store_seq", 0))))
+    if not changes:
+        return 0
+    seq = max(c.seq for c in changes)
+    changed = {c.doc_id for c in changes}
+    alive = {d.id for d in engine.store.documents()}
+    keep = alive - changed
+    new_ids = sorted(changed & alive)
+    version = engine._cur_dirs.new_version()
+    order = [d for d in cur.doc_ids if d in keep] + new_ids
+    params = cur.extended(version, engine.reranker.score, keep, new_ids, _texts(engine, new_ids),
+                          _vectors(engine, order))
+    engine._cur_dirs.publish(version, {**params, "store_seq": seq})
+    return len(changes)
+
+
+def search(engine, backend, parsed: ParsedQuery, request: SearchRequest, known: set[str] | None
+           ) -> tuple[list[Hit], int, int]:
+    """(hits, total, cross-encoder calls) for one query."""
+    cur, model = engine.cur, engine.reranker
+    if cur is None or model is None:
+        raise CeKnnUnavailable("mode=ce-knn needs a cross-encoder k-NN index: run `jiansuo cur` on this store")
+    text = " ".join(c.text for c in parsed.clauses if c.occur != MUST_NOT and not c.is_keyword).strip()
+    if not text:
+        return [], 0, 0
+    allowed = None
+    if _constrained(parsed, request):
+        keep = backend.satisfying(parsed, request, cur.doc_ids, known)
+        allowed = np.array([d in keep for d in cur.doc_ids], dtype=bool)
+    calls = 0
+
+    def score_items(items: np.ndarray) -> np.ndarray:
+        nonlocal calls
+        calls += len(items)
+        return model.score(text, _texts(engine, [cur.doc_ids[i] for i in items]))
+
+    top, exact = cur.search(score_items, request.budget, request.offset + request.limit, allowed=allowed)
+    floor = min(exact.values(), default=0.0) - 1.0  # below every exact score: only approximated
+    hits = [Hit(cur.doc_ids[i], exact.get(int(i), floor), {"cross_encoder": exact.get(int(i), floor),
+                                                           "exact": float(int(i) in exact)}) for i in top]
+    total = int(allowed.sum()) if allowed is not None else len(cur.doc_ids)
+    return hits[request.offset :], total, calls
+
+
+def _constrained(parsed: ParsedQuery, request: SearchRequest) -> bool:
+    return bool(any(c.occur in (MUST, MUST_NOT) for c in parsed.clauses) or request.date_from or request.date_to
+                or request.categories or request.venue or request.tag)

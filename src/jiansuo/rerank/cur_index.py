@@ -1,0 +1,144 @@
+"""The cross-encoder k-NN index: exact scores of anchor queries against every document (R), plus anchor items.
+
+Stored as a versioned index directory (``indexes/cur/vNNNNNN/``): ``rows.npy`` (anchor queries x documents,
+float32), ``doc_ids.json`` (column order), ``anchor_queries.json``, ``anchor_items.json`` (item anchor sets
+by selection method and size) and ``params.json`` with the offline cost (cross-encoder calls = anchor
+queries x documents, wall seconds). New documents extend R by being scored against the anchor queries only
+(k_q calls each); deleted documents drop their column. Nothing here is needed by the other search modes.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+import numpy as np
+
+from jiansuo.rerank.cur import adaptive_cur, single_round_cur
+
+ANCHOR_SIZES = (10, 25, 50, 100, 150, 250)
+ITEM_METHODS = ("kmeans", "random")
+
+Scorer = Callable[[str, list[str]], np.ndarray]  # (query, texts) -> exact cross-encoder scores
+
+
+def kmeans_anchors(vectors: np.ndarray, count: int, seed: int = 0, iterations: int = 15) -> np.ndarray:
+    """The item nearest each of `count` k-means centres (k-means++ start, Lloyd steps) on unit vectors."""
+    count = min(count, len(vectors))
+    rng = np.random.default_rng(seed)
+    centres = [vectors[rng.integers(len(vectors))]]
+    nearest = 1 - vectors @ centres[0]
+    for _ in range(count - 1):
+        weights = np.clip(nearest, 0, None) ** 2
+        pick = rng.choice(len(vectors), p=weights / weights.sum()) if weights.sum() > 0 else rng.integers(len(vectors))
+        centres.append(vectors[pick])
+        nearest = np.minimum(nearest, 1 - vectors @ vectors[pick])
+    centres = np.stack(centres)
+    for _ in range(iterations):
+        assign = np.argmax(vectors @ centres.T, axis=1)
+        for c in range(count):
+            members = vectors[assign == c]
+            if len(members):
+                mean = members.mean(0)
+                centres[c] = mean / (np.linalg.norm(mean) or 1.0)
+    similarity = vectors @ centres.T
+    chosen: list[int] = []
+    for c in range(count):  # nearest not-yet-chosen item to each centre
+        for item in np.argsort(-similarity[:, c]):
+            if int(item) not in chosen:
+                chosen.append(int(item))
+                break
+    return np.array(chosen, dtype=np.int64)
+
+
+def random_anchors(n_items: int, count: int, seed: int = 0) -> np.ndarray:
+    return np.random.default_rng(seed).permutation(n_items)[: min(count, n_items)].astype(np.int64)
+
+
+def item_anchor_sets(n_items: int, vectors: np.ndarray | None, seed: int = 0) -> dict[str, dict[str, list[int]]]:
+    sets: dict[str, dict[str, list[int]]] = {"random": {}, "kmeans": {}}
+    for size in ANCHOR_SIZES:
+        sets["random"][str(size)] = random_anchors(n_items, size, seed).tolist()
+        if vectors is not None and len(vectors) == n_items:
+            sets["kmeans"][str(size)] = kmeans_anchors(vectors, size, seed).tolist()
+    if not sets["kmeans"]:
+        del sets["kmeans"]
+    return sets
+
+
+def score_rows(scorer: Scorer, queries: Sequence[str], texts: Sequence[str],
+               progress: Callable[[int, int], None] | None = None) -> np.ndarray:
+    rows = np.zeros((len(queries), len(texts)), dtype=np.float32)
+    for i, query in enumerate(queries):
+        rows[i] = scorer(query, list(texts))
+        if progress:
+            progress(i + 1, len(queries))
+    return rows
+
+
+class CurIndex:
+    def __init__(self, folder: Path):
+        self.folder = Path(folder)
+        self.rows = np.load(self.folder / "rows.npy")
+        self.doc_ids: list[str] = json.loads((self.folder / "doc_ids.json").read_text(encoding="utf-8"))
+        self.anchor_queries: list[str] = json.loads((self.folder / "anchor_queries.json").read_text(encoding="utf-8"))
+        self.anchor_items: dict[str, dict[str, list[int]]] = json.loads(
+            (self.folder / "anchor_items.json").read_text(encoding="utf-8"))
+        self.params: dict = json.loads((self.folder / "params.json").read_text(encoding="utf-8"))
+        self.column = {doc_id: i for i, doc_id in enumerate(self.doc_ids)}
+
+    @staticmethod
+    def write(folder: Path, rows: np.ndarray, doc_ids: list[str], anchor_queries: list[str],
+              anchor_items: dict[str, dict[str, list[int]]]) -> None:
+        np.save(folder / "rows.npy", rows.astype(np.float32))
+        (folder / "doc_ids.json").write_text(json.dumps(doc_ids, ensure_ascii=False), encoding="utf-8")
+        (folder / "anchor_queries.json").write_text(json.dumps(anchor_queries, ensure_ascii=False), encoding="utf-8")
+        (folder / "anchor_items.json").write_text(json.dumps(anchor_items), encoding="utf-8")
+
+    @classmethod
+    def build(cls, folder: Path, scorer: Scorer, anchor_queries: list[str], doc_ids: list[str],
+              texts: list[str], vectors: np.ndarray | None, progress=None) -> dict:
+        """Score every anchor query against every document; returns the params to publish (with the cost)."""
+        started = time.perf_counter()
+        rows = score_rows(scorer, anchor_queries, texts, progress)
+        cls.write(folder, rows, doc_ids, anchor_queries, item_anchor_sets(len(doc_ids), vectors))
+        return {"kind": "cur", "anchor_queries": len(anchor_queries), "documents": len(doc_ids),
+                "build_calls": len(anchor_queries) * len(doc_ids),
+                "build_seconds": round(time.perf_counter() - started, 1)}
+
+    def extended(self, folder: Path, scorer: Scorer, keep: set[str], new_ids: list[str], new_texts: list[str],
+                 vectors: np.ndarray | None) -> dict:
+        """A new version: columns of documents no longer in `keep` dropped, `new_ids` scored and appended."""
+        started = time.perf_counter()
+        kept = [i for i, doc_id in enumerate(self.doc_ids) if doc_id in keep]
+        doc_ids = [self.doc_ids[i] for i in kept] + new_ids
+        rows = np.concatenate([self.rows[:, kept], score_rows(scorer, self.anchor_queries, new_texts)], axis=1)
+        self.write(folder, rows, doc_ids, self.anchor_queries, item_anchor_sets(len(doc_ids), vectors))
+        calls = len(self.anchor_queries) * len(new_ids)
+        return {**self.params, "documents": len(doc_ids),
+                "build_calls": self.params.get("build_calls", 0) + calls,
+                "last_update": {"added": len(new_ids), "dropped": len(self.doc_ids) - len(kept), "calls": calls,
+                                "seconds": round(time.perf_counter() - started, 1)}}
+
+    def anchors(self, method: str, count: int) -> np.ndarray:
+        """The stored anchor set of `method` closest in size to `count` from below, cut to `count`."""
+        sets = self.anchor_items.get(method) or self.anchor_items["random"]
+        sizes = sorted(int(s) for s in sets)
+        size = max([s for s in sizes if s <= count], default=sizes[0])
+        if count > sizes[-1]:
+            size = sizes[-1]
+        return np.array(sets[str(size)][:count], dtype=np.int64)
+
+    def search(self, score_items: Callable[[np.ndarray], np.ndarray], budget: int, k: int,
+               method: str = "adaptive", anchor_method: str = "kmeans", anchor_share: float = 0.5,
+               rounds: int = 5, allowed: np.ndarray | None = None) -> tuple[np.ndarray, dict[int, float]]:
+        """Top-k columns for one query with at most `budget` exact cross-encoder calls (`score_items`)."""
+        budget = max(1, min(budget, len(self.doc_ids)))
+        if method == "adaptive":
+            first = self.anchors(anchor_method, max(1, budget // rounds))
+            return adaptive_cur(score_items, self.rows, first, budget, rounds - 1, k, allowed)
+        first = self.anchors(anchor_method, max(1, int(budget * anchor_share)))
+        return single_round_cur(score_items, self.rows, first, budget, k, allowed)
+

@@ -1,0 +1,91 @@
+"""mode=ce-knn end to end on a tiny cross-encoder: the CUR index on disk, its updates, budgets, filters, API."""
+
+import numpy as np
+import pytest
+
+pytest.importorskip("torch", reason="the dense extra is not installed")
+
+from jiansuo.ingest import read_path  # noqa: E402
+from jiansuo.model import Document, SearchRequest  # noqa: E402
+from jiansuo.rerank.ce_knn import CeKnnUnavailable, title_queries  # noqa: E402
+from jiansuo.train.pairs import document_text  # noqa: E402
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture
+def knn_engine(posts_engine, tiny_base):
+    posts_engine.reranker_path = tiny_base
+    posts_engine.build_cur(title_queries(posts_engine, 4))
+    return posts_engine
+
+
+def exact_order(engine, query: str) -> list[str]:
+    documents = list(engine.store.documents())
+    scores = engine.reranker.score(query, [document_text(d) for d in documents])
+    return [documents[i].id for i in np.argsort(-scores, kind="stable")]
+
+
+def test_the_index_holds_anchor_rows_for_every_document(knn_engine):
+    cur = knn_engine.cur
+    n = knn_engine.store.count()
+    assert cur.rows.shape == (4, n) and sorted(cur.doc_ids) == sorted(d.id for d in knn_engine.store.documents())
+    assert cur.params["build_calls"] == 4 * n and (cur.folder / "params.json").exists()
+    expected = knn_engine.reranker.score(cur.anchor_queries[0], [document_text(knn_engine.get(d)) for d in cur.doc_ids])
+    assert np.allclose(cur.rows[0], expected, atol=1e-5)
+
+
+def test_with_the_whole_corpus_as_budget_it_is_the_exact_top_k(knn_engine):
+    n = knn_engine.store.count()
+    page = knn_engine.search(SearchRequest(query="相似度 检索 models", mode="ce-knn", budget=n, limit=3))
+    assert [h.doc_id for h in page.hits] == exact_order(knn_engine, "相似度 检索 models")[:3]
+    assert page.timings["cross_encoder_calls"] == n and page.total == n
+
+
+def test_a_budget_caps_the_model_calls(knn_engine):
+    page = knn_engine.search(SearchRequest(query="cross-encoder", mode="ce-knn", budget=3, limit=2))
+    assert page.timings["cross_encoder_calls"] <= 3 and len(page.hits) == 2
+
+
+def test_filters_and_exclusions_hold(knn_engine):
+    everything = {d.id: d for d in knn_engine.store.documents()}
+    category = next(c for d in everything.values() for c in d.categories)
+    page = knn_engine.search(SearchRequest(query="models", mode="ce-knn", categories=category, budget=50))
+    assert page.hits and all(category in everything[h.doc_id].categories for h in page.hits)
+    assert page.total == sum(category in d.categories for d in everything.values())
+
+
+def test_new_documents_extend_the_rows_and_deleted_ones_leave(knn_engine):
+    knn_engine.add([Document(id="new1", title="CUR decomposition", summary="anchor items and anchor queries")])
+    gone = next(iter(knn_engine.cur.doc_ids))
+    knn_engine.delete([gone])
+    knn_engine.refresh()
+    assert knn_engine.refresh_cur() == 2
+    cur = knn_engine.cur
+    assert "new1" in cur.doc_ids and gone not in cur.doc_ids
+    column = cur.doc_ids.index("new1")
+    expected = knn_engine.reranker.score(cur.anchor_queries[1], [document_text(knn_engine.get("new1"))])
+    assert np.isclose(cur.rows[1, column], expected[0], atol=1e-5)
+    assert cur.params["last_update"]["calls"] == 4
+    n = knn_engine.store.count()
+    page = knn_engine.search(SearchRequest(query="anchor queries", mode="ce-knn", budget=n, limit=n))
+    assert {h.doc_id for h in page.hits} == {d.id for d in knn_engine.store.documents()}
+
+
+def test_without_an_index_it_says_what_to_run(posts_engine, fixtures):
+    with pytest.raises(CeKnnUnavailable, match="jiansuo cur"):
+        posts_engine.search(SearchRequest(query="models", mode="ce-knn"))
+    assert read_path(fixtures / "posts.jsonl")  # the store is untouched by the refusal
+
+
+def test_api_and_page(knn_engine):
+    from fastapi.testclient import TestClient
+
+    from jiansuo.web.app import create_app
+
+    client = TestClient(create_app(knn_engine))
+    body = client.get("/api/search", params={"q": "models", "mode": "ce-knn", "budget": "10"}).json()
+    assert body["hits"] and body["timings_ms"]["cross_encoder_calls"] <= 10
+    assert client.get("/api/search", params={"q": "models", "mode": "ce-knn", "budget": "5"}).status_code == 400
+    page = client.get("/", params={"q": "models", "mode": "ce-knn"})
+    assert page.status_code == 200 and 'value="ce-knn" selected' in page.text and 'name="budget"' in page.text
