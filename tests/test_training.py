@@ -61,3 +61,20 @@ def test_pair_sources(posts_engine, tmp_path):
     clicked = click_pairs(posts_engine)
     assert clicked[0].label == 1.0 and clicked[0].b.startswith("CoSENT")
     assert [p.label for p in clicked[1:]] == [0.0]  # the one result above it was skipped
+
+
+def test_cached_pair_encoding_matches_the_tokenizer(tiny_base):
+    from jiansuo.rerank.cross_encoder import CrossEncoder
+
+    model = CrossEncoder(tiny_base, max_tokens=24)
+    a = ["cross-encoder knn", "扩散模型 条件控制"]
+    b = ["CUR decomposition for cross-encoder nearest neighbours " * 5, "短"]
+    expected = model.tokenizer(a, b, truncation="only_second", max_length=24, padding=True, return_tensors="pt")
+    inputs, segments = model.encode(a, b)
+    for name in ("input_ids", "attention_mask", "token_type_ids"):
+        assert inputs[name].tolist() == expected[name].tolist()
+    for i in range(len(a)):
+        assert segments[i].tolist() == [-1 if s is None else s for s in expected.sequence_ids(i)]
+    head = CrossEncoder(tiny_base, max_tokens=24, head="segment-cosine")
+    cosines = head.score_pairs(a, b)
+    assert cosines.shape == (2,) and ((cosines >= -1.0001) & (cosines <= 1.0001)).all()

@@ -19,6 +19,7 @@ import numpy as np
 from jiansuo.model import Hit
 
 HEADS = ("logit", "segment-cosine")
+TOKEN_CACHE_SIZE = 200_000
 
 
 class CrossEncoder:
@@ -45,20 +46,71 @@ class CrossEncoder:
         self.blend = float(self.meta.get("blend", 1.0))  # weight of this score against the retrieval score
         self.batch_size = batch_size
         self.calls = 0
+        self._token_cache: dict[str, list[int]] = {}
+        self._template = None
 
     @property
     def encoder(self):
         return self.model if self.head != "logit" else self.model.base_model
 
+    def _ids(self, text: str) -> list[int]:
+        """Token ids of one text (no special tokens), cached: a document is read by many queries."""
+        ids = self._token_cache.get(text)
+        if ids is None:
+            if len(self._token_cache) >= TOKEN_CACHE_SIZE:
+                self._token_cache.clear()
+            ids = self.tokenizer(text, add_special_tokens=False, truncation=True,
+                                 max_length=4 * self.max_tokens)["input_ids"]
+            self._token_cache[text] = ids
+        return ids
+
+    def encode(self, a: list[str], b: list[str]) -> tuple[dict, object]:
+        """Model inputs for the pairs, as the tokenizer's pair encoding with truncation="only_second" would make
+        them, built from cached token ids; plus each position's segment (0: a, 1: b, -1: special/padding)."""
+        import torch
+
+        template = self._pair_template()
+        (pre, mid, post), (pre_t, a_t, mid_t, b_t, post_t) = template
+        room = self.max_tokens - len(pre) - len(mid) - len(post)
+        rows, types, segments = [], [], []
+        for text_a, text_b in zip(a, b, strict=True):
+            ids_a = self._ids(self.prefixes[0] + text_a)[: max(1, room // 2)]
+            ids_b = self._ids(self.prefixes[1] + text_b)[: max(0, room - len(ids_a))]
+            rows.append(pre + ids_a + mid + ids_b + post)
+            types.append(pre_t + [a_t] * len(ids_a) + mid_t + [b_t] * len(ids_b) + post_t)
+            segments.append([-1] * len(pre) + [0] * len(ids_a) + [-1] * len(mid) + [1] * len(ids_b) + [-1] * len(post))
+        width = max(len(r) for r in rows)
+        pad = self.tokenizer.pad_token_id or 0
+
+        def padded(values: list[list[int]], fill: int):
+            return torch.tensor([v + [fill] * (width - len(v)) for v in values])
+
+        inputs = {"input_ids": padded(rows, pad), "attention_mask": padded([[1] * len(r) for r in rows], 0)}
+        if "token_type_ids" in self.tokenizer.model_input_names:
+            inputs["token_type_ids"] = padded(types, 0)
+        return inputs, padded(segments, -1)
+
+    def _pair_template(self):
+        """The special tokens (and token types) the tokenizer puts around and between a pair's two texts."""
+        if self._template is None:
+            encoding = self.tokenizer("a", "b")
+            ids, sides = encoding["input_ids"], encoding.sequence_ids()
+            types = encoding.get("token_type_ids") or [0] * len(ids)
+            first_a, first_b = sides.index(0), sides.index(1)
+            last_a = max(i for i, side in enumerate(sides) if side == 0)
+            last_b = max(i for i, side in enumerate(sides) if side == 1)
+            self._template = ((ids[:first_a], ids[last_a + 1 : first_b], ids[last_b + 1 :]),
+                              (types[:first_a], types[first_a], types[last_a + 1 : first_b], types[first_b],
+                               types[last_b + 1 :]))
+        return self._template
+
     def forward(self, a: list[str], b: list[str]):
         """Differentiable scores of the pairs (a[i], b[i])."""
         import torch
 
-        tokens = self.tokenizer([self.prefixes[0] + t for t in a], [self.prefixes[1] + t for t in b], padding=True,
-                                truncation="only_second", max_length=self.max_tokens, return_tensors="pt")
+        tokens, segments = self.encode(a, b)
         if self.head == "logit":
             return self.model(**tokens).logits.reshape(-1)
-        segments = torch.tensor([[-1 if s is None else s for s in tokens.sequence_ids(i)] for i in range(len(a))])
         tokens.pop("token_type_ids", None)  # the bi-encoder it starts from only ever saw type 0
         hidden = self.model(**tokens).last_hidden_state
         pooled = [(hidden * (segments == side).unsqueeze(-1)).sum(1) / (segments == side).sum(1, keepdim=True)

@@ -18,7 +18,7 @@ import numpy as np
 
 from jiansuo.rerank.cur import adaptive_cur, single_round_cur
 
-ANCHOR_SIZES = (10, 25, 50, 100, 150, 250)
+ANCHOR_SIZES = (10, 20, 25, 40, 50, 100, 150, 200, 250, 500)
 ITEM_METHODS = ("kmeans", "random")
 
 Scorer = Callable[[str, list[str]], np.ndarray]  # (query, texts) -> exact cross-encoder scores
@@ -123,12 +123,10 @@ class CurIndex:
                                 "seconds": round(time.perf_counter() - started, 1)}}
 
     def anchors(self, method: str, count: int) -> np.ndarray:
-        """The stored anchor set of `method` closest in size to `count` from below, cut to `count`."""
+        """`count` anchor items: the smallest stored set of `method` that is large enough, cut to `count`."""
         sets = self.anchor_items.get(method) or self.anchor_items["random"]
         sizes = sorted(int(s) for s in sets)
-        size = max([s for s in sizes if s <= count], default=sizes[0])
-        if count > sizes[-1]:
-            size = sizes[-1]
+        size = min([s for s in sizes if s >= count], default=sizes[-1])
         return np.array(sets[str(size)][:count], dtype=np.int64)
 
     def search(self, score_items: Callable[[np.ndarray], np.ndarray], budget: int, k: int,

@@ -1,0 +1,218 @@
+"""Cross-encoder k-NN: CUR and adaptive CUR vs retrieve-and-rerank, at equal cross-encoder calls per query.
+
+For sampled test queries the cross-encoder scores *every* document (the exact matrix E, the ground truth:
+the model's own top k). Anchor queries (disjoint from the test queries) score every document once: R, the
+offline cost, stored through the real index component (rerank/cur_index.py). Each method then spends a
+budget of B exact scores per query, looked up in E:
+- BM25 / dense / hybrid -> rerank: the retriever's top B, reordered by exact scores;
+- CUR (ANNCUR, one round): B/2 anchor items (k-means centres on the dense document vectors, or random),
+  approximate all scores as c . pinv(R[:, A]) . R, exact scores for the B/2 best-looking others;
+- adaptive CUR (ADACUR): B/5 anchor items, then 4 rounds each scoring the approximation's best unscored
+  items and re-solving with every exact score as an anchor.
+recall@k = |method's top k  &  exact top k| / k. nDCG@10 uses the collection's qrels for the same queries.
+Latency: `Engine.search(mode="ce-knn", budget=B)` end to end on the real store (model calls included).
+Writes a table (stdout) and a PNG plot of recall@10 against calls.
+Run: python bench/cur_knn.py --dataset scifact --model runs/rerank/scifact-qrels-segment-cosine
+     python bench/cur_knn.py --dataset lo-help/zh --model runs/rerank/lo-zh-self-supervised --encoder e5
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import random
+import time
+import warnings
+
+import numpy as np
+from common import DATA, WORK, table
+from dense_beir import engine_for
+
+from jiansuo.evaluate.datasets import read_qrels, read_queries
+from jiansuo.evaluate.metrics import score_run
+from jiansuo.model import SearchRequest
+from jiansuo.rerank.cross_encoder import CrossEncoder
+from jiansuo.rerank.cur_index import CurIndex, item_anchor_sets
+from jiansuo.train.pairs import document_text
+
+warnings.filterwarnings("ignore")
+KS = (1, 10, 100)
+
+
+def score_matrix(model: CrossEncoder, queries: list[str], texts: list[str], path) -> tuple[np.ndarray, float]:
+    """Exact scores of every query x text, resumable row by row (a crash keeps the finished rows)."""
+    done_path = path.with_suffix(".done.json")
+    shape = (len(queries), len(texts))
+    if path.exists() and done_path.exists():
+        matrix = np.lib.format.open_memmap(path, mode="r+")
+        done = json.loads(done_path.read_text())
+        if matrix.shape != shape:
+            raise SystemExit(f"{path} has shape {matrix.shape}, expected {shape}: delete it")
+    else:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        matrix = np.lib.format.open_memmap(path, mode="w+", dtype=np.float32, shape=shape)
+        done = {"rows": 0, "seconds": 0.0}
+    order = np.argsort([len(t) for t in texts])  # length-sorted batches pad less
+    sorted_texts = [texts[i] for i in order]
+    for row in range(done["rows"], len(queries)):
+        started = time.perf_counter()
+        matrix[row, order] = model.score(queries[row], sorted_texts)
+        done = {"rows": row + 1, "seconds": done["seconds"] + time.perf_counter() - started}
+        matrix.flush()
+        done_path.write_text(json.dumps(done))
+        print(f"  {path.name}: row {row + 1}/{len(queries)}, {done['seconds']:.0f} s", flush=True)
+    return np.asarray(matrix), done["seconds"]
+
+
+def recall_at(ranking: np.ndarray, truth: np.ndarray, k: int) -> float:
+    return len(set(ranking[:k].tolist()) & set(truth[:k].tolist())) / k
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--dataset", default="scifact")
+    parser.add_argument("--encoder", default="e5", help="the dense index used for dense/hybrid and k-means")
+    parser.add_argument("--model", required=True, help="cross-encoder folder")
+    parser.add_argument("--max-tokens", type=int, default=128)
+    parser.add_argument("--test", type=int, default=100, help="test queries (exact scores over all documents)")
+    parser.add_argument("--anchors", type=int, default=100, help="anchor queries (rows of R)")
+    parser.add_argument("--anchor-source", default="train",
+                        help="train: other judged queries (SciFact train split); queries: unjudged queries of the "
+                             "same collection outside the test sample; titles: document titles")
+    parser.add_argument("--budgets", default="50,100,200,500")
+    args = parser.parse_args()
+    budgets = [int(b) for b in args.budgets.split(",")]
+
+    engine = engine_for(args.dataset, args.encoder)
+    folder = DATA / args.dataset
+    queries = read_queries(folder)
+    test_qrels = read_qrels(folder, "test")
+    test_ids = sorted(random.Random(0).sample(sorted(q for q in test_qrels if q in queries), args.test))
+    if args.anchor_source == "train":
+        pool = sorted(q for q in read_qrels(folder, "train") if q in queries)
+        anchor_texts = [queries[q] for q in random.Random(1).sample(pool, args.anchors)]
+    elif args.anchor_source == "queries":
+        pool = sorted(set(queries) - set(test_ids))
+        anchor_texts = [queries[q] for q in random.Random(1).sample(pool, args.anchors)]
+    else:
+        from jiansuo.rerank.ce_knn import title_queries
+
+        anchor_texts = title_queries(engine, args.anchors)
+
+    documents = list(engine.store.documents())
+    doc_ids = [d.id for d in documents]
+    texts = [document_text(d) for d in documents]
+    model = CrossEncoder(args.model, batch_size=64)
+    model.max_tokens = args.max_tokens
+    name = f"{args.dataset.replace('/', '-')}-{model.model_dir.name}-{args.max_tokens}"
+    work = WORK / "cur" / name
+    exact, exact_seconds = score_matrix(model, [queries[q] for q in test_ids], texts,
+                                        work / f"exact-test{args.test}.npy")
+    rows, rows_seconds = score_matrix(model, anchor_texts, texts,
+                                      work / f"rows-{args.anchor_source}{args.anchors}.npy")
+    per_call_ms = 1000 * (exact_seconds + rows_seconds) / ((len(test_ids) + len(anchor_texts)) * len(texts))
+
+    vectors = engine.dense.document_vectors(doc_ids)
+    version = engine._cur_dirs.new_version()  # publish R as the store's live CUR index (what ce-knn serves)
+    CurIndex.write(version, rows, doc_ids, anchor_texts, item_anchor_sets(len(doc_ids), vectors))
+    engine._cur_dirs.publish(version, {
+        "kind": "cur", "anchor_queries": len(anchor_texts), "documents": len(doc_ids),
+        "build_calls": len(anchor_texts) * len(doc_ids), "build_seconds": round(rows_seconds, 1),
+        "store_seq": engine.store.seq, "reranker": str(model.model_dir), "anchor_source": args.anchor_source})
+    cur = engine.cur
+
+    truth = np.argsort(-exact, axis=1, kind="stable")
+    column = {d: i for i, d in enumerate(doc_ids)}
+    retrieved = {mode: [[column[h.doc_id] for h in engine.search(SearchRequest(
+        query=queries[q], limit=max(budgets), syntax=False, mode=mode), hydrate=False).hits] for q in test_ids]
+        for mode in ("bm25", "dense", "hybrid")}
+
+    def rerank_rank(mode: str, qi: int, budget: int) -> np.ndarray:
+        top = np.array(retrieved[mode][qi][:budget])
+        return top[np.argsort(-exact[qi, top], kind="stable")]
+
+    def cur_rank(method: str, anchors: str, qi: int, budget: int) -> np.ndarray:
+        ranking, _ = cur.search(lambda items: exact[qi, items], budget, 100, method=method, anchor_method=anchors)
+        return ranking
+
+    methods = {"BM25 -> rerank": lambda qi, b: rerank_rank("bm25", qi, b),
+               "dense -> rerank": lambda qi, b: rerank_rank("dense", qi, b),
+               "hybrid -> rerank": lambda qi, b: rerank_rank("hybrid", qi, b),
+               "CUR, random anchors": lambda qi, b: cur_rank("single", "random", qi, b),
+               "CUR, k-means anchors": lambda qi, b: cur_rank("single", "kmeans", qi, b),
+               "adaptive CUR, random": lambda qi, b: cur_rank("adaptive", "random", qi, b),
+               "adaptive CUR, k-means": lambda qi, b: cur_rank("adaptive", "kmeans", qi, b)}
+    results: dict[str, dict[int, dict[int, float]]] = {}
+    rankings: dict[tuple[str, int], list[np.ndarray]] = {}
+    for label, rank in methods.items():
+        results[label] = {}
+        for budget in budgets:
+            ranked = [rank(qi, budget) for qi in range(len(test_ids))]
+            rankings[(label, budget)] = ranked
+            results[label][budget] = {k: float(np.mean([recall_at(r, truth[qi], k) for qi, r in enumerate(ranked)]))
+                                      for k in KS}
+    rows_out = [[label, budget] + [f"{results[label][budget][k]:.3f}" for k in KS]
+                for budget in budgets for label in methods]
+    print(f"\n{args.dataset}: {len(doc_ids)} documents, {len(test_ids)} test queries, {len(anchor_texts)} anchor "
+          f"queries ({args.anchor_source}); cross-encoder {model.model_dir.name} ({model.head} head, "
+          f"{args.max_tokens} tokens)")
+    print(table(["method", "CE calls / query", "recall@1", "recall@10", "recall@100"], rows_out))
+
+    def run_of(ranked: list[np.ndarray]) -> dict:
+        return {q: {doc_ids[i]: float(len(r) - rank) for rank, i in enumerate(r[:100])}
+                for q, r in zip(test_ids, ranked, strict=True)}
+
+    sub_qrels = {q: test_qrels[q] for q in test_ids}
+    quality = [["exact cross-encoder over all documents", len(doc_ids),
+                f"{score_run(sub_qrels, run_of(list(truth)), ('ndcg@10',))['ndcg@10']:.4f}"],
+               ["hybrid alone (no cross-encoder)", 0, f"{score_run(sub_qrels, run_of([np.array(r) for r in retrieved['hybrid']]), ('ndcg@10',))['ndcg@10']:.4f}"]]  # noqa: E501
+    for budget in budgets:
+        for label in ("hybrid -> rerank", "CUR, k-means anchors", "adaptive CUR, k-means"):
+            ndcg = score_run(sub_qrels, run_of(rankings[(label, budget)]), ("ndcg@10",))["ndcg@10"]
+            quality.append([label if "CUR" not in label else f"ce-knn: {label}", budget, f"{ndcg:.4f}"])
+    print()
+    print(table(["system (same test queries)", "CE calls / query", "nDCG@10"], quality))
+
+    latency = []
+    engine.reranker.max_tokens = args.max_tokens
+    for budget in budgets:
+        times = []
+        for q in test_ids[:10]:
+            started = time.perf_counter()
+            engine.search(SearchRequest(query=queries[q], mode="ce-knn", budget=budget, syntax=False), hydrate=False)
+            times.append((time.perf_counter() - started) * 1000)
+        latency.append([budget, f"{np.percentile(times, 50):.0f}", f"{np.percentile(times, 95):.0f}"])
+    print()
+    print(f"offline: {len(anchor_texts)} anchor queries x {len(doc_ids)} documents = "
+          f"{len(anchor_texts) * len(doc_ids):,} cross-encoder calls, {rows_seconds:.0f} s "
+          f"({per_call_ms:.2f} ms per call on this machine); exact test matrix: {exact_seconds:.0f} s")
+    print(table(["budget (CE calls)", "ce-knn query p50 ms", "p95 ms"], latency))
+    plot(results, budgets, work / "recall_at_10.png", args.dataset)
+    print(f"\nplot: {work / 'recall_at_10.png'}")
+
+
+def plot(results: dict, budgets: list[int], path, title: str) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    figure, axes = plt.subplots(1, 2, figsize=(11, 4.2))
+    for ax, k in zip(axes, (10, 100), strict=True):
+        for label, by_budget in results.items():
+            style = "-o" if "CUR" in label else "--s"
+            ax.plot(budgets, [by_budget[b][k] for b in budgets], style, label=label, markersize=4)
+        ax.set_xscale("log")
+        ax.set_xticks(budgets, [str(b) for b in budgets])
+        ax.set_xlabel("cross-encoder calls per query")
+        ax.set_ylabel(f"recall@{k} of the exact cross-encoder top {k}")
+        ax.set_ylim(0, 1.02)
+        ax.grid(alpha=0.3)
+    axes[0].legend(fontsize=7)
+    figure.suptitle(f"{title}: cross-encoder k-NN at equal budget")
+    figure.tight_layout()
+    figure.savefig(path, dpi=120)
+
+
+if __name__ == "__main__":
+    main()
