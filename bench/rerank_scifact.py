@@ -75,7 +75,8 @@ def main() -> None:
     parser.add_argument("--k", type=int, default=50)
     parser.add_argument("--variants", default="qrels,self-supervised")
     parser.add_argument("--head", default="segment-cosine", choices=["segment-cosine", "logit"])
-    parser.add_argument("--steps", type=int, default=None, help="stop after this many steps")
+    parser.add_argument("--steps", type=int, default=None, help="stop the qrels variant after this many steps")
+    parser.add_argument("--ss-steps", type=int, default=None, help="stop the self-supervised one after this many")
     parser.add_argument("--max-tokens", type=int, default=256)
     args = parser.parse_args()
     engine = engine_for("scifact", "e5")
@@ -107,7 +108,8 @@ def main() -> None:
         out = WORK / "rerank" / f"scifact-{variant}-{args.head}"
         report = train_cross_encoder("minilm", pairs, evaluate, out, loss,
                                      TrainConfig(epochs=1, batch_size=16, lr=3e-5, max_tokens=args.max_tokens,
-                                                 eval_every=60, patience=3, max_steps=args.steps),
+                                                 eval_every=60, patience=3,
+                                                 max_steps=args.ss_steps if variant == "self-supervised" else args.steps),
                                      progress=False, head=args.head)
         model = CrossEncoder(out)
         cached = CachedScorer(model)

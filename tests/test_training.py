@@ -78,3 +78,12 @@ def test_cached_pair_encoding_matches_the_tokenizer(tiny_base):
     head = CrossEncoder(tiny_base, max_tokens=24, head="segment-cosine")
     cosines = head.score_pairs(a, b)
     assert cosines.shape == (2,) and ((cosines >= -1.0001) & (cosines <= 1.0001)).all()
+
+
+def test_dev_split_keeps_each_query_on_one_side():
+    from jiansuo.train.pairs import split_dev
+
+    pairs = [Pair(f"q{i % 20}", f"d{i}", float(i % 2)) for i in range(200)]
+    train, dev = split_dev(pairs, share=0.1)
+    assert len(train) + len(dev) == 200 and {p.a for p in dev} and not {p.a for p in dev} & {p.a for p in train}
+    assert len({p.a for p in dev}) == 2

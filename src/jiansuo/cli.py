@@ -83,7 +83,9 @@ def _parser() -> argparse.ArgumentParser:
     train.add_argument("--self-supervised", type=int, default=0, metavar="N",
                        help="add N title<->opening pairs from the store's own documents")
     train.add_argument("--clicks", action="store_true", help="add pairs from the store's click log")
-    train.add_argument("--dev", type=Path, required=True, help="labelled dev pairs for early stopping")
+    train.add_argument("--dev", type=Path, default=None,
+                       help="labelled dev pairs for early stopping (default: hold out 10%% of the training pairs, "
+                            "grouped by their first text so no query is on both sides)")
     train.add_argument("--out", type=Path, required=True)
     train.add_argument("--loss", choices=["cosent", "bce"], default="cosent", help="cross-encoders only")
     train.add_argument("--head", choices=["logit", "segment-cosine"], default="segment-cosine",
@@ -295,7 +297,10 @@ def _train(args: argparse.Namespace) -> int:
         print("jiansuo train: no training pairs; give --pairs, --beir, --self-supervised or --clicks",
               file=sys.stderr)
         return EXIT_USAGE
-    dev = sources.read_labelled_pairs(args.dev)
+    if args.dev is not None:
+        dev = sources.read_labelled_pairs(args.dev)
+    else:
+        data, dev = sources.split_dev(data, share=0.1)
     config = TrainConfig(epochs=args.epochs, batch_size=args.batch_size, lr=args.lr, optimizer=args.optimizer,
                          max_steps=args.max_steps, max_tokens=args.max_tokens)
     if args.kind == "bi":

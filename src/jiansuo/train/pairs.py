@@ -42,6 +42,13 @@ def read_labelled_pairs(path: Path | str, limit: int | None = None, seed: int = 
     return pairs
 
 
+def split_dev(pairs: list[Pair], share: float = 0.1, seed: int = 0) -> tuple[list[Pair], list[Pair]]:
+    """(train, dev): a random `share` of the distinct first texts, with all their pairs, goes to dev."""
+    firsts = sorted({p.a for p in pairs})
+    held = set(random.Random(seed).sample(firsts, max(1, int(len(firsts) * share)))) if len(firsts) > 1 else set()
+    return [p for p in pairs if p.a not in held], [p for p in pairs if p.a in held]
+
+
 def document_text(document: Document, chars: int = 1200) -> str:
     text = passage_source(document)[:chars]
     return f"{document.title}\n{text}" if document.title else text
