@@ -105,11 +105,11 @@ def main() -> None:
             run = reranked(engine, model.score, dev_queries, dev_candidates, 20)
             return score_run(dev_qrels, run, ("ndcg@10",))["ndcg@10"]
 
+        steps = args.ss_steps if variant == "self-supervised" else args.steps
         out = WORK / "rerank" / f"scifact-{variant}-{args.head}"
         report = train_cross_encoder("minilm", pairs, evaluate, out, loss,
                                      TrainConfig(epochs=1, batch_size=16, lr=3e-5, max_tokens=args.max_tokens,
-                                                 eval_every=60, patience=3,
-                                                 max_steps=args.ss_steps if variant == "self-supervised" else args.steps),
+                                                 eval_every=60, patience=3, max_steps=steps),
                                      progress=False, head=args.head)
         model = CrossEncoder(out)
         cached = CachedScorer(model)
