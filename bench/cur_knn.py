@@ -203,6 +203,7 @@ def plot(results: dict, budgets: list[int], path, title: str) -> None:
             style = "-o" if "CUR" in label else "--s"
             ax.plot(budgets, [by_budget[b][k] for b in budgets], style, label=label, markersize=4)
         ax.set_xscale("log")
+        ax.minorticks_off()
         ax.set_xticks(budgets, [str(b) for b in budgets])
         ax.set_xlabel("cross-encoder calls per query")
         ax.set_ylabel(f"recall@{k} of the exact cross-encoder top {k}")
