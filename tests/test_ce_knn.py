@@ -1,5 +1,7 @@
 """mode=ce-knn end to end on a tiny cross-encoder: the CUR index on disk, its updates, budgets, filters, API."""
 
+import json
+
 import numpy as np
 import pytest
 
@@ -89,3 +91,20 @@ def test_api_and_page(knn_engine):
     assert client.get("/api/search", params={"q": "models", "mode": "ce-knn", "budget": "5"}).status_code == 400
     page = client.get("/", params={"q": "models", "mode": "ce-knn"})
     assert page.status_code == 200 and 'value="ce-knn" selected' in page.text and 'name="budget"' in page.text
+
+
+def test_the_cli_builds_updates_and_searches(tmp_path, fixtures, tiny_base):
+    from test_cli import jiansuo
+
+    store = tmp_path / "store"
+    jiansuo("index", fixtures / "posts.jsonl", "--store", store, "--progress", "none")
+    refused = jiansuo("search", "models", "--mode", "ce-knn", "--store", store, check=False)
+    assert refused.returncode == 2 and "jiansuo cur" in refused.stderr
+    built = jiansuo("cur", "--reranker", tiny_base, "--count", 3, "--store", store)
+    assert "3 anchor queries x" in built.stderr
+    found = jiansuo("search", "models", "--mode", "ce-knn", "--budget", 20, "--json", "--store", store)
+    data = json.loads(found.stdout)
+    assert data["hits"] and data["timings_ms"]["cross_encoder_calls"] <= 20
+    jiansuo("index", fixtures / "blog", "--store", store, "--progress", "none")
+    updated = jiansuo("cur", "--store", store)  # reuses the cross-encoder it was built with
+    assert "up to date" in updated.stderr

@@ -15,7 +15,7 @@ def jiansuo(*args, check=True):
     return result
 
 
-@pytest.mark.parametrize("command", ["index", "search", "stats", "eval", "serve"])
+@pytest.mark.parametrize("command", ["index", "search", "stats", "eval", "serve", "train", "cur", "hubness"])
 def test_help_has_an_example(command):
     assert "Example:" in jiansuo(command, "--help").stdout
 
