@@ -8,7 +8,8 @@ budget of B exact scores per query, looked up in E:
 - CUR (ANNCUR, one round): B/2 anchor items (k-means centres on the dense document vectors, or random),
   approximate all scores as c . pinv(R[:, A]) . R, exact scores for the B/2 best-looking others;
 - adaptive CUR (ADACUR): B/5 anchor items, then 4 rounds each scoring the approximation's best unscored
-  items and re-solving with every exact score as an anchor.
+  items and re-solving with every exact score as an anchor; its first anchors are k-means centres, random
+  items, or ("hybrid-seeded") the hybrid retriever's top B/5 for the query (the engine's default).
 recall@k = |method's top k  &  exact top k| / k. nDCG@10 uses the collection's qrels for the same queries.
 Latency: `Engine.search(mode="ce-knn", budget=B)` end to end on the real store (model calls included).
 Writes a table (stdout) and a PNG plot of recall@10 against calls.
@@ -80,13 +81,17 @@ def main() -> None:
                         help="train: other judged queries (SciFact train split); queries: unjudged queries of the "
                              "same collection outside the test sample; titles: document titles")
     parser.add_argument("--budgets", default="50,100,200,500")
+    parser.add_argument("--int8", action="store_true", help="int8 dynamic quantisation of the cross-encoder")
+    parser.add_argument("--split", default="test", help="qrels split the test queries are sampled from")
+    parser.add_argument("--only", choices=["exact", "rows"], default=None,
+                        help="compute one matrix and stop (run both at once in two 1-thread processes)")
     args = parser.parse_args()
     budgets = [int(b) for b in args.budgets.split(",")]
 
     engine = engine_for(args.dataset, args.encoder)
     folder = DATA / args.dataset
     queries = read_queries(folder)
-    test_qrels = read_qrels(folder, "test")
+    test_qrels = read_qrels(folder, args.split)
     test_ids = sorted(random.Random(0).sample(sorted(q for q in test_qrels if q in queries), args.test))
     if args.anchor_source == "train":
         pool = sorted(q for q in read_qrels(folder, "train") if q in queries)
@@ -104,12 +109,18 @@ def main() -> None:
     texts = [document_text(d) for d in documents]
     model = CrossEncoder(args.model, batch_size=64)
     model.max_tokens = args.max_tokens
-    name = f"{args.dataset.replace('/', '-')}-{model.model_dir.name}-{args.max_tokens}"
+    if args.int8:
+        model.quantize()
+    name = f"{args.dataset.replace('/', '-')}-{model.model_dir.name}-{args.max_tokens}{'-int8' if args.int8 else ''}"
     work = WORK / "cur" / name
-    exact, exact_seconds = score_matrix(model, [queries[q] for q in test_ids], texts,
-                                        work / f"exact-test{args.test}.npy")
-    rows, rows_seconds = score_matrix(model, anchor_texts, texts,
-                                      work / f"rows-{args.anchor_source}{args.anchors}.npy")
+    if args.only != "rows":
+        exact, exact_seconds = score_matrix(model, [queries[q] for q in test_ids], texts,
+                                            work / f"exact-test{args.test}.npy")
+    if args.only != "exact":
+        rows, rows_seconds = score_matrix(model, anchor_texts, texts,
+                                          work / f"rows-{args.anchor_source}{args.anchors}.npy")
+    if args.only:
+        return
     per_call_ms = 1000 * (exact_seconds + rows_seconds) / ((len(test_ids) + len(anchor_texts)) * len(texts))
 
     vectors = engine.dense.document_vectors(doc_ids)
@@ -132,7 +143,8 @@ def main() -> None:
         return top[np.argsort(-exact[qi, top], kind="stable")]
 
     def cur_rank(method: str, anchors: str, qi: int, budget: int) -> np.ndarray:
-        ranking, _ = cur.search(lambda items: exact[qi, items], budget, 100, method=method, anchor_method=anchors)
+        ranking, _ = cur.search(lambda items: exact[qi, items], budget, 100, method=method, anchor_method=anchors,
+                                seeds=retrieved["hybrid"][qi])
         return ranking
 
     methods = {"BM25 -> rerank": lambda qi, b: rerank_rank("bm25", qi, b),
@@ -141,7 +153,8 @@ def main() -> None:
                "CUR, random anchors": lambda qi, b: cur_rank("single", "random", qi, b),
                "CUR, k-means anchors": lambda qi, b: cur_rank("single", "kmeans", qi, b),
                "adaptive CUR, random": lambda qi, b: cur_rank("adaptive", "random", qi, b),
-               "adaptive CUR, k-means": lambda qi, b: cur_rank("adaptive", "kmeans", qi, b)}
+               "adaptive CUR, k-means": lambda qi, b: cur_rank("adaptive", "kmeans", qi, b),
+               "adaptive CUR, hybrid-seeded": lambda qi, b: cur_rank("adaptive", "retriever", qi, b)}
     results: dict[str, dict[int, dict[int, float]]] = {}
     rankings: dict[tuple[str, int], list[np.ndarray]] = {}
     for label, rank in methods.items():
@@ -155,7 +168,7 @@ def main() -> None:
                 for budget in budgets for label in methods]
     print(f"\n{args.dataset}: {len(doc_ids)} documents, {len(test_ids)} test queries, {len(anchor_texts)} anchor "
           f"queries ({args.anchor_source}); cross-encoder {model.model_dir.name} ({model.head} head, "
-          f"{args.max_tokens} tokens)")
+          f"{args.max_tokens} tokens{', int8' if args.int8 else ''})")
     print(table(["method", "CE calls / query", "recall@1", "recall@10", "recall@100"], rows_out))
 
     def run_of(ranked: list[np.ndarray]) -> dict:
@@ -167,14 +180,15 @@ def main() -> None:
                 f"{score_run(sub_qrels, run_of(list(truth)), ('ndcg@10',))['ndcg@10']:.4f}"],
                ["hybrid alone (no cross-encoder)", 0, f"{score_run(sub_qrels, run_of([np.array(r) for r in retrieved['hybrid']]), ('ndcg@10',))['ndcg@10']:.4f}"]]  # noqa: E501
     for budget in budgets:
-        for label in ("hybrid -> rerank", "CUR, k-means anchors", "adaptive CUR, k-means"):
+        for label in ("hybrid -> rerank", "CUR, k-means anchors", "adaptive CUR, k-means",
+                      "adaptive CUR, hybrid-seeded"):
             ndcg = score_run(sub_qrels, run_of(rankings[(label, budget)]), ("ndcg@10",))["ndcg@10"]
             quality.append([label if "CUR" not in label else f"ce-knn: {label}", budget, f"{ndcg:.4f}"])
     print()
     print(table(["system (same test queries)", "CE calls / query", "nDCG@10"], quality))
 
     latency = []
-    engine.reranker.max_tokens = args.max_tokens
+    engine._reranker = model  # the same (possibly quantised, truncated) model the matrices came from
     for budget in budgets:
         times = []
         for q in test_ids[:10]:

@@ -36,3 +36,24 @@ def test_adaptive_cur_finds_the_true_top_k_within_budget():
     top, exact = adaptive_cur(score, rows, np.arange(0, 200, 25), budget=40, rounds=4, k=10)
     assert sum(calls) == 40 == len(exact)
     assert set(top) == set(np.argsort(-query)[:10])
+
+
+def test_the_index_seeds_adaptive_rounds_with_the_retrievers_top(tmp_path):
+    from jiansuo.rerank.cur_index import CurIndex, item_anchor_sets
+
+    rows, rng = low_rank(rank=8)
+    query = rng.normal(size=rows.shape[0]) @ rows
+    vectors = rng.normal(size=(200, 16))
+    vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
+    CurIndex.write(tmp_path, rows, [f"d{i}" for i in range(200)], ["q"] * 30, item_anchor_sets(200, vectors))
+    (tmp_path / "params.json").write_text("{}")
+    index = CurIndex(tmp_path)
+    first_round = []
+
+    def score(items):
+        first_round.append(items.tolist())
+        return query[items]
+
+    top, exact = index.search(score, budget=40, k=10, anchor_method="retriever", seeds=[7, 3, 3, 9], rounds=5)
+    assert first_round[0][:3] == [7, 3, 9] and len(first_round[0]) == 8  # seeds, then k-means centres
+    assert len(exact) == 40 and set(top) == set(np.argsort(-query)[:10])

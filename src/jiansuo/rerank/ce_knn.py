@@ -7,6 +7,8 @@ scores of the best-looking documents (adaptively, in rounds, by default).
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 
 from jiansuo.model import Hit, SearchRequest
@@ -91,7 +93,12 @@ def search(engine, backend, parsed: ParsedQuery, request: SearchRequest, known: 
         calls += len(items)
         return model.score(text, _texts(engine, [cur.doc_ids[i] for i in items]))
 
-    top, exact = cur.search(score_items, request.budget, request.offset + request.limit, allowed=allowed)
+    rounds = 5
+    first = engine.search(replace(request, mode="", offset=0, limit=max(1, request.budget // rounds), rerank=0,
+                                  sort="relevance"), hydrate=False)  # BM25 or hybrid: the first anchor items
+    seeds = [cur.column[h.doc_id] for h in first.hits if h.doc_id in cur.column]
+    top, exact = cur.search(score_items, request.budget, request.offset + request.limit, method="adaptive",
+                            anchor_method="retriever", rounds=rounds, allowed=allowed, seeds=seeds)
     floor = min(exact.values(), default=0.0) - 1.0  # below every exact score: only approximated
     hits = [Hit(cur.doc_ids[i], exact.get(int(i), floor), {"cross_encoder": exact.get(int(i), floor),
                                                            "exact": float(int(i) in exact)}) for i in top]

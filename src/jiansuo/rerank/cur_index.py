@@ -131,12 +131,20 @@ class CurIndex:
 
     def search(self, score_items: Callable[[np.ndarray], np.ndarray], budget: int, k: int,
                method: str = "adaptive", anchor_method: str = "kmeans", anchor_share: float = 0.5,
-               rounds: int = 5, allowed: np.ndarray | None = None) -> tuple[np.ndarray, dict[int, float]]:
-        """Top-k columns for one query with at most `budget` exact cross-encoder calls (`score_items`)."""
+               rounds: int = 5, allowed: np.ndarray | None = None, seeds: Sequence[int] = ()
+               ) -> tuple[np.ndarray, dict[int, float]]:
+        """Top-k columns for one query with at most `budget` exact cross-encoder calls (`score_items`).
+
+        `seeds`: columns a cheap retriever ranks first for this query; with anchor_method "retriever" they are
+        the first anchor items (topped up from k-means), as in ADACUR's retriever-initialised variant."""
         budget = max(1, min(budget, len(self.doc_ids)))
+        count = max(1, budget // rounds) if method == "adaptive" else max(1, int(budget * anchor_share))
+        if anchor_method == "retriever":
+            picked = list(dict.fromkeys(int(i) for i in seeds))[:count]
+            first = np.array(list(dict.fromkeys(picked + self.anchors("kmeans", count).tolist()))[:count])
+        else:
+            first = self.anchors(anchor_method, count)
         if method == "adaptive":
-            first = self.anchors(anchor_method, max(1, budget // rounds))
             return adaptive_cur(score_items, self.rows, first, budget, rounds - 1, k, allowed)
-        first = self.anchors(anchor_method, max(1, int(budget * anchor_share)))
         return single_round_cur(score_items, self.rows, first, budget, k, allowed)
 
