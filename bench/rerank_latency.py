@@ -7,18 +7,16 @@ Run: python bench/rerank_latency.py [--model DIR] [--queries 20]
 from __future__ import annotations
 
 import argparse
-import time
 import warnings
 
 import numpy as np
 from common import DATA, WORK, table
 from dense_beir import engine_for
-from rerank_scifact import CachedScorer, hybrid_run, reranked
+from rerank_scifact import CachedScorer, hybrid_run, rerank_times, reranked
 
 from jiansuo.evaluate.datasets import read_qrels, read_queries
 from jiansuo.evaluate.metrics import score_run
-from jiansuo.rerank.cross_encoder import CrossEncoder, rerank
-from jiansuo.train.pairs import document_text
+from jiansuo.rerank.cross_encoder import CrossEncoder
 
 warnings.filterwarnings("ignore")
 
@@ -43,13 +41,7 @@ def main() -> None:
         timed = list(queries.items())[: args.queries]
         row = [config]
         for k in (20, 50, 100):
-            times = []
-            for query_id, text in timed:
-                documents = engine.store.get_many([h.doc_id for h in candidates[query_id][:k]])
-                texts = {d: document_text(doc) for d, doc in documents.items()}
-                started = time.perf_counter()
-                rerank(model, text, list(candidates[query_id]), texts, k)
-                times.append((time.perf_counter() - started) * 1000)
+            times = rerank_times(engine, model, timed, candidates, k)
             row.append(f"{np.percentile(times, 50):.0f} / {np.percentile(times, 95):.0f}")
         if config in args.quality.split(","):
             run = reranked(engine, CachedScorer(model), queries, candidates, 50, model.blend)
