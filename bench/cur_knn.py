@@ -129,7 +129,7 @@ def main() -> None:
     engine._cur_dirs.publish(version, {
         "kind": "cur", "anchor_queries": len(anchor_texts), "documents": len(doc_ids),
         "build_calls": len(anchor_texts) * len(doc_ids), "build_seconds": round(rows_seconds, 1),
-        "store_seq": engine.store.seq, "reranker": str(model.model_dir), "anchor_source": args.anchor_source})
+        "store_seq": engine.store.seq, "reranker": str(model.model_dir.resolve()), "anchor_source": args.anchor_source})
     cur = engine.cur
 
     truth = np.argsort(-exact, axis=1, kind="stable")

@@ -48,7 +48,7 @@ def build(engine, anchor_queries: list[str], progress=None) -> dict:
     version = engine._cur_dirs.new_version()
     params = CurIndex.build(version, model.score, anchor_queries, doc_ids, _texts(engine, doc_ids),
                             _vectors(engine, doc_ids), progress)
-    engine._cur_dirs.publish(version, {**params, "store_seq": seq, "reranker": str(model.model_dir)})
+    engine._cur_dirs.publish(version, {**params, "store_seq": seq, "reranker": str(model.model_dir.resolve())})
     return params
 
 
