@@ -32,8 +32,8 @@ from dense_beir import engine_for
 from jiansuo.evaluate.datasets import read_qrels, read_queries
 from jiansuo.evaluate.metrics import score_run
 from jiansuo.model import SearchRequest
+from jiansuo.rerank import ce_knn
 from jiansuo.rerank.cross_encoder import CrossEncoder
-from jiansuo.rerank.cur_index import CurIndex, item_anchor_sets
 from jiansuo.train.pairs import document_text
 
 warnings.filterwarnings("ignore")
@@ -123,13 +123,9 @@ def main() -> None:
         return
     per_call_ms = 1000 * (exact_seconds + rows_seconds) / ((len(test_ids) + len(anchor_texts)) * len(texts))
 
-    vectors = engine.dense.document_vectors(doc_ids)
-    version = engine._cur_dirs.new_version()  # publish R as the store's live CUR index (what ce-knn serves)
-    CurIndex.write(version, rows, doc_ids, anchor_texts, item_anchor_sets(len(doc_ids), vectors))
-    engine._cur_dirs.publish(version, {
-        "kind": "cur", "anchor_queries": len(anchor_texts), "documents": len(doc_ids),
-        "build_calls": len(anchor_texts) * len(doc_ids), "build_seconds": round(rows_seconds, 1),
-        "store_seq": engine.store.seq, "reranker": str(model.model_dir.resolve()), "anchor_source": args.anchor_source})
+    # publish R as the store's live CUR index: what `mode=ce-knn` serves in the latency rows below
+    ce_knn.publish(engine, rows, doc_ids, anchor_texts, model, rows_seconds, engine.store.seq,
+                   anchor_source=args.anchor_source)
     cur = engine.cur
 
     truth = np.argsort(-exact, axis=1, kind="stable")

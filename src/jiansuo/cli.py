@@ -346,7 +346,7 @@ def _cur(args: argparse.Namespace) -> int:
     if engine.keyword is None:
         print(f"jiansuo cur: no index in {args.store!r}; run `jiansuo index` first", file=sys.stderr)
         return EXIT_ERROR
-    if engine.cur is not None and not args.rebuild:
+    if engine.has_cur() and not args.rebuild:
         changed = engine.refresh_cur()
         cur = engine.cur
         print(f"cross-encoder k-NN index up to date ({changed} changes scored against "

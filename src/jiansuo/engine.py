@@ -251,6 +251,10 @@ class Engine:
             self._cur = CurIndex(current)
         return self._cur
 
+    def has_cur(self) -> bool:
+        """Whether a CUR index is live, without loading it (the page asks on every render)."""
+        return self._cur_dirs.current() is not None
+
     def build_cur(self, anchor_queries: list[str], progress=None) -> dict:
         from jiansuo.rerank import ce_knn
 

@@ -7,12 +7,13 @@ scores of the best-looking documents (adaptively, in rounds, by default).
 
 from __future__ import annotations
 
+import time
 from dataclasses import replace
 
 import numpy as np
 
 from jiansuo.model import Hit, SearchRequest
-from jiansuo.rerank.cur_index import CurIndex
+from jiansuo.rerank.cur_index import CurIndex, item_anchor_sets, score_rows
 from jiansuo.retrieve.query import MUST, MUST_NOT, ParsedQuery
 from jiansuo.train.pairs import document_text
 
@@ -45,10 +46,20 @@ def build(engine, anchor_queries: list[str], progress=None) -> dict:
         raise CeKnnUnavailable("building a cross-encoder k-NN index needs a cross-encoder (--reranker DIR)")
     seq = engine.store.seq
     doc_ids = [d.id for d in engine.store.documents()]
+    started = time.perf_counter()
+    rows = score_rows(model.score, anchor_queries, _texts(engine, doc_ids), progress)
+    return publish(engine, rows, doc_ids, anchor_queries, model, time.perf_counter() - started, seq)
+
+
+def publish(engine, rows: np.ndarray, doc_ids: list[str], anchor_queries: list[str], model, seconds: float,
+            seq: int, **extra) -> dict:
+    """Write exact anchor rows (scored by `model` up to store sequence `seq`) as the store's live CUR index."""
     version = engine._cur_dirs.new_version()
-    params = CurIndex.build(version, model.score, anchor_queries, doc_ids, _texts(engine, doc_ids),
-                            _vectors(engine, doc_ids), progress)
-    engine._cur_dirs.publish(version, {**params, "store_seq": seq, "reranker": str(model.model_dir.resolve())})
+    CurIndex.write(version, rows, doc_ids, anchor_queries, item_anchor_sets(len(doc_ids), _vectors(engine, doc_ids)))
+    params = {"kind": "cur", "anchor_queries": len(anchor_queries), "documents": len(doc_ids),
+              "build_calls": len(anchor_queries) * len(doc_ids), "build_seconds": round(seconds, 1),
+              "store_seq": seq, "reranker": str(model.model_dir.resolve()), **extra}
+    engine._cur_dirs.publish(version, params)
     return params
 
 

@@ -19,7 +19,6 @@ import numpy as np
 from jiansuo.rerank.cur import adaptive_cur, single_round_cur
 
 ANCHOR_SIZES = (10, 20, 25, 40, 50, 100, 150, 200, 250, 500)
-ITEM_METHODS = ("kmeans", "random")
 
 Scorer = Callable[[str, list[str]], np.ndarray]  # (query, texts) -> exact cross-encoder scores
 
@@ -44,13 +43,10 @@ def kmeans_anchors(vectors: np.ndarray, count: int, seed: int = 0, iterations: i
                 mean = members.mean(0)
                 centres[c] = mean / (np.linalg.norm(mean) or 1.0)
     similarity = vectors @ centres.T
-    chosen: list[int] = []
+    chosen: dict[int, None] = {}
     for c in range(count):  # nearest not-yet-chosen item to each centre
-        for item in np.argsort(-similarity[:, c]):
-            if int(item) not in chosen:
-                chosen.append(int(item))
-                break
-    return np.array(chosen, dtype=np.int64)
+        chosen[next(int(i) for i in np.argsort(-similarity[:, c]) if int(i) not in chosen)] = None
+    return np.array(list(chosen), dtype=np.int64)
 
 
 def random_anchors(n_items: int, count: int, seed: int = 0) -> np.ndarray:
@@ -96,17 +92,6 @@ class CurIndex:
         (folder / "doc_ids.json").write_text(json.dumps(doc_ids, ensure_ascii=False), encoding="utf-8")
         (folder / "anchor_queries.json").write_text(json.dumps(anchor_queries, ensure_ascii=False), encoding="utf-8")
         (folder / "anchor_items.json").write_text(json.dumps(anchor_items), encoding="utf-8")
-
-    @classmethod
-    def build(cls, folder: Path, scorer: Scorer, anchor_queries: list[str], doc_ids: list[str],
-              texts: list[str], vectors: np.ndarray | None, progress=None) -> dict:
-        """Score every anchor query against every document; returns the params to publish (with the cost)."""
-        started = time.perf_counter()
-        rows = score_rows(scorer, anchor_queries, texts, progress)
-        cls.write(folder, rows, doc_ids, anchor_queries, item_anchor_sets(len(doc_ids), vectors))
-        return {"kind": "cur", "anchor_queries": len(anchor_queries), "documents": len(doc_ids),
-                "build_calls": len(anchor_queries) * len(doc_ids),
-                "build_seconds": round(time.perf_counter() - started, 1)}
 
     def extended(self, folder: Path, scorer: Scorer, keep: set[str], new_ids: list[str], new_texts: list[str],
                  vectors: np.ndarray | None) -> dict:

@@ -61,7 +61,7 @@ def create_app(engine: Engine) -> FastAPI:
         params["lang"] = switch_to
         switch_url = str(request.url.path) + "?" + "&".join(f"{quote(k)}={quote(v)}" for k, v in params.items())
         return {"request": request, "t": TEXT[lang], "lang": lang, "switch_url": switch_url,
-                "ce_knn": engine.cur is not None, **values}
+                "ce_knn": engine.has_cur(), **values}
 
     def error_page(request: Request, status: int, message: str) -> HTMLResponse:
         return templates.TemplateResponse(request, "error.html", page_context(request, message=message, status=status),
