@@ -40,9 +40,28 @@ warnings.filterwarnings("ignore")
 KS = (1, 10, 100)
 
 
+def finished_rows(folder, exclude) -> dict[str, tuple[np.ndarray, float]]:
+    """Rows already scored by earlier runs in `folder` (matrices with a .queries.json), by query text, with the
+    seconds each cost: a larger anchor set reuses a smaller one's rows instead of paying for them again."""
+    rows: dict[str, tuple[np.ndarray, float]] = {}
+    for queries_path in folder.glob("*.queries.json"):
+        path = queries_path.with_name(queries_path.name.replace(".queries.json", ".npy"))
+        done_path = path.with_suffix(".done.json")
+        if path == exclude or not done_path.exists():
+            continue
+        done = json.loads(done_path.read_text())
+        matrix = np.load(path, mmap_mode="r")
+        per_row = done["seconds"] / max(1, done["rows"])
+        for row, query in enumerate(json.loads(queries_path.read_text())[:done["rows"]]):
+            rows.setdefault(query, (matrix[row], per_row))
+    return rows
+
+
 def score_matrix(model: CrossEncoder, queries: list[str], texts: list[str], path) -> tuple[np.ndarray, float]:
-    """Exact scores of every query x text, resumable row by row (a crash keeps the finished rows)."""
+    """Exact scores of every query x text, resumable row by row (a crash keeps the finished rows); rows another
+    matrix in the folder already holds are copied, with their recorded cost."""
     done_path = path.with_suffix(".done.json")
+    queries_path = path.with_suffix(".queries.json")
     shape = (len(queries), len(texts))
     if path.exists() and done_path.exists():
         matrix = np.lib.format.open_memmap(path, mode="r+")
@@ -53,16 +72,33 @@ def score_matrix(model: CrossEncoder, queries: list[str], texts: list[str], path
         path.parent.mkdir(parents=True, exist_ok=True)
         matrix = np.lib.format.open_memmap(path, mode="w+", dtype=np.float32, shape=shape)
         done = {"rows": 0, "seconds": 0.0}
+    if queries_path.exists() and json.loads(queries_path.read_text())[:done["rows"]] != queries[:done["rows"]]:
+        raise SystemExit(f"{path} was scored for other queries: delete it")
+    queries_path.write_text(json.dumps(queries, ensure_ascii=False))
+    earlier = finished_rows(path.parent, path)
     order = np.argsort([len(t) for t in texts])  # length-sorted batches pad less
     sorted_texts = [texts[i] for i in order]
     for row in range(done["rows"], len(queries)):
         started = time.perf_counter()
-        matrix[row, order] = model.score(queries[row], sorted_texts)
-        done = {"rows": row + 1, "seconds": done["seconds"] + time.perf_counter() - started}
+        if queries[row] in earlier:
+            matrix[row], seconds = earlier[queries[row]]
+        else:
+            matrix[row, order] = model.score(queries[row], sorted_texts)
+            seconds = time.perf_counter() - started
+        done = {"rows": row + 1, "seconds": done["seconds"] + seconds}
         matrix.flush()
         done_path.write_text(json.dumps(done))
         print(f"  {path.name}: row {row + 1}/{len(queries)}, {done['seconds']:.0f} s", flush=True)
     return np.asarray(matrix), done["seconds"]
+
+
+def anchor_order(pool: list[str]) -> list[str]:
+    """A fixed order of candidate anchor queries, so that n anchors are always the first n of n + m: the first
+    80 are the sample earlier runs drew (random.Random(1).sample(pool, 80)), the rest follow shuffled."""
+    first = random.Random(1).sample(pool, min(80, len(pool)))
+    rest = sorted(set(pool) - set(first))
+    random.Random(2).shuffle(rest)
+    return first + rest
 
 
 def recall_at(ranking: np.ndarray, truth: np.ndarray, k: int) -> float:
@@ -77,6 +113,9 @@ def main() -> None:
     parser.add_argument("--max-tokens", type=int, default=128)
     parser.add_argument("--test", type=int, default=100, help="test queries (exact scores over all documents)")
     parser.add_argument("--anchors", type=int, default=100, help="anchor queries (rows of R)")
+    parser.add_argument("--dev", type=int, default=0,
+                        help="further queries from the anchor source, scored over all documents and never anchors: "
+                             "the dev set that picks rounds and vector weight (printed as a grid)")
     parser.add_argument("--anchor-source", default="train",
                         help="train: other judged queries (SciFact train split); queries: unjudged queries of the "
                              "same collection outside the test sample; titles: document titles")
@@ -93,16 +132,13 @@ def main() -> None:
     queries = read_queries(folder)
     test_qrels = read_qrels(folder, args.split)
     test_ids = sorted(random.Random(0).sample(sorted(q for q in test_qrels if q in queries), args.test))
-    if args.anchor_source == "train":
-        pool = sorted(q for q in read_qrels(folder, "train") if q in queries)
-        anchor_texts = [queries[q] for q in random.Random(1).sample(pool, args.anchors)]
-    elif args.anchor_source == "queries":
-        pool = sorted(set(queries) - set(test_ids))
-        anchor_texts = [queries[q] for q in random.Random(1).sample(pool, args.anchors)]
+    if args.anchor_source in ("train", "queries"):
+        pool = (sorted(q for q in read_qrels(folder, "train") if q in queries) if args.anchor_source == "train"
+                else sorted(set(queries) - set(test_ids)))
+        scored_texts = [queries[q] for q in anchor_order(pool)[:args.anchors + args.dev]]
     else:
-        from jiansuo.rerank.ce_knn import title_queries
-
-        anchor_texts = title_queries(engine, args.anchors)
+        scored_texts = ce_knn.title_queries(engine, args.anchors + args.dev)
+    anchor_texts, dev_texts = scored_texts[:args.anchors], scored_texts[args.anchors:]
 
     documents = list(engine.store.documents())
     doc_ids = [d.id for d in documents]
@@ -117,11 +153,13 @@ def main() -> None:
         exact, exact_seconds = score_matrix(model, [queries[q] for q in test_ids], texts,
                                             work / f"exact-test{args.test}.npy")
     if args.only != "exact":
-        rows, rows_seconds = score_matrix(model, anchor_texts, texts,
-                                          work / f"rows-{args.anchor_source}{args.anchors}.npy")
+        scored, scored_seconds = score_matrix(model, scored_texts, texts,
+                                              work / f"rows-{args.anchor_source}{len(scored_texts)}.npy")
     if args.only:
         return
-    per_call_ms = 1000 * (exact_seconds + rows_seconds) / ((len(test_ids) + len(anchor_texts)) * len(texts))
+    rows, dev_rows = scored[:args.anchors], scored[args.anchors:]
+    rows_seconds = scored_seconds * args.anchors / len(scored_texts)
+    per_call_ms = 1000 * (exact_seconds + scored_seconds) / ((len(test_ids) + len(scored_texts)) * len(texts))
 
     # publish R as the store's live CUR index: what `mode=ce-knn` serves in the latency rows below
     ce_knn.publish(engine, rows, doc_ids, anchor_texts, model, rows_seconds, engine.store.seq,
@@ -138,10 +176,15 @@ def main() -> None:
         top = np.array(retrieved[mode][qi][:budget])
         return top[np.argsort(-exact[qi, top], kind="stable")]
 
-    def cur_rank(method: str, anchors: str, qi: int, budget: int) -> np.ndarray:
+    def cur_rank(method: str, anchors: str, qi: int, budget: int, rounds: int = 5, weight: float = 0.0
+                 ) -> np.ndarray:
         ranking, _ = cur.search(lambda items: exact[qi, items], budget, 100, method=method, anchor_method=anchors,
-                                seeds=retrieved["hybrid"][qi])
+                                seeds=retrieved["hybrid"][qi], rounds=rounds, vector_weight=weight)
         return ranking
+
+    if dev_texts:
+        dev_grid(cur, engine, dev_texts, dev_rows, budgets, column)
+    default = {"rounds": ce_knn.ROUNDS, "weight": ce_knn.VECTOR_WEIGHT}
 
     methods = {"BM25 -> rerank": lambda qi, b: rerank_rank("bm25", qi, b),
                "dense -> rerank": lambda qi, b: rerank_rank("dense", qi, b),
@@ -150,7 +193,10 @@ def main() -> None:
                "CUR, k-means anchors": lambda qi, b: cur_rank("single", "kmeans", qi, b),
                "adaptive CUR, random": lambda qi, b: cur_rank("adaptive", "random", qi, b),
                "adaptive CUR, k-means": lambda qi, b: cur_rank("adaptive", "kmeans", qi, b),
-               "adaptive CUR, hybrid-seeded": lambda qi, b: cur_rank("adaptive", "retriever", qi, b)}
+               "adaptive CUR, hybrid-seeded": lambda qi, b: cur_rank("adaptive", "retriever", qi, b),
+               "adaptive CUR + vectors, k-means": lambda qi, b: cur_rank("adaptive", "kmeans", qi, b, **default),
+               "adaptive CUR + vectors, hybrid-seeded (default)":
+                   lambda qi, b: cur_rank("adaptive", "retriever", qi, b, **default)}
     results: dict[str, dict[int, dict[int, float]]] = {}
     rankings: dict[tuple[str, int], list[np.ndarray]] = {}
     for label, rank in methods.items():
@@ -177,7 +223,7 @@ def main() -> None:
                ["hybrid alone (no cross-encoder)", 0, f"{score_run(sub_qrels, run_of([np.array(r) for r in retrieved['hybrid']]), ('ndcg@10',))['ndcg@10']:.4f}"]]  # noqa: E501
     for budget in budgets:
         for label in ("hybrid -> rerank", "CUR, k-means anchors", "adaptive CUR, k-means",
-                      "adaptive CUR, hybrid-seeded"):
+                      "adaptive CUR, hybrid-seeded", "adaptive CUR + vectors, hybrid-seeded (default)"):
             ndcg = score_run(sub_qrels, run_of(rankings[(label, budget)]), ("ndcg@10",))["ndcg@10"]
             quality.append([label if "CUR" not in label else f"ce-knn: {label}", budget, f"{ndcg:.4f}"])
     print()
@@ -199,6 +245,28 @@ def main() -> None:
     print(table(["budget (CE calls)", "ce-knn query p50 ms", "p95 ms"], latency))
     plot(results, budgets, work / "recall_at_10.png", args.dataset)
     print(f"\nplot: {work / 'recall_at_10.png'}")
+
+
+def dev_grid(cur, engine, dev_texts: list[str], dev_rows: np.ndarray, budgets: list[int], column: dict) -> None:
+    """recall@10 of hybrid-seeded adaptive CUR on the dev queries for rounds x vector weight: how the defaults in
+    ce_knn (ROUNDS, VECTOR_WEIGHT) were picked (best mean over budgets <= 200)."""
+    truth = np.argsort(-dev_rows, axis=1, kind="stable")[:, :10]
+    seeds = [[column[h.doc_id] for h in engine.search(SearchRequest(query=t, limit=max(budgets), syntax=False,
+                                                                     mode="hybrid"), hydrate=False).hits]
+             for t in dev_texts]
+    grid = []
+    for rounds in (5, 10, 20):
+        for weight in (0.0, 0.1, 0.2, 0.3, 0.5, 1.0):
+            recalls = []
+            for budget in budgets:
+                found = [cur.search(lambda items, qi=qi: dev_rows[qi, items], budget, 10, anchor_method="retriever",
+                                    seeds=seeds[qi], rounds=rounds, vector_weight=weight)[0]
+                         for qi in range(len(dev_texts))]
+                recalls.append(np.mean([recall_at(f, truth[qi], 10) for qi, f in enumerate(found)]))
+            small = [r for b, r in zip(budgets, recalls, strict=True) if b <= 200]
+            grid.append([rounds, weight] + [f"{r:.3f}" for r in recalls] + [f"{np.mean(small):.3f}"])
+    print(f"\ndev: {len(dev_texts)} queries (never anchors); hybrid-seeded adaptive CUR, recall@10")
+    print(table(["rounds", "vector weight"] + [f"{b} calls" for b in budgets] + ["mean <= 200"], grid))
 
 
 def plot(results: dict, budgets: list[int], path, title: str) -> None:

@@ -1,7 +1,11 @@
+import hashlib
 import os
 from pathlib import Path
 
+import numpy as np
 import pytest
+
+from jiansuo.analysis import analyze
 
 FIXTURES = Path(__file__).parent / "fixtures"
 SHARED_DATA = Path(os.environ.get("JIANSUO_SHARED_DATA", Path(__file__).resolve().parents[2] / "shared" / "data"))
@@ -18,6 +22,30 @@ def shared_data(name: str) -> Path:
 @pytest.fixture
 def fixtures() -> Path:
     return FIXTURES
+
+
+class BagOfWordsEncoder:
+    """Hashes analysed terms into 64 dimensions: texts sharing words get similar vectors."""
+
+    name = "bow64"
+    dim = 64
+
+    def __init__(self):
+        self.calls = 0  # passages encoded (queries are not counted)
+
+    def _encode(self, texts):
+        out = np.zeros((len(texts), self.dim), dtype=np.float32)
+        for row, text in enumerate(texts):
+            for term in analyze(text):
+                out[row, int(hashlib.md5(term.encode()).hexdigest(), 16) % self.dim] += 1
+        out[:, 0] += 0.01
+        return out / np.linalg.norm(out, axis=1, keepdims=True)
+
+    encode_queries = _encode
+
+    def encode_passages(self, texts, progress=None):
+        self.calls += len(texts)
+        return self._encode(texts)
 
 
 @pytest.fixture

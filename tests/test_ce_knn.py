@@ -7,6 +7,9 @@ import pytest
 
 pytest.importorskip("torch", reason="the dense extra is not installed")
 
+from conftest import BagOfWordsEncoder  # noqa: E402
+
+from jiansuo.engine import Engine  # noqa: E402
 from jiansuo.ingest import read_path  # noqa: E402
 from jiansuo.model import Document, SearchRequest  # noqa: E402
 from jiansuo.rerank.ce_knn import CeKnnUnavailable, title_queries  # noqa: E402
@@ -16,10 +19,16 @@ pytestmark = pytest.mark.slow
 
 
 @pytest.fixture
-def knn_engine(posts_engine, tiny_base):
-    posts_engine.reranker_path = tiny_base
-    posts_engine.build_cur(title_queries(posts_engine, 4))
-    return posts_engine
+def knn_engine(tmp_path, fixtures, tiny_base):
+    """The posts and blog fixtures with a (fake, bag-of-words) dense index, so the CUR index has item vectors."""
+    engine = Engine(tmp_path / "store", encoder="bow64", reranker=tiny_base)
+    engine._encoder = BagOfWordsEncoder()
+    engine.add(d for d in read_path(fixtures / "posts.jsonl") if hasattr(d, "id"))
+    engine.add(d for d in read_path(fixtures / "blog") if hasattr(d, "id"))
+    engine.refresh()
+    engine.build_cur(title_queries(engine, 4))
+    yield engine
+    engine.close()
 
 
 def exact_order(engine, query: str) -> list[str]:
@@ -35,6 +44,7 @@ def test_the_index_holds_anchor_rows_for_every_document(knn_engine):
     assert cur.params["build_calls"] == 4 * n and (cur.folder / "params.json").exists()
     expected = knn_engine.reranker.score(cur.anchor_queries[0], [document_text(knn_engine.get(d)) for d in cur.doc_ids])
     assert np.allclose(cur.rows[0], expected, atol=1e-5)
+    assert np.allclose(cur.item_vectors, knn_engine.dense.document_vectors(cur.doc_ids))
 
 
 def test_with_the_whole_corpus_as_budget_it_is_the_exact_top_k(knn_engine):
@@ -69,6 +79,7 @@ def test_new_documents_extend_the_rows_and_deleted_ones_leave(knn_engine):
     expected = knn_engine.reranker.score(cur.anchor_queries[1], [document_text(knn_engine.get("new1"))])
     assert np.isclose(cur.rows[1, column], expected[0], atol=1e-5)
     assert cur.params["last_update"]["calls"] == 4
+    assert np.allclose(cur.item_vectors, knn_engine.dense.document_vectors(cur.doc_ids))  # aligned with columns
     n = knn_engine.store.count()
     page = knn_engine.search(SearchRequest(query="anchor queries", mode="ce-knn", budget=n, limit=n))
     assert {h.doc_id for h in page.hits} == {d.id for d in knn_engine.store.documents()}

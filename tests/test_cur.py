@@ -2,7 +2,7 @@
 
 import numpy as np
 
-from jiansuo.rerank.cur import adaptive_cur, cur_scores
+from jiansuo.rerank.cur import adaptive_cur, cur_scores, with_item_vectors
 
 
 def low_rank(n_queries=30, n_items=200, rank=5, seed=0):
@@ -57,3 +57,22 @@ def test_the_index_seeds_adaptive_rounds_with_the_retrievers_top(tmp_path):
     top, exact = index.search(score, budget=40, k=10, anchor_method="retriever", seeds=[7, 3, 3, 9], rounds=5)
     assert first_round[0][:3] == [7, 3, 9] and len(first_round[0]) == 8  # seeds, then k-means centres
     assert len(exact) == 40 and set(top) == set(np.argsort(-query)[:10])
+
+
+def test_item_vectors_cover_what_too_few_anchor_queries_cannot():
+    rng = np.random.default_rng(3)
+    vectors = rng.normal(size=(300, 12))
+    vectors -= vectors.mean(0)
+    rows = rng.normal(size=(3, 12)) @ vectors.T  # only 3 anchor queries: a 3-dimensional row space
+    query = rng.normal(size=12) @ vectors.T  # the query's scores are linear in the item vectors
+    truth = set(np.argsort(-query)[:10])
+    first = np.arange(0, 300, 30)
+    alone, _ = adaptive_cur(lambda items: query[items], rows, first, budget=40, rounds=3, k=10)
+    stacked, exact = adaptive_cur(lambda items: query[items], with_item_vectors(rows, vectors, 0.3), first,
+                                  budget=40, rounds=3, k=10)
+    assert set(stacked) == truth and len(exact) == 40
+    assert len(set(alone) & truth) < 10
+    approx = cur_scores(query[first], with_item_vectors(rows, vectors, 0.3), first)  # 10 anchors < 15 dimensions
+    assert not np.allclose(approx, query)
+    many = np.arange(0, 300, 10)
+    assert np.allclose(cur_scores(query[many], with_item_vectors(rows, vectors, 0.3), many), query, atol=1e-4)

@@ -1,40 +1,14 @@
 """Dense retrieval, fusion and hubness plumbing, with a fake encoder whose vectors are known."""
 
-import hashlib
-
 import numpy as np
 import pytest
+from conftest import BagOfWordsEncoder
 
-from jiansuo.analysis import analyze
 from jiansuo.analysis.passages import passage_source, split_passages
 from jiansuo.engine import Engine
 from jiansuo.ingest import read_path
 from jiansuo.model import Document, Hit, SearchRequest
 from jiansuo.retrieve import fusion, hubness
-
-
-class BagOfWordsEncoder:
-    """Hashes analysed terms into 64 dimensions: texts sharing words get similar vectors."""
-
-    name = "bow64"
-    dim = 64
-
-    def __init__(self):
-        self.calls = 0  # passages encoded (queries are not counted)
-
-    def _encode(self, texts):
-        out = np.zeros((len(texts), self.dim), dtype=np.float32)
-        for row, text in enumerate(texts):
-            for term in analyze(text):
-                out[row, int(hashlib.md5(term.encode()).hexdigest(), 16) % self.dim] += 1
-        out[:, 0] += 0.01
-        return out / np.linalg.norm(out, axis=1, keepdims=True)
-
-    encode_queries = _encode
-
-    def encode_passages(self, texts, progress=None):
-        self.calls += len(texts)
-        return self._encode(texts)
 
 
 @pytest.fixture

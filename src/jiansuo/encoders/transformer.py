@@ -75,7 +75,8 @@ class SentenceTransformerEncoder:
 
         self.name = name
         self.model = SentenceTransformer(model, device="cpu")
-        self.dim = int(self.model.get_sentence_embedding_dimension())
+        dimension = getattr(self.model, "get_embedding_dimension", None) or self.model.get_sentence_embedding_dimension
+        self.dim = int(dimension())
         self.batch_size = batch_size
 
     def encode_queries(self, texts: list[str]) -> np.ndarray:

@@ -2,7 +2,8 @@
 
 Building scores anchor queries against every stored document once (the offline cost); a search scores the
 query against anchor items, approximates every other score, and spends the rest of the budget on the exact
-scores of the best-looking documents (adaptively, in rounds, by default).
+scores of the best-looking documents (adaptively, in rounds). The approximation uses the anchor rows and the
+documents' dense vectors together (cur.with_item_vectors).
 """
 
 from __future__ import annotations
@@ -16,6 +17,10 @@ from jiansuo.model import Hit, SearchRequest
 from jiansuo.rerank.cur_index import CurIndex, item_anchor_sets, score_rows
 from jiansuo.retrieve.query import MUST, MUST_NOT, ParsedQuery
 from jiansuo.train.pairs import document_text
+
+# Chosen on SciFact dev queries (train queries that are not anchors; `bench/cur_knn.py --dev`), not on test.
+ROUNDS = 10
+VECTOR_WEIGHT = 0.3
 
 
 class CeKnnUnavailable(ValueError):
@@ -55,7 +60,8 @@ def publish(engine, rows: np.ndarray, doc_ids: list[str], anchor_queries: list[s
             seq: int, **extra) -> dict:
     """Write exact anchor rows (scored by `model` up to store sequence `seq`) as the store's live CUR index."""
     version = engine._cur_dirs.new_version()
-    CurIndex.write(version, rows, doc_ids, anchor_queries, item_anchor_sets(len(doc_ids), _vectors(engine, doc_ids)))
+    vectors = _vectors(engine, doc_ids)
+    CurIndex.write(version, rows, doc_ids, anchor_queries, item_anchor_sets(len(doc_ids), vectors), vectors)
     params = {"kind": "cur", "anchor_queries": len(anchor_queries), "documents": len(doc_ids),
               "build_calls": len(anchor_queries) * len(doc_ids), "build_seconds": round(seconds, 1),
               "store_seq": seq, "reranker": str(model.model_dir.resolve()), **extra}
@@ -104,12 +110,12 @@ def search(engine, backend, parsed: ParsedQuery, request: SearchRequest, known: 
         calls += len(items)
         return model.score(text, _texts(engine, [cur.doc_ids[i] for i in items]))
 
-    rounds = 5
-    first = engine.search(replace(request, mode="", offset=0, limit=max(1, request.budget // rounds), rerank=0,
+    first = engine.search(replace(request, mode="", offset=0, limit=max(1, request.budget // ROUNDS), rerank=0,
                                   sort="relevance"), hydrate=False)  # BM25 or hybrid: the first anchor items
     seeds = [cur.column[h.doc_id] for h in first.hits if h.doc_id in cur.column]
     top, exact = cur.search(score_items, request.budget, request.offset + request.limit, method="adaptive",
-                            anchor_method="retriever", rounds=rounds, allowed=allowed, seeds=seeds)
+                            anchor_method="retriever", rounds=ROUNDS, allowed=allowed, seeds=seeds,
+                            vector_weight=VECTOR_WEIGHT)
     floor = min(exact.values(), default=0.0) - 1.0  # below every exact score: only approximated
     hits = [Hit(cur.doc_ids[i], exact.get(int(i), floor), {"cross_encoder": exact.get(int(i), floor),
                                                            "exact": float(int(i) in exact)}) for i in top]
