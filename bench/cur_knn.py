@@ -5,16 +5,24 @@ the model's own top k). Anchor queries (disjoint from the test queries) score ev
 offline cost, stored through the real index component (rerank/cur_index.py). Each method then spends a
 budget of B exact scores per query, looked up in E:
 - BM25 / dense / hybrid -> rerank: the retriever's top B, reordered by exact scores;
+- CE's own vectors -> rerank: the top B-1 by the cross-encoder's one-sided vectors (query pass = 1 call);
 - CUR (ANNCUR, one round): B/2 anchor items (k-means centres on the dense document vectors, or random),
   approximate all scores as c . pinv(R[:, A]) . R, exact scores for the B/2 best-looking others;
 - adaptive CUR (ADACUR): B/5 anchor items, then 4 rounds each scoring the approximation's best unscored
   items and re-solving with every exact score as an anchor; its first anchors are k-means centres, random
-  items, or ("hybrid-seeded") the hybrid retriever's top B/5 for the query (the engine's default).
-recall@k = |method's top k  &  exact top k| / k. nDCG@10 uses the collection's qrels for the same queries.
-Latency: `Engine.search(mode="ce-knn", budget=B)` end to end on the real store (model calls included).
-Writes a table (stdout) and a PNG plot of recall@10 against calls.
-Run: python bench/cur_knn.py --dataset scifact --model runs/rerank/scifact-qrels-segment-cosine
-     python bench/cur_knn.py --dataset lo-help/zh --model runs/rerank/lo-zh-self-supervised --encoder e5
+  items, or ("hybrid-seeded") the hybrid retriever's top B/5 for the query;
+- adaptive CUR + vectors: R stacked with the documents' dense vectors and the cross-encoder's own document
+  vectors (cur.with_item_vectors), 10 rounds; the default seeds its first round with the hybrid top and the
+  CE-vector top interleaved (ce_knn.search, what the engine runs).
+--dev D scores D more anchor-source queries fully (never anchors) and prints the grid that picked ce_knn's
+ROUNDS and VECTOR_WEIGHTS. recall@k = |method's top k & exact top k| / k. nDCG@10 uses the collection's
+qrels for the same queries. Latency: `Engine.search(mode="ce-knn", budget=B)` end to end on the real store
+(model calls included). Writes a table (stdout) and a PNG plot of recall@10 against calls.
+Rows already scored by an earlier run (same folder, same query text) are reused.
+Run: python bench/cur_knn.py --dataset scifact --model runs/rerank/scifact-qrels-segment-cosine --max-tokens 64 \
+         --int8 --test 20 --anchors 160 --dev 40
+     python bench/cur_knn.py --dataset lo-help/zh --model runs/sts/cross-STS-B-cosent-segment-cosine \
+         --max-tokens 64 --int8 --test 15 --anchors 100 --dev 25 --anchor-source queries
 """
 
 from __future__ import annotations
@@ -168,35 +176,37 @@ def main() -> None:
 
     truth = np.argsort(-exact, axis=1, kind="stable")
     column = {d: i for i, d in enumerate(doc_ids)}
-    retrieved = {mode: [[column[h.doc_id] for h in engine.search(SearchRequest(
-        query=queries[q], limit=max(budgets), syntax=False, mode=mode), hydrate=False).hits] for q in test_ids]
-        for mode in ("bm25", "dense", "hybrid")}
+    retrieved = query_seeds(engine, cur, model, [queries[q] for q in test_ids], column, max(budgets))
 
     def rerank_rank(mode: str, qi: int, budget: int) -> np.ndarray:
-        top = np.array(retrieved[mode][qi][:budget])
+        top = np.array(retrieved[mode][qi][:budget - (mode == "cross")])  # the query's own pass is a call
         return top[np.argsort(-exact[qi, top], kind="stable")]
 
-    def cur_rank(method: str, anchors: str, qi: int, budget: int, rounds: int = 5, weight: float = 0.0
-                 ) -> np.ndarray:
-        ranking, _ = cur.search(lambda items: exact[qi, items], budget, 100, method=method, anchor_method=anchors,
-                                seeds=retrieved["hybrid"][qi], rounds=rounds, vector_weight=weight)
+    def cur_rank(method: str, anchors: str, qi: int, budget: int, rounds: int = 5,
+                 weights: dict | None = None, seeds: str = "hybrid") -> np.ndarray:
+        ranking, _ = cur.search(lambda items: exact[qi, items], budget - (seeds == "mixed"), 100, method=method,
+                                anchor_method=anchors, seeds=retrieved[seeds][qi], rounds=rounds,
+                                vector_weights=weights)
         return ranking
 
     if dev_texts:
-        dev_grid(cur, engine, dev_texts, dev_rows, budgets, column)
-    default = {"rounds": ce_knn.ROUNDS, "weight": ce_knn.VECTOR_WEIGHT}
+        dev_grid(cur, engine, model, dev_texts, dev_rows, budgets, column)
+    default = {"rounds": ce_knn.ROUNDS, "weights": ce_knn.VECTOR_WEIGHTS}
 
     methods = {"BM25 -> rerank": lambda qi, b: rerank_rank("bm25", qi, b),
                "dense -> rerank": lambda qi, b: rerank_rank("dense", qi, b),
                "hybrid -> rerank": lambda qi, b: rerank_rank("hybrid", qi, b),
+               "CE's own vectors -> rerank": lambda qi, b: rerank_rank("cross", qi, b),
                "CUR, random anchors": lambda qi, b: cur_rank("single", "random", qi, b),
                "CUR, k-means anchors": lambda qi, b: cur_rank("single", "kmeans", qi, b),
                "adaptive CUR, random": lambda qi, b: cur_rank("adaptive", "random", qi, b),
                "adaptive CUR, k-means": lambda qi, b: cur_rank("adaptive", "kmeans", qi, b),
                "adaptive CUR, hybrid-seeded": lambda qi, b: cur_rank("adaptive", "retriever", qi, b),
                "adaptive CUR + vectors, k-means": lambda qi, b: cur_rank("adaptive", "kmeans", qi, b, **default),
-               "adaptive CUR + vectors, hybrid-seeded (default)":
-                   lambda qi, b: cur_rank("adaptive", "retriever", qi, b, **default)}
+               "adaptive CUR + vectors, hybrid-seeded": lambda qi, b: cur_rank("adaptive", "retriever", qi, b,
+                                                                               **default),
+               "adaptive CUR + vectors, hybrid + CE-vector seeds (default)":
+                   lambda qi, b: cur_rank("adaptive", "retriever", qi, b, **default, seeds="mixed")}
     results: dict[str, dict[int, dict[int, float]]] = {}
     rankings: dict[tuple[str, int], list[np.ndarray]] = {}
     for label, rank in methods.items():
@@ -222,8 +232,8 @@ def main() -> None:
                 f"{score_run(sub_qrels, run_of(list(truth)), ('ndcg@10',))['ndcg@10']:.4f}"],
                ["hybrid alone (no cross-encoder)", 0, f"{score_run(sub_qrels, run_of([np.array(r) for r in retrieved['hybrid']]), ('ndcg@10',))['ndcg@10']:.4f}"]]  # noqa: E501
     for budget in budgets:
-        for label in ("hybrid -> rerank", "CUR, k-means anchors", "adaptive CUR, k-means",
-                      "adaptive CUR, hybrid-seeded", "adaptive CUR + vectors, hybrid-seeded (default)"):
+        for label in ("hybrid -> rerank", "CE's own vectors -> rerank", "CUR, k-means anchors",
+                      "adaptive CUR, hybrid-seeded", "adaptive CUR + vectors, hybrid + CE-vector seeds (default)"):
             ndcg = score_run(sub_qrels, run_of(rankings[(label, budget)]), ("ndcg@10",))["ndcg@10"]
             quality.append([label if "CUR" not in label else f"ce-knn: {label}", budget, f"{ndcg:.4f}"])
     print()
@@ -247,26 +257,44 @@ def main() -> None:
     print(f"\nplot: {work / 'recall_at_10.png'}")
 
 
-def dev_grid(cur, engine, dev_texts: list[str], dev_rows: np.ndarray, budgets: list[int], column: dict) -> None:
-    """recall@10 of hybrid-seeded adaptive CUR on the dev queries for rounds x vector weight: how the defaults in
-    ce_knn (ROUNDS, VECTOR_WEIGHT) were picked (best mean over budgets <= 200)."""
+def query_seeds(engine, cur, model, texts: list[str], column: dict, depth: int) -> dict[str, list[list[int]]]:
+    """Per query, the columns each cheap ranking puts first: BM25, dense, hybrid, the cross-encoder's own
+    vectors (one forward pass of the query), and "mixed" (hybrid and CE vectors interleaved, as ce_knn does)."""
+    out = {mode: [[column[h.doc_id] for h in engine.search(SearchRequest(query=t, limit=depth, syntax=False,
+                                                                          mode=mode), hydrate=False).hits]
+                  for t in texts] for mode in ("bm25", "dense", "hybrid")}
+    query_vectors = model.segment_vectors(texts, side=0)
+    out["cross"] = [ce_knn.nearest(cur.vectors["cross"], v, depth) for v in query_vectors]
+    out["mixed"] = [ce_knn.interleaved(h, c) for h, c in zip(out["hybrid"], out["cross"], strict=True)]
+    return out
+
+
+def dev_grid(cur, engine, model, dev_texts: list[str], dev_rows: np.ndarray, budgets: list[int], column: dict
+             ) -> None:
+    """recall@10 of adaptive CUR on the dev queries, varying one setting at a time around the default: how the
+    defaults in ce_knn (ROUNDS, VECTOR_WEIGHTS, mixed seeds) were picked (best mean over budgets <= 200)."""
     truth = np.argsort(-dev_rows, axis=1, kind="stable")[:, :10]
-    seeds = [[column[h.doc_id] for h in engine.search(SearchRequest(query=t, limit=max(budgets), syntax=False,
-                                                                     mode="hybrid"), hydrate=False).hits]
-             for t in dev_texts]
+    seeds = query_seeds(engine, cur, model, dev_texts, column, max(budgets))
+    small_budgets = [b for b in budgets if b <= 200]
+    configs = [(5, 0.0, 0.0, "hybrid")]  # the previous default: R alone
+    for rounds, dense, cross, kind in [(10, 0.3, 0.3, "mixed"), (5, 0.3, 0.3, "mixed"), (20, 0.3, 0.3, "mixed"),
+                                       (10, 0.0, 0.3, "mixed"), (10, 1.0, 0.3, "mixed"), (10, 0.3, 0.0, "mixed"),
+                                       (10, 0.3, 0.1, "mixed"), (10, 0.3, 1.0, "mixed"), (10, 0.3, 0.3, "hybrid")]:
+        configs.append((rounds, dense, cross, kind))
     grid = []
-    for rounds in (5, 10, 20):
-        for weight in (0.0, 0.1, 0.2, 0.3, 0.5, 1.0):
-            recalls = []
-            for budget in budgets:
-                found = [cur.search(lambda items, qi=qi: dev_rows[qi, items], budget, 10, anchor_method="retriever",
-                                    seeds=seeds[qi], rounds=rounds, vector_weight=weight)[0]
-                         for qi in range(len(dev_texts))]
-                recalls.append(np.mean([recall_at(f, truth[qi], 10) for qi, f in enumerate(found)]))
-            small = [r for b, r in zip(budgets, recalls, strict=True) if b <= 200]
-            grid.append([rounds, weight] + [f"{r:.3f}" for r in recalls] + [f"{np.mean(small):.3f}"])
-    print(f"\ndev: {len(dev_texts)} queries (never anchors); hybrid-seeded adaptive CUR, recall@10")
-    print(table(["rounds", "vector weight"] + [f"{b} calls" for b in budgets] + ["mean <= 200"], grid))
+    for rounds, dense, cross, kind in configs:
+        recalls = []
+        for budget in small_budgets:
+            found = [cur.search(lambda items, qi=qi: dev_rows[qi, items], budget - (kind == "mixed"), 10,
+                                anchor_method="retriever", seeds=seeds[kind][qi], rounds=rounds,
+                                vector_weights={"dense": dense, "cross": cross})[0]
+                     for qi in range(len(dev_texts))]
+            recalls.append(np.mean([recall_at(f, truth[qi], 10) for qi, f in enumerate(found)]))
+        grid.append([rounds, dense, cross, kind] + [f"{r:.3f}" for r in recalls] + [f"{np.mean(recalls):.3f}"])
+        print("  dev", grid[-1], flush=True)
+    print(f"\ndev: {len(dev_texts)} queries (never anchors); adaptive CUR, recall@10 of the exact top 10")
+    print(table(["rounds", "dense weight", "CE-vector weight", "first-round seeds"]
+                + [f"{b} calls" for b in small_budgets] + ["mean"], grid))
 
 
 def plot(results: dict, budgets: list[int], path, title: str) -> None:

@@ -1,6 +1,7 @@
 """mode=ce-knn end to end on a tiny cross-encoder: the CUR index on disk, its updates, budgets, filters, API."""
 
 import json
+import shutil
 
 import numpy as np
 import pytest
@@ -18,10 +19,19 @@ from jiansuo.train.pairs import document_text  # noqa: E402
 pytestmark = pytest.mark.slow
 
 
+@pytest.fixture(scope="module")
+def tiny_segment(tiny_base, tmp_path_factory):
+    """The tiny model with the segment-cosine head, which also gives the cross-encoder's own text vectors."""
+    folder = tmp_path_factory.mktemp("tiny-segment")
+    shutil.copytree(tiny_base, folder, dirs_exist_ok=True)
+    (folder / "jiansuo.json").write_text(json.dumps({"head": "segment-cosine", "max_tokens": 64}))
+    return folder
+
+
 @pytest.fixture
-def knn_engine(tmp_path, fixtures, tiny_base):
+def knn_engine(tmp_path, fixtures, tiny_segment):
     """The posts and blog fixtures with a (fake, bag-of-words) dense index, so the CUR index has item vectors."""
-    engine = Engine(tmp_path / "store", encoder="bow64", reranker=tiny_base)
+    engine = Engine(tmp_path / "store", encoder="bow64", reranker=tiny_segment)
     engine._encoder = BagOfWordsEncoder()
     engine.add(d for d in read_path(fixtures / "posts.jsonl") if hasattr(d, "id"))
     engine.add(d for d in read_path(fixtures / "blog") if hasattr(d, "id"))
@@ -37,6 +47,24 @@ def exact_order(engine, query: str) -> list[str]:
     return [documents[i].id for i in np.argsort(-scores, kind="stable")]
 
 
+def assert_vectors_match(engine):
+    cur = engine.cur
+    assert np.allclose(cur.vectors["dense"], engine.dense.document_vectors(cur.doc_ids))
+    texts = [document_text(engine.get(d)) for d in cur.doc_ids]
+    assert np.allclose(cur.vectors["cross"], engine.reranker.segment_vectors(texts, side=1), atol=1e-5)
+
+
+def test_the_models_own_vectors_are_unit_and_logit_heads_have_none(tiny_base, tiny_segment):
+    from jiansuo.rerank.cross_encoder import CrossEncoder
+
+    model = CrossEncoder(tiny_segment)
+    queries, documents = model.segment_vectors(["CUR 分解"], side=0), model.segment_vectors(["CUR 分解", "b"], side=1)
+    assert queries.shape == (1, 32) and documents.shape == (2, 32)
+    assert np.allclose(np.linalg.norm(documents, axis=1), 1.0, atol=1e-5)
+    assert not np.allclose(queries[0], documents[0])  # the same text read as a query or as a document
+    assert CrossEncoder(tiny_base).segment_vectors(["a"], side=1) is None
+
+
 def test_the_index_holds_anchor_rows_for_every_document(knn_engine):
     cur = knn_engine.cur
     n = knn_engine.store.count()
@@ -44,7 +72,7 @@ def test_the_index_holds_anchor_rows_for_every_document(knn_engine):
     assert cur.params["build_calls"] == 4 * n and (cur.folder / "params.json").exists()
     expected = knn_engine.reranker.score(cur.anchor_queries[0], [document_text(knn_engine.get(d)) for d in cur.doc_ids])
     assert np.allclose(cur.rows[0], expected, atol=1e-5)
-    assert np.allclose(cur.item_vectors, knn_engine.dense.document_vectors(cur.doc_ids))
+    assert_vectors_match(knn_engine)
 
 
 def test_with_the_whole_corpus_as_budget_it_is_the_exact_top_k(knn_engine):
@@ -79,7 +107,7 @@ def test_new_documents_extend_the_rows_and_deleted_ones_leave(knn_engine):
     expected = knn_engine.reranker.score(cur.anchor_queries[1], [document_text(knn_engine.get("new1"))])
     assert np.isclose(cur.rows[1, column], expected[0], atol=1e-5)
     assert cur.params["last_update"]["calls"] == 4
-    assert np.allclose(cur.item_vectors, knn_engine.dense.document_vectors(cur.doc_ids))  # aligned with columns
+    assert_vectors_match(knn_engine)  # still aligned with the columns
     n = knn_engine.store.count()
     page = knn_engine.search(SearchRequest(query="anchor queries", mode="ce-knn", budget=n, limit=n))
     assert {h.doc_id for h in page.hits} == {d.id for d in knn_engine.store.documents()}

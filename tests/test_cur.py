@@ -68,11 +68,11 @@ def test_item_vectors_cover_what_too_few_anchor_queries_cannot():
     truth = set(np.argsort(-query)[:10])
     first = np.arange(0, 300, 30)
     alone, _ = adaptive_cur(lambda items: query[items], rows, first, budget=40, rounds=3, k=10)
-    stacked, exact = adaptive_cur(lambda items: query[items], with_item_vectors(rows, vectors, 0.3), first,
+    stacked, exact = adaptive_cur(lambda items: query[items], with_item_vectors(rows, [(vectors, 0.3)]), first,
                                   budget=40, rounds=3, k=10)
     assert set(stacked) == truth and len(exact) == 40
     assert len(set(alone) & truth) < 10
-    approx = cur_scores(query[first], with_item_vectors(rows, vectors, 0.3), first)  # 10 anchors < 15 dimensions
+    approx = cur_scores(query[first], with_item_vectors(rows, [(vectors, 0.3)]), first)  # 10 anchors < 15 dimensions
     assert not np.allclose(approx, query)
     many = np.arange(0, 300, 10)
-    assert np.allclose(cur_scores(query[many], with_item_vectors(rows, vectors, 0.3), many), query, atol=1e-4)
+    assert np.allclose(cur_scores(query[many], with_item_vectors(rows, [(vectors, 0.3)]), many), query, atol=1e-4)

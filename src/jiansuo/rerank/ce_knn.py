@@ -2,8 +2,10 @@
 
 Building scores anchor queries against every stored document once (the offline cost); a search scores the
 query against anchor items, approximates every other score, and spends the rest of the budget on the exact
-scores of the best-looking documents (adaptively, in rounds). The approximation uses the anchor rows and the
-documents' dense vectors together (cur.with_item_vectors).
+scores of the best-looking documents (adaptively, in rounds). The approximation uses the anchor rows, the
+documents' dense vectors and the cross-encoder's own document vectors together (cur.with_item_vectors); the
+first round scores the retriever's top documents interleaved with those nearest the query's own
+cross-encoder vector (one forward pass, counted as a call).
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ from jiansuo.train.pairs import document_text
 
 # Chosen on SciFact dev queries (train queries that are not anchors; `bench/cur_knn.py --dev`), not on test.
 ROUNDS = 10
-VECTOR_WEIGHT = 0.3
+VECTOR_WEIGHTS = {"dense": 0.3, "cross": 0.3}
 
 
 class CeKnnUnavailable(ValueError):
@@ -61,9 +63,14 @@ def publish(engine, rows: np.ndarray, doc_ids: list[str], anchor_queries: list[s
     """Write exact anchor rows (scored by `model` up to store sequence `seq`) as the store's live CUR index."""
     version = engine._cur_dirs.new_version()
     vectors = _vectors(engine, doc_ids)
-    CurIndex.write(version, rows, doc_ids, anchor_queries, item_anchor_sets(len(doc_ids), vectors), vectors)
+    started = time.perf_counter()
+    cross = model.segment_vectors(_texts(engine, doc_ids), side=1)
+    vector_seconds = time.perf_counter() - started
+    CurIndex.write(version, rows, doc_ids, anchor_queries, item_anchor_sets(len(doc_ids), vectors),
+                   {"dense": vectors, "cross": cross})
     params = {"kind": "cur", "anchor_queries": len(anchor_queries), "documents": len(doc_ids),
               "build_calls": len(anchor_queries) * len(doc_ids), "build_seconds": round(seconds, 1),
+              "vector_passes": 0 if cross is None else len(doc_ids), "vector_seconds": round(vector_seconds, 1),
               "store_seq": seq, "reranker": str(model.model_dir.resolve()), **extra}
     engine._cur_dirs.publish(version, params)
     return params
@@ -84,8 +91,9 @@ def refresh(engine) -> int:
     new_ids = sorted(changed & alive)
     version = engine._cur_dirs.new_version()
     order = [d for d in cur.doc_ids if d in keep] + new_ids
-    params = cur.extended(version, engine.reranker.score, keep, new_ids, _texts(engine, new_ids),
-                          _vectors(engine, order))
+    model = engine.reranker
+    params = cur.extended(version, model.score, keep, new_ids, _texts(engine, new_ids), _vectors(engine, order),
+                          lambda texts: model.segment_vectors(texts, side=1))
     engine._cur_dirs.publish(version, {**params, "store_seq": seq})
     return len(changes)
 
@@ -110,17 +118,46 @@ def search(engine, backend, parsed: ParsedQuery, request: SearchRequest, known: 
         calls += len(items)
         return model.score(text, _texts(engine, [cur.doc_ids[i] for i in items]))
 
-    first = engine.search(replace(request, mode="", offset=0, limit=max(1, request.budget // ROUNDS), rerank=0,
-                                  sort="relevance"), hydrate=False)  # BM25 or hybrid: the first anchor items
+    count = max(1, request.budget // ROUNDS)
+    first = engine.search(replace(request, mode="", offset=0, limit=count, rerank=0, sort="relevance"),
+                          hydrate=False)  # BM25 or hybrid
     seeds = [cur.column[h.doc_id] for h in first.hits if h.doc_id in cur.column]
-    top, exact = cur.search(score_items, request.budget, request.offset + request.limit, method="adaptive",
+    candidates = int(allowed.sum()) if allowed is not None else len(cur.doc_ids)
+    if 1 < request.budget < candidates and (query := _query_vector(cur, model, text)) is not None:
+        calls += 1  # the query's own forward pass
+        seeds = interleaved(seeds, nearest(cur.vectors["cross"], query, count, allowed))
+    top, exact = cur.search(score_items, request.budget - calls, request.offset + request.limit, method="adaptive",
                             anchor_method="retriever", rounds=ROUNDS, allowed=allowed, seeds=seeds,
-                            vector_weight=VECTOR_WEIGHT)
+                            vector_weights=VECTOR_WEIGHTS)
     floor = min(exact.values(), default=0.0) - 1.0  # below every exact score: only approximated
     hits = [Hit(cur.doc_ids[i], exact.get(int(i), floor), {"cross_encoder": exact.get(int(i), floor),
                                                            "exact": float(int(i) in exact)}) for i in top]
-    total = int(allowed.sum()) if allowed is not None else len(cur.doc_ids)
-    return hits[request.offset :], total, calls
+    return hits[request.offset :], candidates, calls
+
+
+def _query_vector(cur: CurIndex, model, text: str) -> np.ndarray | None:
+    """The query read alone by the cross-encoder, when the index holds the documents' counterparts."""
+    if "cross" not in cur.vectors:
+        return None
+    vectors = model.segment_vectors([text], side=0)
+    return None if vectors is None else vectors[0]
+
+
+def nearest(vectors: np.ndarray, query: np.ndarray, count: int, allowed: np.ndarray | None = None) -> list[int]:
+    """Columns of the `count` vectors with the largest dot product with `query` (allowed ones only)."""
+    similarity = vectors @ query
+    if allowed is not None:
+        similarity = np.where(allowed, similarity, -np.inf)
+    count = min(count, int(np.isfinite(similarity).sum()))
+    top = np.argpartition(-similarity, count - 1)[:count] if count else np.zeros(0, dtype=np.int64)
+    return [int(i) for i in top[np.argsort(-similarity[top])]]
+
+
+def interleaved(first: list[int], second: list[int]) -> list[int]:
+    """first[0], second[0], first[1], second[1], ... without repeats."""
+    merged = [item for pair in zip(first, second, strict=False) for item in pair]
+    longer = first if len(first) > len(second) else second
+    return list(dict.fromkeys(merged + longer[min(len(first), len(second)) :]))
 
 
 def _constrained(parsed: ParsedQuery, request: SearchRequest) -> bool:

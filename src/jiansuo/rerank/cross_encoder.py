@@ -126,6 +126,29 @@ class CrossEncoder:
                   .clamp(min=1) for side in (0, 1)]
         return torch.nn.functional.cosine_similarity(pooled[0], pooled[1], dim=-1)
 
+    def segment_vectors(self, texts: list[str], side: int) -> np.ndarray | None:
+        """Unit vectors of texts read alone, as the segment-cosine head pools them: side 0 reads each text as a
+        query (empty document), side 1 as a document (empty query). Their dot products approximate the pair
+        scores without the cross attention: the model's own bi-encoder view, one forward pass per text.
+        None for the logit head, whose score is not a product of two segment vectors."""
+        import torch
+
+        if self.head != "segment-cosine":
+            return None
+        self.model.eval()
+        out = []
+        with torch.inference_mode():
+            for start in range(0, len(texts), self.batch_size):
+                batch = texts[start : start + self.batch_size]
+                blank = [""] * len(batch)
+                tokens, segments = self.encode(*((batch, blank) if side == 0 else (blank, batch)))
+                tokens.pop("token_type_ids", None)
+                hidden = self.model(**tokens).last_hidden_state
+                mask = (segments == side).unsqueeze(-1)
+                pooled = (hidden * mask).sum(1) / mask.sum(1).clamp(min=1)
+                out.append(torch.nn.functional.normalize(pooled, dim=-1).float().numpy())
+        return np.concatenate(out) if out else np.zeros((0, self.encoder.config.hidden_size), dtype=np.float32)
+
     def score(self, query: str, texts: list[str]) -> np.ndarray:
         return self.score_pairs([query] * len(texts), texts)
 

@@ -24,19 +24,21 @@ def cur_scores(anchor_scores: np.ndarray, rows: np.ndarray, anchor_items: np.nda
     return anchor_scores @ weights @ rows
 
 
-def with_item_vectors(rows: np.ndarray, vectors: np.ndarray, weight: float) -> np.ndarray:
-    """R with the items' dense vectors stacked under it as extra rows (centred; entries scaled to R's spread
-    times `weight`).
+def with_item_vectors(rows: np.ndarray, blocks: list[tuple[np.ndarray, float]]) -> np.ndarray:
+    """R with the items' vectors stacked under it as extra rows: each (vectors, weight) block centred, its
+    entries scaled to R's spread times `weight`.
 
     With R alone a query's scores are approximated inside the span of k_q anchor rows, which a few dozen or
     hundred anchor queries cover poorly. Each vector dimension is a further "anchor query" whose scores cost
     nothing; the least-squares fit picks the mix of anchor rows and vector dimensions that matches the
-    query's exact scores. Same idea as using dual-encoder item embeddings in place of (or beside) CUR item
-    embeddings, as in Yadav et al., "Adaptive Retrieval and Scalable Indexing for k-NN Search with
-    Cross-Encoders" (ICLR 2024)."""
-    centred = (vectors - vectors.mean(0)).T
-    scale = weight * rows.std() / (centred.std() or 1.0)
-    return np.concatenate([rows, scale * centred]).astype(np.float32)
+    query's exact scores. Same idea as using dual-encoder item embeddings beside CUR item embeddings, as in
+    Yadav et al., "Adaptive Retrieval and Scalable Indexing for k-NN Search with Cross-Encoders" (ICLR 2024)."""
+    stacked = [rows]
+    for vectors, weight in blocks:
+        if weight:
+            centred = (vectors - vectors.mean(0)).T
+            stacked.append(weight * rows.std() / (centred.std() or 1.0) * centred)
+    return np.concatenate(stacked).astype(np.float32)
 
 
 def _ranking(approx: np.ndarray, exact: dict[int, float], allowed: np.ndarray | None, k: int) -> np.ndarray:

@@ -1,12 +1,12 @@
 """The cross-encoder k-NN index: exact scores of anchor queries against every document (R), plus anchor items.
 
 Stored as a versioned index directory (``indexes/cur/vNNNNNN/``): ``rows.npy`` (anchor queries x documents,
-float32), ``doc_ids.json`` (column order), ``anchor_queries.json``, ``anchor_items.json`` (item anchor sets
-by selection method and size), ``item_vectors.npy`` (the documents' dense vectors in column order, when the
-store has a dense index: stacked under R at search time, see cur.with_item_vectors) and ``params.json``
-with the offline cost (cross-encoder calls = anchor queries x documents, wall seconds). New documents extend
-R by being scored against the anchor queries only (k_q calls each); deleted documents drop their column.
-Nothing here is needed by the other search modes.
+float32), ``doc_ids.json`` (column order), ``anchor_queries.json``, ``anchor_items.json`` (item anchor sets by
+selection method and size), ``vectors-dense.npy`` (the documents' dense vectors in column order, when the store has
+a dense index), ``vectors-cross.npy`` (the cross-encoder's own document-side vectors, one forward pass per document;
+see CrossEncoder.segment_vectors) and ``params.json`` with the offline cost (cross-encoder calls = anchor queries x
+documents, wall seconds). New documents extend R by being scored against the anchor queries only (k_q calls each);
+deleted documents drop their column. Nothing here is needed by the other search modes.
 """
 
 from __future__ import annotations
@@ -86,28 +86,36 @@ class CurIndex:
             (self.folder / "anchor_items.json").read_text(encoding="utf-8"))
         self.params: dict = json.loads((self.folder / "params.json").read_text(encoding="utf-8"))
         self.column = {doc_id: i for i, doc_id in enumerate(self.doc_ids)}
-        vectors_path = self.folder / "item_vectors.npy"
-        self.item_vectors = np.load(vectors_path) if vectors_path.exists() else None
-        self._features: dict[float, np.ndarray] = {}
+        self.vectors = {path.stem.removeprefix("vectors-"): np.load(path) for path in self.folder.glob("vectors-*.npy")}
+        self._features: dict[tuple, np.ndarray] = {}
 
     @staticmethod
     def write(folder: Path, rows: np.ndarray, doc_ids: list[str], anchor_queries: list[str],
-              anchor_items: dict[str, dict[str, list[int]]], vectors: np.ndarray | None = None) -> None:
+              anchor_items: dict[str, dict[str, list[int]]], vectors: dict[str, np.ndarray | None] | None = None
+              ) -> None:
         np.save(folder / "rows.npy", rows.astype(np.float32))
-        if vectors is not None and len(vectors) == len(doc_ids):
-            np.save(folder / "item_vectors.npy", vectors.astype(np.float32))
+        for name, values in (vectors or {}).items():
+            if values is not None and len(values) == len(doc_ids):
+                np.save(folder / f"vectors-{name}.npy", values.astype(np.float32))
         (folder / "doc_ids.json").write_text(json.dumps(doc_ids, ensure_ascii=False), encoding="utf-8")
         (folder / "anchor_queries.json").write_text(json.dumps(anchor_queries, ensure_ascii=False), encoding="utf-8")
         (folder / "anchor_items.json").write_text(json.dumps(anchor_items), encoding="utf-8")
 
     def extended(self, folder: Path, scorer: Scorer, keep: set[str], new_ids: list[str], new_texts: list[str],
-                 vectors: np.ndarray | None) -> dict:
-        """A new version: columns of documents no longer in `keep` dropped, `new_ids` scored and appended."""
+                 dense_vectors: np.ndarray | None,
+                 cross_vectors: Callable[[list[str]], np.ndarray | None] | None = None) -> dict:
+        """A new version: columns of documents no longer in `keep` dropped, `new_ids` scored and appended
+        (`dense_vectors`: all documents' in the new column order; `cross_vectors`: the new texts' only)."""
         started = time.perf_counter()
         kept = [i for i, doc_id in enumerate(self.doc_ids) if doc_id in keep]
         doc_ids = [self.doc_ids[i] for i in kept] + new_ids
         rows = np.concatenate([self.rows[:, kept], score_rows(scorer, self.anchor_queries, new_texts)], axis=1)
-        self.write(folder, rows, doc_ids, self.anchor_queries, item_anchor_sets(len(doc_ids), vectors), vectors)
+        vectors = {"dense": dense_vectors}
+        if "cross" in self.vectors and cross_vectors is not None:
+            added = cross_vectors(new_texts) if new_texts else self.vectors["cross"][:0]
+            vectors["cross"] = None if added is None else np.concatenate([self.vectors["cross"][kept], added])
+        self.write(folder, rows, doc_ids, self.anchor_queries, item_anchor_sets(len(doc_ids), dense_vectors),
+                   vectors)
         calls = len(self.anchor_queries) * len(new_ids)
         return {**self.params, "documents": len(doc_ids),
                 "build_calls": self.params.get("build_calls", 0) + calls,
@@ -121,23 +129,25 @@ class CurIndex:
         size = min([s for s in sizes if s >= count], default=sizes[-1])
         return np.array(sets[str(size)][:count], dtype=np.int64)
 
-    def features(self, vector_weight: float) -> np.ndarray:
-        """What the CUR algebra approximates with: R alone (weight 0 or no vectors), else R over the vectors."""
-        if not vector_weight or self.item_vectors is None:
+    def features(self, weights: dict[str, float] | None) -> np.ndarray:
+        """What the CUR algebra approximates with: R, over the stored vector sets given a weight
+        (cur.with_item_vectors); R alone when none is."""
+        key = tuple(sorted((name, w) for name, w in (weights or {}).items() if w and name in self.vectors))
+        if not key:
             return self.rows
-        if vector_weight not in self._features:
-            self._features[vector_weight] = with_item_vectors(self.rows, self.item_vectors, vector_weight)
-        return self._features[vector_weight]
+        if key not in self._features:
+            self._features[key] = with_item_vectors(self.rows, [(self.vectors[name], w) for name, w in key])
+        return self._features[key]
 
     def search(self, score_items: Callable[[np.ndarray], np.ndarray], budget: int, k: int,
                method: str = "adaptive", anchor_method: str = "kmeans", anchor_share: float = 0.5,
                rounds: int = 5, allowed: np.ndarray | None = None, seeds: Sequence[int] = (),
-               vector_weight: float = 0.0) -> tuple[np.ndarray, dict[int, float]]:
+               vector_weights: dict[str, float] | None = None) -> tuple[np.ndarray, dict[int, float]]:
         """Top-k columns for one query with at most `budget` exact cross-encoder calls (`score_items`).
 
         `seeds`: columns a cheap retriever ranks first for this query; with anchor_method "retriever" they are
         the first anchor items (topped up from k-means), as in ADACUR's retriever-initialised variant.
-        `vector_weight` > 0: approximate over R stacked with the documents' dense vectors (see features)."""
+        `vector_weights`: approximate over R stacked with these stored vector sets (see features)."""
         budget = max(1, min(budget, len(self.doc_ids)))
         count = max(1, budget // rounds) if method == "adaptive" else max(1, int(budget * anchor_share))
         if anchor_method == "retriever":
@@ -146,6 +156,6 @@ class CurIndex:
         else:
             first = self.anchors(anchor_method, count)
         if method == "adaptive":
-            return adaptive_cur(score_items, self.features(vector_weight), first, budget, rounds - 1, k, allowed)
-        return single_round_cur(score_items, self.features(vector_weight), first, budget, k, allowed)
+            return adaptive_cur(score_items, self.features(vector_weights), first, budget, rounds - 1, k, allowed)
+        return single_round_cur(score_items, self.features(vector_weights), first, budget, k, allowed)
 
