@@ -96,6 +96,9 @@ def test_filters_and_exclusions_hold(knn_engine):
 
 
 def test_new_documents_extend_the_rows_and_deleted_ones_leave(knn_engine):
+    before = knn_engine.cur
+    anchors_before = {m: {size: [before.doc_ids[i] for i in items] for size, items in sets.items()}
+                      for m, sets in before.anchor_items.items()}
     knn_engine.add([Document(id="new1", title="CUR decomposition", summary="anchor items and anchor queries")])
     gone = next(iter(knn_engine.cur.doc_ids))
     knn_engine.delete([gone])
@@ -108,6 +111,11 @@ def test_new_documents_extend_the_rows_and_deleted_ones_leave(knn_engine):
     assert np.isclose(cur.rows[1, column], expected[0], atol=1e-5)
     assert cur.params["last_update"]["calls"] == 4
     assert_vectors_match(knn_engine)  # still aligned with the columns
+    for method, sets in cur.anchor_items.items():  # anchor sets kept (by document), the deleted one replaced
+        for size, items in sets.items():
+            assert len(set(items)) == len(items) == len(anchors_before[method][size])
+            assert all(0 <= i < len(cur.doc_ids) for i in items)
+            assert {cur.doc_ids[i] for i in items} >= set(anchors_before[method][size]) - {gone}
     n = knn_engine.store.count()
     page = knn_engine.search(SearchRequest(query="anchor queries", mode="ce-knn", budget=n, limit=n))
     assert {h.doc_id for h in page.hits} == {d.id for d in knn_engine.store.documents()}

@@ -114,13 +114,27 @@ class CurIndex:
         if "cross" in self.vectors and cross_vectors is not None:
             added = cross_vectors(new_texts) if new_texts else self.vectors["cross"][:0]
             vectors["cross"] = None if added is None else np.concatenate([self.vectors["cross"][kept], added])
-        self.write(folder, rows, doc_ids, self.anchor_queries, item_anchor_sets(len(doc_ids), dense_vectors),
-                   vectors)
+        self.write(folder, rows, doc_ids, self.anchor_queries, self._remapped_anchor_sets(doc_ids), vectors)
         calls = len(self.anchor_queries) * len(new_ids)
         return {**self.params, "documents": len(doc_ids),
                 "build_calls": self.params.get("build_calls", 0) + calls,
                 "last_update": {"added": len(new_ids), "dropped": len(self.doc_ids) - len(kept), "calls": calls,
                                 "seconds": round(time.perf_counter() - started, 1)}}
+
+    def _remapped_anchor_sets(self, doc_ids: list[str]) -> dict[str, dict[str, list[int]]]:
+        """The stored anchor item sets in the new column order: deleted anchors replaced by random other columns.
+        (Re-running k-means for every size on each update would cost minutes at 100k documents.)"""
+        column = {doc_id: i for i, doc_id in enumerate(doc_ids)}
+        spare = np.random.default_rng(len(doc_ids)).permutation(len(doc_ids)).tolist()
+        sets: dict[str, dict[str, list[int]]] = {}
+        for method, by_size in self.anchor_items.items():
+            sets[method] = {}
+            for size, items in by_size.items():
+                kept = [column[self.doc_ids[i]] for i in items if self.doc_ids[i] in column]
+                chosen = set(kept)
+                refill = (i for i in spare if i not in chosen)
+                sets[method][size] = kept + [next(refill) for _ in range(min(len(items), len(doc_ids)) - len(kept))]
+        return sets
 
     def anchors(self, method: str, count: int) -> np.ndarray:
         """`count` anchor items: the smallest stored set of `method` that is large enough, cut to `count`."""
