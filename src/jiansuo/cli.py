@@ -371,7 +371,9 @@ def _cur(args: argparse.Namespace) -> int:
     if bar is not None:
         bar.close()
     print(f"built: {params['anchor_queries']} anchor queries x {params['documents']} documents = "
-          f"{params['build_calls']} cross-encoder calls in {params['build_seconds']} s", file=sys.stderr)
+          f"{params['build_calls']} cross-encoder calls in {params['build_seconds']} s; "
+          f"{params['vector_passes']} one-sided passes for the model's own document vectors in "
+          f"{params['vector_seconds']} s", file=sys.stderr)
     return EXIT_OK
 
 
