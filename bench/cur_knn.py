@@ -127,6 +127,7 @@ def main() -> None:
     parser.add_argument("--anchor-source", default="train",
                         help="train: other judged queries (SciFact train split); queries: unjudged queries of the "
                              "same collection outside the test sample; titles: document titles")
+    parser.add_argument("--dev-only", action="store_true", help="print the dev grid and stop (before test)")
     parser.add_argument("--budgets", default="50,100,200,500")
     parser.add_argument("--int8", action="store_true", help="int8 dynamic quantisation of the cross-encoder")
     parser.add_argument("--split", default="test", help="qrels split the test queries are sampled from")
@@ -191,6 +192,8 @@ def main() -> None:
 
     if dev_texts:
         dev_grid(cur, engine, model, dev_texts, dev_rows, budgets, column)
+    if args.dev_only:
+        return
     default = {"rounds": ce_knn.ROUNDS, "weights": ce_knn.VECTOR_WEIGHTS}
 
     methods = {"BM25 -> rerank": lambda qi, b: rerank_rank("bm25", qi, b),
