@@ -306,11 +306,13 @@ def plot(results: dict, budgets: list[int], path, title: str) -> None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    figure, axes = plt.subplots(1, 2, figsize=(11, 4.2))
+    figure, axes = plt.subplots(1, 2, figsize=(12, 6.2))
+    colours = plt.get_cmap("tab20").colors
     for ax, k in zip(axes, (10, 100), strict=True):
-        for label, by_budget in results.items():
-            style = "-o" if "CUR" in label else "--s"
-            ax.plot(budgets, [by_budget[b][k] for b in budgets], style, label=label, markersize=4)
+        for n, (label, by_budget) in enumerate(results.items()):
+            default = "(default)" in label
+            ax.plot(budgets, [by_budget[b][k] for b in budgets], "-o" if "CUR" in label else "--s", label=label,
+                    markersize=4, color="black" if default else colours[n % 20], linewidth=2.5 if default else 1.2)
         ax.set_xscale("log")
         ax.minorticks_off()
         ax.set_xticks(budgets, [str(b) for b in budgets])
@@ -318,9 +320,11 @@ def plot(results: dict, budgets: list[int], path, title: str) -> None:
         ax.set_ylabel(f"recall@{k} of the exact cross-encoder top {k}")
         ax.set_ylim(0, 1.02)
         ax.grid(alpha=0.3)
-    axes[0].legend(fontsize=7)
+    handles, labels = axes[0].get_legend_handles_labels()
+    figure.legend(handles, labels, loc="lower center", ncol=3, fontsize=8)
+    figure.subplots_adjust(bottom=0.3)
     figure.suptitle(f"{title}: cross-encoder k-NN at equal budget")
-    figure.tight_layout()
+    figure.tight_layout(rect=(0, 0.2, 1, 1))
     figure.savefig(path, dpi=120)
 
 
