@@ -16,6 +16,7 @@ from dataclasses import replace
 import numpy as np
 
 from jiansuo.model import Hit, SearchRequest
+from jiansuo.rerank.cur import best_unscored
 from jiansuo.rerank.cur_index import CurIndex, item_anchor_sets, score_rows
 from jiansuo.retrieve.query import MUST, MUST_NOT, ParsedQuery
 from jiansuo.train.pairs import document_text
@@ -145,12 +146,7 @@ def _query_vector(cur: CurIndex, model, text: str) -> np.ndarray | None:
 
 def nearest(vectors: np.ndarray, query: np.ndarray, count: int, allowed: np.ndarray | None = None) -> list[int]:
     """Columns of the `count` vectors with the largest dot product with `query` (allowed ones only)."""
-    similarity = vectors @ query
-    if allowed is not None:
-        similarity = np.where(allowed, similarity, -np.inf)
-    count = min(count, int(np.isfinite(similarity).sum()))
-    top = np.argpartition(-similarity, count - 1)[:count] if count else np.zeros(0, dtype=np.int64)
-    return [int(i) for i in top[np.argsort(-similarity[top])]]
+    return best_unscored(vectors @ query, {}, allowed, count)
 
 
 def interleaved(first: list[int], second: list[int]) -> list[int]:

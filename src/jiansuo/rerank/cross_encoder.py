@@ -120,11 +120,15 @@ class CrossEncoder:
         tokens, segments = self.encode(a, b)
         if self.head == "logit":
             return self.model(**tokens).logits.reshape(-1)
+        pooled = self._segment_means(tokens, segments, (0, 1))
+        return torch.nn.functional.cosine_similarity(pooled[0], pooled[1], dim=-1)
+
+    def _segment_means(self, tokens: dict, segments, sides: tuple[int, ...]) -> list:
+        """Mean final token state of each side's tokens (the segment-cosine head's pooling)."""
         tokens.pop("token_type_ids", None)  # the bi-encoder it starts from only ever saw type 0
         hidden = self.model(**tokens).last_hidden_state
-        pooled = [(hidden * (segments == side).unsqueeze(-1)).sum(1) / (segments == side).sum(1, keepdim=True)
-                  .clamp(min=1) for side in (0, 1)]
-        return torch.nn.functional.cosine_similarity(pooled[0], pooled[1], dim=-1)
+        return [(hidden * (segments == side).unsqueeze(-1)).sum(1) / (segments == side).sum(1, keepdim=True)
+                .clamp(min=1) for side in sides]
 
     def segment_vectors(self, texts: list[str], side: int) -> np.ndarray | None:
         """Unit vectors of texts read alone, as the segment-cosine head pools them: side 0 reads each text as a
@@ -142,10 +146,7 @@ class CrossEncoder:
                 batch = texts[start : start + self.batch_size]
                 blank = [""] * len(batch)
                 tokens, segments = self.encode(*((batch, blank) if side == 0 else (blank, batch)))
-                tokens.pop("token_type_ids", None)
-                hidden = self.model(**tokens).last_hidden_state
-                mask = (segments == side).unsqueeze(-1)
-                pooled = (hidden * mask).sum(1) / mask.sum(1).clamp(min=1)
+                (pooled,) = self._segment_means(tokens, segments, (side,))
                 out.append(torch.nn.functional.normalize(pooled, dim=-1).float().numpy())
         return np.concatenate(out) if out else np.zeros((0, self.encoder.config.hidden_size), dtype=np.float32)
 

@@ -53,8 +53,9 @@ def _ranking(approx: np.ndarray, exact: dict[int, float], allowed: np.ndarray | 
     return order[np.isfinite(keyed[order])]
 
 
-def _best_unscored(approx: np.ndarray, exact: dict[int, float], allowed: np.ndarray | None,
-                   count: int) -> list[int]:
+def best_unscored(approx: np.ndarray, exact: dict[int, float], allowed: np.ndarray | None,
+                  count: int) -> list[int]:
+    """The `count` allowed items with the highest `approx` that are not in `exact`, best first."""
     keyed = approx.astype(np.float64).copy()
     if exact:
         keyed[np.fromiter(exact, dtype=np.int64)] = -np.inf
@@ -74,7 +75,7 @@ def single_round_cur(score: Callable[[np.ndarray], np.ndarray], rows: np.ndarray
     anchors = np.array(list(dict.fromkeys(int(i) for i in anchors))[:budget], dtype=np.int64)
     exact = dict(zip(anchors.tolist(), score(anchors).tolist(), strict=True))
     approx = cur_scores(np.array([exact[i] for i in anchors.tolist()]), rows, anchors)
-    rest = _best_unscored(approx, exact, allowed, budget - len(exact))
+    rest = best_unscored(approx, exact, allowed, budget - len(exact))
     if rest:
         exact.update(zip(rest, score(np.array(rest)).tolist(), strict=True))
     return _ranking(approx, exact, allowed, k), exact
@@ -92,7 +93,7 @@ def adaptive_cur(score: Callable[[np.ndarray], np.ndarray], rows: np.ndarray, fi
     per_round = max(1, -(-remaining // max(1, rounds)))
     approx = cur_scores(np.array([exact[i] for i in anchors]), rows, np.array(anchors))
     while remaining > 0:
-        chosen = _best_unscored(approx, exact, allowed, min(per_round, remaining))
+        chosen = best_unscored(approx, exact, allowed, min(per_round, remaining))
         if not chosen:
             break
         exact.update(zip(chosen, score(np.array(chosen)).tolist(), strict=True))
