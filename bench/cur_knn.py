@@ -171,7 +171,7 @@ def main() -> None:
     per_call_ms = 1000 * (exact_seconds + scored_seconds) / ((len(test_ids) + len(scored_texts)) * len(texts))
 
     # publish R as the store's live CUR index: what `mode=ce-knn` serves in the latency rows below
-    ce_knn.publish(engine, rows, doc_ids, anchor_texts, model, rows_seconds, engine.store.seq,
+    ce_knn.publish(engine, rows, doc_ids, texts, anchor_texts, model, rows_seconds, engine.store.seq,
                    anchor_source=args.anchor_source)
     cur = engine.cur
 

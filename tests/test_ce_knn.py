@@ -121,6 +121,15 @@ def test_new_documents_extend_the_rows_and_deleted_ones_leave(knn_engine):
     assert {h.doc_id for h in page.hits} == {d.id for d in knn_engine.store.documents()}
 
 
+def test_an_update_that_only_deletes_keeps_the_vectors_aligned(knn_engine):
+    gone = knn_engine.cur.doc_ids[0]
+    knn_engine.delete([gone])
+    knn_engine.refresh()
+    assert knn_engine.refresh_cur() == 1
+    assert gone not in knn_engine.cur.doc_ids and knn_engine.cur.params["last_update"]["calls"] == 0
+    assert_vectors_match(knn_engine)
+
+
 def test_without_an_index_it_says_what_to_run(posts_engine, fixtures):
     with pytest.raises(CeKnnUnavailable, match="jiansuo cur"):
         posts_engine.search(SearchRequest(query="models", mode="ce-knn"))

@@ -55,17 +55,19 @@ def build(engine, anchor_queries: list[str], progress=None) -> dict:
     seq = engine.store.seq
     doc_ids = [d.id for d in engine.store.documents()]
     started = time.perf_counter()
-    rows = score_rows(model.score, anchor_queries, _texts(engine, doc_ids), progress)
-    return publish(engine, rows, doc_ids, anchor_queries, model, time.perf_counter() - started, seq)
+    texts = _texts(engine, doc_ids)
+    rows = score_rows(model.score, anchor_queries, texts, progress)
+    return publish(engine, rows, doc_ids, texts, anchor_queries, model, time.perf_counter() - started, seq)
 
 
-def publish(engine, rows: np.ndarray, doc_ids: list[str], anchor_queries: list[str], model, seconds: float,
-            seq: int, **extra) -> dict:
-    """Write exact anchor rows (scored by `model` up to store sequence `seq`) as the store's live CUR index."""
+def publish(engine, rows: np.ndarray, doc_ids: list[str], texts: list[str], anchor_queries: list[str], model,
+            seconds: float, seq: int, **extra) -> dict:
+    """Write exact anchor rows (scored by `model` up to store sequence `seq`) as the store's live CUR index,
+    with the documents' dense vectors and the model's own document vectors (`texts`: the documents' texts)."""
     version = engine._cur_dirs.new_version()
     vectors = _vectors(engine, doc_ids)
     started = time.perf_counter()
-    cross = model.segment_vectors(_texts(engine, doc_ids), side=1)
+    cross = model.segment_vectors(texts, side=1)
     vector_seconds = time.perf_counter() - started
     CurIndex.write(version, rows, doc_ids, anchor_queries, item_anchor_sets(len(doc_ids), vectors),
                    {"dense": vectors, "cross": cross})
@@ -91,10 +93,10 @@ def refresh(engine) -> int:
     keep = alive - changed
     new_ids = sorted(changed & alive)
     version = engine._cur_dirs.new_version()
-    order = [d for d in cur.doc_ids if d in keep] + new_ids
     model = engine.reranker
-    params = cur.extended(version, model.score, keep, new_ids, _texts(engine, new_ids), _vectors(engine, order),
-                          lambda texts: model.segment_vectors(texts, side=1))
+    texts = _texts(engine, new_ids)
+    params = cur.extended(version, model.score, keep, new_ids, texts,
+                          {"dense": _vectors(engine, new_ids), "cross": model.segment_vectors(texts, side=1)})
     engine._cur_dirs.publish(version, {**params, "store_seq": seq})
     return len(changes)
 

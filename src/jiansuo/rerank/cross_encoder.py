@@ -48,14 +48,12 @@ class CrossEncoder:
         self.calls = 0
         self._token_cache: dict[str, list[int]] = {}
         self._template = None
-        self.quantized = False
 
     def quantize(self) -> CrossEncoder:
         """int8 dynamic quantisation of the linear layers (inference only; about 2-3x faster on CPU)."""
         import torch
 
         self.model = torch.ao.quantization.quantize_dynamic(self.model, {torch.nn.Linear}, dtype=torch.qint8)
-        self.quantized = True
         return self
 
     @property

@@ -102,18 +102,16 @@ class CurIndex:
         (folder / "anchor_items.json").write_text(json.dumps(anchor_items), encoding="utf-8")
 
     def extended(self, folder: Path, scorer: Scorer, keep: set[str], new_ids: list[str], new_texts: list[str],
-                 dense_vectors: np.ndarray | None,
-                 cross_vectors: Callable[[list[str]], np.ndarray | None] | None = None) -> dict:
-        """A new version: columns of documents no longer in `keep` dropped, `new_ids` scored and appended
-        (`dense_vectors`: all documents' in the new column order; `cross_vectors`: the new texts' only)."""
+                 new_vectors: dict[str, np.ndarray | None]) -> dict:
+        """A new version: columns of documents no longer in `keep` dropped, `new_ids` scored and appended, and so
+        for each stored vector set (`new_vectors`: the new documents' vectors by set; a set without them is
+        dropped rather than left misaligned)."""
         started = time.perf_counter()
         kept = [i for i, doc_id in enumerate(self.doc_ids) if doc_id in keep]
         doc_ids = [self.doc_ids[i] for i in kept] + new_ids
         rows = np.concatenate([self.rows[:, kept], score_rows(scorer, self.anchor_queries, new_texts)], axis=1)
-        vectors = {"dense": dense_vectors}
-        if "cross" in self.vectors and cross_vectors is not None:
-            added = cross_vectors(new_texts) if new_texts else self.vectors["cross"][:0]
-            vectors["cross"] = None if added is None else np.concatenate([self.vectors["cross"][kept], added])
+        vectors = {name: np.concatenate([stored[kept], new_vectors[name]])
+                   for name, stored in self.vectors.items() if new_vectors.get(name) is not None}
         self.write(folder, rows, doc_ids, self.anchor_queries, self._remapped_anchor_sets(doc_ids), vectors)
         calls = len(self.anchor_queries) * len(new_ids)
         return {**self.params, "documents": len(doc_ids),

@@ -72,7 +72,7 @@ class DenseIndex:
         alive = np.flatnonzero(self.passage_doc >= 0)
         sums = np.zeros((len(self.docs), self.vectors.shape[1]), dtype=np.float64)
         np.add.at(sums, self.passage_doc[alive], np.asarray(self.vectors[alive], dtype=np.float64))
-        rows = np.array([self.ordinal.get(d, -1) for d in doc_ids])
+        rows = np.array([self.ordinal.get(d, -1) for d in doc_ids], dtype=np.int64)
         out = np.where(rows[:, None] >= 0, sums[np.maximum(rows, 0)], 0.0)
         norms = np.linalg.norm(out, axis=1, keepdims=True)
         return (out / np.where(norms > 0, norms, 1.0)).astype(np.float32)
