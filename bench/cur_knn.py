@@ -6,18 +6,22 @@ offline cost, stored through the real index component (rerank/cur_index.py). Eac
 budget of B exact scores per query, looked up in E:
 - BM25 / dense / hybrid -> rerank: the retriever's top B, reordered by exact scores;
 - CE's own vectors -> rerank: the top B-1 by the cross-encoder's one-sided vectors (query pass = 1 call);
+- distilled CE vectors -> rerank: the same with the copy distilled on R (rerank/distill.py), as the index uses;
 - CUR (ANNCUR, one round): B/2 anchor items (k-means centres on the dense document vectors, or random),
   approximate all scores as c . pinv(R[:, A]) . R, exact scores for the B/2 best-looking others;
 - adaptive CUR (ADACUR): B/5 anchor items, then 4 rounds each scoring the approximation's best unscored
   items and re-solving with every exact score as an anchor; its first anchors are k-means centres, random
   items, or ("hybrid-seeded") the hybrid retriever's top B/5 for the query;
-- adaptive CUR + vectors: R stacked with the documents' dense vectors and the cross-encoder's own document
-  vectors (cur.with_item_vectors), 10 rounds; the default seeds its first round with the hybrid top and the
-  CE-vector top interleaved (ce_knn.search, what the engine runs).
+- adaptive CUR + vectors: R stacked with the documents' dense vectors and the (distilled) cross-encoder's own
+  document vectors (cur.with_item_vectors), 10 rounds; "hybrid + CE-vector seeds" starts with the hybrid top and
+  the distilled-vector top interleaved; the default also fits the query's own row, its distilled-vector
+  similarity to every document (ce_knn.search, what the engine runs).
 --dev D scores D more anchor-source queries fully (never anchors) and prints the grid that picked ce_knn's
-ROUNDS and VECTOR_WEIGHTS. recall@k = |method's top k & exact top k| / k. nDCG@10 uses the collection's
-qrels for the same queries. Latency: `Engine.search(mode="ce-knn", budget=B)` end to end on the real store
-(model calls included). Writes a table (stdout) and a PNG plot of recall@10 against calls.
+ROUNDS, VECTOR_WEIGHTS and QUERY_ROW_WEIGHT. The distilled copy is trained on the anchor rows only (never dev or
+test) and kept in the work folder for later runs with the same anchors and steps.
+recall@k = |method's top k & exact top k| / k. nDCG@10 uses the collection's qrels for the same queries.
+Latency: `Engine.search(mode="ce-knn", budget=B)` end to end on the real store (model calls included).
+Writes a table (stdout) and a PNG plot of recall@10 against calls.
 Rows already scored by an earlier run (same folder, same query text) are reused.
 Run: python bench/cur_knn.py --dataset scifact --model runs/rerank/scifact-qrels-segment-cosine --max-tokens 64 \
          --int8 --test 20 --anchors 160 --dev 40
@@ -30,6 +34,7 @@ from __future__ import annotations
 import argparse
 import json
 import random
+import shutil
 import time
 import warnings
 
@@ -40,12 +45,13 @@ from dense_beir import engine_for
 from jiansuo.evaluate.datasets import read_qrels, read_queries
 from jiansuo.evaluate.metrics import score_run
 from jiansuo.model import SearchRequest
-from jiansuo.rerank import ce_knn
+from jiansuo.rerank import ce_knn, distill
 from jiansuo.rerank.cross_encoder import CrossEncoder
 from jiansuo.train.pairs import document_text
 
 warnings.filterwarnings("ignore")
 KS = (1, 10, 100)
+DEFAULT = "adaptive CUR + vectors + query row, hybrid + CE-vector seeds (default)"
 
 
 def finished_rows(folder, exclude) -> dict[str, tuple[np.ndarray, float]]:
@@ -129,6 +135,8 @@ def main() -> None:
                              "same collection outside the test sample; titles: document titles")
     parser.add_argument("--dev-only", action="store_true", help="print the dev grid and stop (before test)")
     parser.add_argument("--budgets", default="50,100,200,500")
+    parser.add_argument("--distill-steps", type=int, default=distill.STEPS,
+                        help="steps distilling the one-sided vectors on R (0: the model's own, undistilled)")
     parser.add_argument("--int8", action="store_true", help="int8 dynamic quantisation of the cross-encoder")
     parser.add_argument("--split", default="test", help="qrels split the test queries are sampled from")
     parser.add_argument("--only", choices=["exact", "rows"], default=None,
@@ -171,27 +179,37 @@ def main() -> None:
     per_call_ms = 1000 * (exact_seconds + scored_seconds) / ((len(test_ids) + len(scored_texts)) * len(texts))
 
     # publish R as the store's live CUR index: what `mode=ce-knn` serves in the latency rows below
-    ce_knn.publish(engine, rows, doc_ids, texts, anchor_texts, model, rows_seconds, engine.store.seq,
-                   anchor_source=args.anchor_source)
+    student = work / f"student-{args.anchor_source}{args.anchors}-{args.distill_steps}.pt"
+    params = ce_knn.publish(engine, rows, doc_ids, texts, anchor_texts, model, rows_seconds, engine.store.seq,
+                            args.distill_steps, distilled=student if student.exists() else None,
+                            anchor_source=args.anchor_source)
     cur = engine.cur
+    if cur.student_path is not None and not student.exists():
+        shutil.copy2(cur.student_path, student)
+        (work / f"{student.stem}.json").write_text(json.dumps(params))
+    distill_seconds = json.loads((work / f"{student.stem}.json").read_text())["distill_seconds"] \
+        if student.exists() else 0.0
+    raw_vectors = model.segment_vectors(texts, side=1)
 
     truth = np.argsort(-exact, axis=1, kind="stable")
     column = {d: i for i, d in enumerate(doc_ids)}
-    retrieved = query_seeds(engine, cur, model, [queries[q] for q in test_ids], column, max(budgets))
+    retrieved, query_rows = query_seeds(engine, cur, model, raw_vectors, [queries[q] for q in test_ids], column,
+                                        max(budgets))
 
     def rerank_rank(mode: str, qi: int, budget: int) -> np.ndarray:
-        top = np.array(retrieved[mode][qi][:budget - (mode == "cross")])  # the query's own pass is a call
+        top = np.array(retrieved[mode][qi][:budget - (mode in ("cross", "raw"))])  # the query's own pass is a call
         return top[np.argsort(-exact[qi, top], kind="stable")]
 
     def cur_rank(method: str, anchors: str, qi: int, budget: int, rounds: int = 5,
-                 weights: dict | None = None, seeds: str = "hybrid") -> np.ndarray:
-        ranking, _ = cur.search(lambda items: exact[qi, items], budget - (seeds == "mixed"), 100, method=method,
-                                anchor_method=anchors, seeds=retrieved[seeds][qi], rounds=rounds,
-                                vector_weights=weights)
+                 weights: dict | None = None, seeds: str = "hybrid", row_weight: float = 0.0) -> np.ndarray:
+        ranking, _ = cur.search(lambda items: exact[qi, items], budget - (seeds == "mixed" or row_weight > 0), 100,
+                                method=method, anchor_method=anchors, seeds=retrieved[seeds][qi], rounds=rounds,
+                                vector_weights=weights, query_rows=query_rows[qi] if row_weight else None,
+                                query_row_weight=row_weight)
         return ranking
 
     if dev_texts:
-        dev_grid(cur, engine, model, dev_texts, dev_rows, budgets, column)
+        dev_grid(cur, engine, model, raw_vectors, dev_texts, dev_rows, budgets, column)
     if args.dev_only:
         return
     default = {"rounds": ce_knn.ROUNDS, "weights": ce_knn.VECTOR_WEIGHTS}
@@ -199,7 +217,8 @@ def main() -> None:
     methods = {"BM25 -> rerank": lambda qi, b: rerank_rank("bm25", qi, b),
                "dense -> rerank": lambda qi, b: rerank_rank("dense", qi, b),
                "hybrid -> rerank": lambda qi, b: rerank_rank("hybrid", qi, b),
-               "CE's own vectors -> rerank": lambda qi, b: rerank_rank("cross", qi, b),
+               "CE's own vectors -> rerank": lambda qi, b: rerank_rank("raw", qi, b),
+               "distilled CE vectors -> rerank": lambda qi, b: rerank_rank("cross", qi, b),
                "CUR, random anchors": lambda qi, b: cur_rank("single", "random", qi, b),
                "CUR, k-means anchors": lambda qi, b: cur_rank("single", "kmeans", qi, b),
                "adaptive CUR, random": lambda qi, b: cur_rank("adaptive", "random", qi, b),
@@ -208,8 +227,10 @@ def main() -> None:
                "adaptive CUR + vectors, k-means": lambda qi, b: cur_rank("adaptive", "kmeans", qi, b, **default),
                "adaptive CUR + vectors, hybrid-seeded": lambda qi, b: cur_rank("adaptive", "retriever", qi, b,
                                                                                **default),
-               "adaptive CUR + vectors, hybrid + CE-vector seeds (default)":
-                   lambda qi, b: cur_rank("adaptive", "retriever", qi, b, **default, seeds="mixed")}
+               "adaptive CUR + vectors, hybrid + CE-vector seeds":
+                   lambda qi, b: cur_rank("adaptive", "retriever", qi, b, **default, seeds="mixed"),
+               DEFAULT: lambda qi, b: cur_rank("adaptive", "retriever", qi, b, **default, seeds="mixed",
+                                               row_weight=ce_knn.QUERY_ROW_WEIGHT)}
     results: dict[str, dict[int, dict[int, float]]] = {}
     rankings: dict[tuple[str, int], list[np.ndarray]] = {}
     for label, rank in methods.items():
@@ -235,8 +256,8 @@ def main() -> None:
                 f"{score_run(sub_qrels, run_of(list(truth)), ('ndcg@10',))['ndcg@10']:.4f}"],
                ["hybrid alone (no cross-encoder)", 0, f"{score_run(sub_qrels, run_of([np.array(r) for r in retrieved['hybrid']]), ('ndcg@10',))['ndcg@10']:.4f}"]]  # noqa: E501
     for budget in budgets:
-        for label in ("hybrid -> rerank", "CE's own vectors -> rerank", "CUR, k-means anchors",
-                      "adaptive CUR, hybrid-seeded", "adaptive CUR + vectors, hybrid + CE-vector seeds (default)"):
+        for label in ("hybrid -> rerank", "distilled CE vectors -> rerank", "CUR, k-means anchors",
+                      "adaptive CUR, hybrid-seeded", DEFAULT):
             ndcg = score_run(sub_qrels, run_of(rankings[(label, budget)]), ("ndcg@10",))["ndcg@10"]
             quality.append([label if "CUR" not in label else f"ce-knn: {label}", budget, f"{ndcg:.4f}"])
     print()
@@ -254,49 +275,61 @@ def main() -> None:
     print()
     print(f"offline: {len(anchor_texts)} anchor queries x {len(doc_ids)} documents = "
           f"{len(anchor_texts) * len(doc_ids):,} cross-encoder calls, {rows_seconds:.0f} s "
-          f"({per_call_ms:.2f} ms per call on this machine); exact test matrix: {exact_seconds:.0f} s")
+          f"({per_call_ms:.2f} ms per call on this machine); exact test matrix: {exact_seconds:.0f} s; "
+          f"distilling the one-sided vectors: {args.distill_steps} steps, {distill_seconds:.0f} s; "
+          f"{len(doc_ids):,} one-sided document passes: {cur.params['vector_seconds']:.0f} s")
     print(table(["budget (CE calls)", "ce-knn query p50 ms", "p95 ms"], latency))
     plot(results, budgets, work / "recall_at_10.png", args.dataset)
     print(f"\nplot: {work / 'recall_at_10.png'}")
 
 
-def query_seeds(engine, cur, model, texts: list[str], column: dict, depth: int) -> dict[str, list[list[int]]]:
+def query_seeds(engine, cur, model, raw_vectors: np.ndarray, texts: list[str], column: dict, depth: int
+                ) -> tuple[dict[str, list[list[int]]], np.ndarray]:
     """Per query, the columns each cheap ranking puts first: BM25, dense, hybrid, the cross-encoder's own
-    vectors (one forward pass of the query), and "mixed" (hybrid and CE vectors interleaved, as ce_knn does)."""
+    vectors undistilled ("raw") and distilled ("cross"; one forward pass of the query each), and "mixed" (hybrid
+    and distilled vectors interleaved, as ce_knn does); and each query's row of distilled similarities."""
     out = {mode: [[column[h.doc_id] for h in engine.search(SearchRequest(query=t, limit=depth, syntax=False,
                                                                           mode=mode), hydrate=False).hits]
                   for t in texts] for mode in ("bm25", "dense", "hybrid")}
-    query_vectors = model.segment_vectors(texts, side=0)
-    out["cross"] = [ce_knn.nearest(cur.vectors["cross"], v, depth) for v in query_vectors]
+    out["raw"] = [ce_knn.nearest(raw_vectors, v, depth) for v in model.segment_vectors(texts, side=0)]
+    rows = ce_knn.one_sided_model(cur, model).segment_vectors(texts, side=0) @ cur.vectors["cross"].T
+    out["cross"] = [ce_knn.best_unscored(row, {}, None, depth) for row in rows]
     out["mixed"] = [ce_knn.interleaved(h, c) for h, c in zip(out["hybrid"], out["cross"], strict=True)]
-    return out
+    return out, rows
 
 
-def dev_grid(cur, engine, model, dev_texts: list[str], dev_rows: np.ndarray, budgets: list[int], column: dict
-             ) -> None:
+def dev_grid(cur, engine, model, raw_vectors: np.ndarray, dev_texts: list[str], dev_rows: np.ndarray,
+             budgets: list[int], column: dict) -> None:
     """recall@10 of adaptive CUR on the dev queries, varying one setting at a time around the default: how the
-    defaults in ce_knn (ROUNDS, VECTOR_WEIGHTS, mixed seeds) were picked (best mean over budgets <= 200)."""
+    defaults in ce_knn (ROUNDS, VECTOR_WEIGHTS, QUERY_ROW_WEIGHT, mixed seeds) were picked (best mean over
+    budgets <= 200). The first rows are the retrievers alone, for scale."""
     truth = np.argsort(-dev_rows, axis=1, kind="stable")[:, :10]
-    seeds = query_seeds(engine, cur, model, dev_texts, column, max(budgets))
+    seeds, query_rows = query_seeds(engine, cur, model, raw_vectors, dev_texts, column, max(budgets))
     small_budgets = [b for b in budgets if b <= 200]
-    configs = [(5, 0.0, 0.0, "hybrid")]  # the previous default: R alone
-    for rounds, dense, cross, kind in [(10, 0.3, 0.3, "mixed"), (5, 0.3, 0.3, "mixed"), (20, 0.3, 0.3, "mixed"),
-                                       (10, 0.0, 0.3, "mixed"), (10, 1.0, 0.3, "mixed"), (10, 0.3, 0.0, "mixed"),
-                                       (10, 0.3, 0.1, "mixed"), (10, 0.3, 1.0, "mixed"), (10, 0.3, 0.3, "hybrid")]:
-        configs.append((rounds, dense, cross, kind))
     grid = []
-    for rounds, dense, cross, kind in configs:
+    for kind in ("hybrid", "raw", "cross"):
+        recalls = [np.mean([recall_at(np.array(seeds[kind][qi][:b - (kind != "hybrid")]), truth[qi], 10)
+                            for qi in range(len(dev_texts))]) for b in small_budgets]
+        grid.append([f"{kind} -> rerank", "", "", "", ""] + [f"{r:.3f}" for r in recalls] + [f"{np.mean(recalls):.3f}"])
+    configs = [(5, 0.0, 0.0, 0.0, "hybrid")]  # session 2's default: R alone
+    configs += [(ce_knn.ROUNDS, 0.3, 0.3, ce_knn.QUERY_ROW_WEIGHT, "mixed"), (10, 0.3, 0.3, 0.0, "mixed"),
+                (10, 0.3, 0.3, 3.0, "mixed"), (10, 0.3, 0.3, 30.0, "mixed"), (5, 0.3, 0.3, 10.0, "mixed"),
+                (20, 0.3, 0.3, 10.0, "mixed"), (10, 0.0, 0.3, 10.0, "mixed"), (10, 0.3, 0.0, 10.0, "mixed"),
+                (10, 0.3, 1.0, 10.0, "mixed"), (10, 0.3, 0.3, 10.0, "hybrid")]
+    for rounds, dense, cross, row, kind in configs:
         recalls = []
         for budget in small_budgets:
-            found = [cur.search(lambda items, qi=qi: dev_rows[qi, items], budget - (kind == "mixed"), 10,
+            found = [cur.search(lambda items, qi=qi: dev_rows[qi, items], budget - (kind == "mixed" or row > 0), 10,
                                 anchor_method="retriever", seeds=seeds[kind][qi], rounds=rounds,
-                                vector_weights={"dense": dense, "cross": cross})[0]
+                                vector_weights={"dense": dense, "cross": cross},
+                                query_rows=query_rows[qi] if row else None, query_row_weight=row)[0]
                      for qi in range(len(dev_texts))]
             recalls.append(np.mean([recall_at(f, truth[qi], 10) for qi, f in enumerate(found)]))
-        grid.append([rounds, dense, cross, kind] + [f"{r:.3f}" for r in recalls] + [f"{np.mean(recalls):.3f}"])
+        grid.append([f"adaptive CUR, {rounds} rounds", dense, cross, row, kind] + [f"{r:.3f}" for r in recalls]
+                    + [f"{np.mean(recalls):.3f}"])
         print("  dev", grid[-1], flush=True)
-    print(f"\ndev: {len(dev_texts)} queries (never anchors); adaptive CUR, recall@10 of the exact top 10")
-    print(table(["rounds", "dense weight", "CE-vector weight", "first-round seeds"]
+    print(f"\ndev: {len(dev_texts)} queries (never anchors); recall@10 of the exact top 10")
+    print(table(["method", "dense weight", "CE-vector weight", "query-row weight", "first-round seeds"]
                 + [f"{b} calls" for b in small_budgets] + ["mean"], grid))
 
 

@@ -13,7 +13,7 @@ from conftest import BagOfWordsEncoder  # noqa: E402
 from jiansuo.engine import Engine  # noqa: E402
 from jiansuo.ingest import read_path  # noqa: E402
 from jiansuo.model import Document, SearchRequest  # noqa: E402
-from jiansuo.rerank.ce_knn import CeKnnUnavailable, title_queries  # noqa: E402
+from jiansuo.rerank.ce_knn import CeKnnUnavailable, one_sided_model, title_queries  # noqa: E402
 from jiansuo.train.pairs import document_text  # noqa: E402
 
 pytestmark = pytest.mark.slow
@@ -36,7 +36,7 @@ def knn_engine(tmp_path, fixtures, tiny_segment):
     engine.add(d for d in read_path(fixtures / "posts.jsonl") if hasattr(d, "id"))
     engine.add(d for d in read_path(fixtures / "blog") if hasattr(d, "id"))
     engine.refresh()
-    engine.build_cur(title_queries(engine, 4))
+    engine.build_cur(title_queries(engine, 4), distill_steps=5)
     yield engine
     engine.close()
 
@@ -51,7 +51,37 @@ def assert_vectors_match(engine):
     cur = engine.cur
     assert np.allclose(cur.vectors["dense"], engine.dense.document_vectors(cur.doc_ids))
     texts = [document_text(engine.get(d)) for d in cur.doc_ids]
-    assert np.allclose(cur.vectors["cross"], engine.reranker.segment_vectors(texts, side=1), atol=1e-5)
+    one_sided = one_sided_model(cur, engine.reranker)
+    assert one_sided is not engine.reranker  # the distilled copy
+    assert np.allclose(cur.vectors["cross"], one_sided.segment_vectors(texts, side=1), atol=1e-5)
+
+
+def test_distillation_makes_the_one_sided_vectors_rank_as_the_pair_scores_do(tiny_segment, fixtures, tmp_path):
+    from scipy.stats import spearmanr
+
+    from jiansuo.rerank.cross_encoder import CrossEncoder
+    from jiansuo.rerank.distill import distil, load, save
+
+    texts = [document_text(d) for d in read_path(fixtures / "posts.jsonl") if hasattr(d, "id")]
+    queries = ["diffusion models", "扩散模型 条件控制", "cross-encoder nearest neighbours", "hubness", "CoSENT loss",
+               "matrix factorisation"]
+    model = CrossEncoder(tiny_segment)
+    # scores the untrained one-sided reading does not already follow (a random model reads pairs and single texts
+    # alike), so that fitting them shows
+    rows = np.random.default_rng(0).normal(size=(len(queries), len(texts))).astype(np.float32)
+
+    def agreement(one_sided):
+        products = one_sided.segment_vectors(queries, side=0) @ one_sided.segment_vectors(texts, side=1).T
+        return np.mean([spearmanr(p, r)[0] for p, r in zip(products, rows, strict=True)])
+
+    student = distil(tiny_segment, model.max_tokens, queries, texts, rows, steps=50, learning_rate=3e-3)
+    assert agreement(student) > agreement(model) + 0.3
+    before = {n: p.detach().clone() for n, p in model.model.named_parameters()}
+    assert all(np.allclose(before[n].numpy(), p.detach().numpy())  # the embeddings stay as they were
+               for n, p in student.model.named_parameters() if "embeddings" in n)
+    save(student, tmp_path / "student.pt")  # only the trained layers; loading puts them on the base model
+    loaded = load(tiny_segment, model.max_tokens, tmp_path / "student.pt")
+    assert np.allclose(loaded.segment_vectors(texts, 1), student.segment_vectors(texts, 1), atol=1e-6)
 
 
 def test_the_models_own_vectors_are_unit_and_logit_heads_have_none(tiny_base, tiny_segment):

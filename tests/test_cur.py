@@ -2,7 +2,7 @@
 
 import numpy as np
 
-from jiansuo.rerank.cur import adaptive_cur, cur_scores, with_item_vectors
+from jiansuo.rerank.cur import adaptive_cur, cur_scores, scaled_query_rows, with_item_vectors
 
 
 def low_rank(n_queries=30, n_items=200, rank=5, seed=0):
@@ -76,3 +76,18 @@ def test_item_vectors_cover_what_too_few_anchor_queries_cannot():
     assert not np.allclose(approx, query)
     many = np.arange(0, 300, 10)
     assert np.allclose(cur_scores(query[many], with_item_vectors(rows, [(vectors, 0.3)]), many), query, atol=1e-4)
+
+
+def test_a_query_row_outside_the_row_space_is_fitted_with_it():
+    rows, rng = low_rank(rank=5)
+    prior = rng.normal(size=rows.shape[1])  # the query's own row (e.g. its vector's similarities): not in R's span
+    prior -= prior.mean()  # (query rows are fitted centred)
+    query = rng.normal(size=rows.shape[0]) @ rows + 2.0 * prior
+    anchors = np.arange(0, 200, 20)  # 10 anchors >= rank 5 + 1
+    assert not np.allclose(cur_scores(query[anchors], rows, anchors), query, atol=1e-3)
+    weighted = scaled_query_rows(rows, prior[None], 10.0)
+    assert np.allclose(cur_scores(query[anchors], rows, anchors, query_rows=weighted), query, atol=1e-6)
+    assert np.isclose(weighted.std(), 10.0 * rows.std()) and abs(weighted.mean()) < 1e-5
+    top, exact = adaptive_cur(lambda items: query[items], rows, anchors, budget=30, rounds=2, k=10,
+                              query_rows=weighted)
+    assert set(top) == set(np.argsort(-query)[:10]) and len(exact) == 30

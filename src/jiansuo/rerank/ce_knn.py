@@ -3,27 +3,32 @@
 Building scores anchor queries against every stored document once (the offline cost); a search scores the
 query against anchor items, approximates every other score, and spends the rest of the budget on the exact
 scores of the best-looking documents (adaptively, in rounds). The approximation uses the anchor rows, the
-documents' dense vectors and the cross-encoder's own document vectors together (cur.with_item_vectors); the
-first round scores the retriever's top documents interleaved with those nearest the query's own
-cross-encoder vector (one forward pass, counted as a call).
+documents' dense vectors and the cross-encoder's own document vectors together (cur.with_item_vectors), plus
+the query's own row: its cross-encoder vector's similarity to every document (one forward pass, counted as a
+call). Those one-sided vectors come from a copy of the cross-encoder distilled on the anchor rows
+(rerank/distill.py), so they rank documents much as the pair scores do. The first round scores the
+retriever's top documents interleaved with the documents nearest the query's vector.
 """
 
 from __future__ import annotations
 
 import time
 from dataclasses import replace
+from pathlib import Path
 
 import numpy as np
 
 from jiansuo.model import Hit, SearchRequest
+from jiansuo.rerank import distill
 from jiansuo.rerank.cur import best_unscored
-from jiansuo.rerank.cur_index import CurIndex, item_anchor_sets, score_rows
+from jiansuo.rerank.cur_index import STUDENT, CurIndex, item_anchor_sets, score_rows
 from jiansuo.retrieve.query import MUST, MUST_NOT, ParsedQuery
 from jiansuo.train.pairs import document_text
 
 # Chosen on SciFact dev queries (train queries that are not anchors; `bench/cur_knn.py --dev`), not on test.
 ROUNDS = 10
 VECTOR_WEIGHTS = {"dense": 0.3, "cross": 0.3}
+QUERY_ROW_WEIGHT = 10.0
 
 
 class CeKnnUnavailable(ValueError):
@@ -47,8 +52,9 @@ def _vectors(engine, doc_ids: list[str]) -> np.ndarray | None:
     return dense.document_vectors(doc_ids) if dense is not None else None
 
 
-def build(engine, anchor_queries: list[str], progress=None) -> dict:
-    """Score `anchor_queries` x every document with the engine's cross-encoder into a new live CUR version."""
+def build(engine, anchor_queries: list[str], progress=None, distill_steps: int | None = None) -> dict:
+    """Score `anchor_queries` x every document with the engine's cross-encoder into a new live CUR version
+    (then distil the model's one-sided vectors on those rows, `distill_steps` steps; 0: not at all)."""
     model = engine.reranker
     if model is None:
         raise CeKnnUnavailable("building a cross-encoder k-NN index needs a cross-encoder (--reranker DIR)")
@@ -57,24 +63,41 @@ def build(engine, anchor_queries: list[str], progress=None) -> dict:
     started = time.perf_counter()
     texts = _texts(engine, doc_ids)
     rows = score_rows(model.score, anchor_queries, texts, progress)
-    return publish(engine, rows, doc_ids, texts, anchor_queries, model, time.perf_counter() - started, seq)
+    return publish(engine, rows, doc_ids, texts, anchor_queries, model, time.perf_counter() - started, seq,
+                   distill_steps)
 
 
 def publish(engine, rows: np.ndarray, doc_ids: list[str], texts: list[str], anchor_queries: list[str], model,
-            seconds: float, seq: int, **extra) -> dict:
+            seconds: float, seq: int, distill_steps: int | None = None, distilled: Path | None = None,
+            **extra) -> dict:
     """Write exact anchor rows (scored by `model` up to store sequence `seq`) as the store's live CUR index,
-    with the documents' dense vectors and the model's own document vectors (`texts`: the documents' texts)."""
+    with the documents' dense vectors and the model's own document vectors (`texts`: the documents' texts), read
+    by a copy distilled on the rows when the model has one-sided vectors and `distill_steps` is not 0
+    (`distilled`: that copy's layers saved by an earlier run on the same rows, reused instead of training)."""
     version = engine._cur_dirs.new_version()
     vectors = _vectors(engine, doc_ids)
+    steps = distill.STEPS if distill_steps is None else distill_steps
+    one_sided, distill_seconds = model, 0.0
+    if steps and model.head == "segment-cosine":
+        started = time.perf_counter()
+        if distilled is not None:
+            one_sided = distill.load(model.model_dir, model.max_tokens, distilled)
+        else:
+            one_sided = distill.distil(model.model_dir, model.max_tokens, anchor_queries, texts, rows, steps)
+            distill_seconds = time.perf_counter() - started
+        distill.save(one_sided, version / STUDENT)
+    else:
+        steps = 0
     started = time.perf_counter()
-    cross = model.segment_vectors(texts, side=1)
+    cross = one_sided.segment_vectors(texts, side=1)
     vector_seconds = time.perf_counter() - started
     CurIndex.write(version, rows, doc_ids, anchor_queries, item_anchor_sets(len(doc_ids), vectors),
                    {"dense": vectors, "cross": cross})
     params = {"kind": "cur", "anchor_queries": len(anchor_queries), "documents": len(doc_ids),
               "build_calls": len(anchor_queries) * len(doc_ids), "build_seconds": round(seconds, 1),
+              "distill_steps": steps, "distill_seconds": round(distill_seconds, 1),
               "vector_passes": 0 if cross is None else len(doc_ids), "vector_seconds": round(vector_seconds, 1),
-              "store_seq": seq, "reranker": str(model.model_dir.resolve()), **extra}
+              "max_tokens": model.max_tokens, "store_seq": seq, "reranker": str(model.model_dir.resolve()), **extra}
     engine._cur_dirs.publish(version, params)
     return params
 
@@ -96,7 +119,8 @@ def refresh(engine) -> int:
     model = engine.reranker
     texts = _texts(engine, new_ids)
     params = cur.extended(version, model.score, keep, new_ids, texts,
-                          {"dense": _vectors(engine, new_ids), "cross": model.segment_vectors(texts, side=1)})
+                          {"dense": _vectors(engine, new_ids),
+                           "cross": one_sided_model(cur, model).segment_vectors(texts, side=1)})
     engine._cur_dirs.publish(version, {**params, "store_seq": seq})
     return len(changes)
 
@@ -126,23 +150,36 @@ def search(engine, backend, parsed: ParsedQuery, request: SearchRequest, known: 
                           hydrate=False)  # BM25 or hybrid
     seeds = [cur.column[h.doc_id] for h in first.hits if h.doc_id in cur.column]
     candidates = int(allowed.sum()) if allowed is not None else len(cur.doc_ids)
+    query_row = None
     if 1 < request.budget < candidates and (query := _query_vector(cur, model, text)) is not None:
         calls += 1  # the query's own forward pass
-        seeds = interleaved(seeds, nearest(cur.vectors["cross"], query, count, allowed))
+        query_row = cur.vectors["cross"] @ query
+        seeds = interleaved(seeds, best_unscored(query_row, {}, allowed, count))
     top, exact = cur.search(score_items, request.budget - calls, request.offset + request.limit, method="adaptive",
                             anchor_method="retriever", rounds=ROUNDS, allowed=allowed, seeds=seeds,
-                            vector_weights=VECTOR_WEIGHTS)
+                            vector_weights=VECTOR_WEIGHTS, query_rows=query_row, query_row_weight=QUERY_ROW_WEIGHT)
     floor = min(exact.values(), default=0.0) - 1.0  # below every exact score: only approximated
     hits = [Hit(cur.doc_ids[i], exact.get(int(i), floor), {"cross_encoder": exact.get(int(i), floor),
                                                            "exact": float(int(i) in exact)}) for i in top]
     return hits[request.offset :], candidates, calls
 
 
+def one_sided_model(cur: CurIndex, model):
+    """What reads texts alone for this index: the distilled copy of `model` when it has one, else `model`."""
+    if cur.student_path is None:
+        return model
+    cached = getattr(cur, "_student", None)
+    if cached is None:
+        cached = cur._student = distill.load(model.model_dir, int(cur.params.get("max_tokens", model.max_tokens)),
+                                             cur.student_path)
+    return cached
+
+
 def _query_vector(cur: CurIndex, model, text: str) -> np.ndarray | None:
     """The query read alone by the cross-encoder, when the index holds the documents' counterparts."""
     if "cross" not in cur.vectors:
         return None
-    vectors = model.segment_vectors([text], side=0)
+    vectors = one_sided_model(cur, model).segment_vectors([text], side=0)
     return None if vectors is None else vectors[0]
 
 

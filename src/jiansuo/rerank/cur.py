@@ -18,10 +18,24 @@ import numpy as np
 
 
 def cur_scores(anchor_scores: np.ndarray, rows: np.ndarray, anchor_items: np.ndarray,
-               rcond: float = 1e-6) -> np.ndarray:
-    """Approximate scores of every item: c . pinv(R[:, A]) . R (c: exact scores of the query on A)."""
-    weights = np.linalg.pinv(rows[:, anchor_items], rcond=rcond)  # |A| x k_q
-    return anchor_scores @ weights @ rows
+               rcond: float = 1e-6, query_rows: np.ndarray | None = None) -> np.ndarray:
+    """Approximate scores of every item: c . pinv(R[:, A]) . R (c: exact scores of the query on A).
+
+    `query_rows` (m x items) are further rows for this query alone, fitted as if stacked under R (a per-query
+    prior such as its similarity to every item: the fit scales it, and the anchor rows correct it)."""
+    if query_rows is None or not len(query_rows):
+        return anchor_scores @ np.linalg.pinv(rows[:, anchor_items], rcond=rcond) @ rows
+    stacked = np.concatenate([rows[:, anchor_items], query_rows[:, anchor_items]])
+    mix = anchor_scores @ np.linalg.pinv(stacked, rcond=rcond)  # one weight per row of R, then per query row
+    return mix[: len(rows)] @ rows + mix[len(rows) :] @ query_rows
+
+
+def scaled_query_rows(rows: np.ndarray, query_rows: np.ndarray, weight: float) -> np.ndarray:
+    """Query rows centred and scaled to R's spread times `weight` (as with_item_vectors scales its blocks): the
+    larger the weight, the more of the fit the query rows carry before the anchor rows are used."""
+    centred = query_rows - query_rows.mean(1, keepdims=True)
+    spread = centred.std(1, keepdims=True)
+    return (weight * rows.std() * centred / np.where(spread > 0, spread, 1.0)).astype(np.float32)
 
 
 def with_item_vectors(rows: np.ndarray, blocks: list[tuple[np.ndarray, float]]) -> np.ndarray:
@@ -69,12 +83,12 @@ def best_unscored(approx: np.ndarray, exact: dict[int, float], allowed: np.ndarr
 
 
 def single_round_cur(score: Callable[[np.ndarray], np.ndarray], rows: np.ndarray, anchors: np.ndarray,
-                     budget: int, k: int = 10, allowed: np.ndarray | None = None
-                     ) -> tuple[np.ndarray, dict[int, float]]:
+                     budget: int, k: int = 10, allowed: np.ndarray | None = None,
+                     query_rows: np.ndarray | None = None) -> tuple[np.ndarray, dict[int, float]]:
     """ANNCUR: exact scores on `anchors`, CUR approximation of all, the rest of `budget` reranks its top."""
     anchors = np.array(list(dict.fromkeys(int(i) for i in anchors))[:budget], dtype=np.int64)
     exact = dict(zip(anchors.tolist(), score(anchors).tolist(), strict=True))
-    approx = cur_scores(np.array([exact[i] for i in anchors.tolist()]), rows, anchors)
+    approx = cur_scores(np.array([exact[i] for i in anchors.tolist()]), rows, anchors, query_rows=query_rows)
     rest = best_unscored(approx, exact, allowed, budget - len(exact))
     if rest:
         exact.update(zip(rest, score(np.array(rest)).tolist(), strict=True))
@@ -82,8 +96,8 @@ def single_round_cur(score: Callable[[np.ndarray], np.ndarray], rows: np.ndarray
 
 
 def adaptive_cur(score: Callable[[np.ndarray], np.ndarray], rows: np.ndarray, first_anchors: np.ndarray,
-                 budget: int, rounds: int = 5, k: int = 10, allowed: np.ndarray | None = None
-                 ) -> tuple[np.ndarray, dict[int, float]]:
+                 budget: int, rounds: int = 5, k: int = 10, allowed: np.ndarray | None = None,
+                 query_rows: np.ndarray | None = None) -> tuple[np.ndarray, dict[int, float]]:
     """Spend `budget` exact scores: `first_anchors` first, then equal shares over `rounds`, each on the top
     unscored items of the current approximation. Returns the k best items (exact scores win, approximation
     ranks the rest) and every exact score taken."""
@@ -91,7 +105,7 @@ def adaptive_cur(score: Callable[[np.ndarray], np.ndarray], rows: np.ndarray, fi
     exact = dict(zip(anchors, score(np.array(anchors)).tolist(), strict=True))
     remaining = budget - len(exact)
     per_round = max(1, -(-remaining // max(1, rounds)))
-    approx = cur_scores(np.array([exact[i] for i in anchors]), rows, np.array(anchors))
+    approx = cur_scores(np.array([exact[i] for i in anchors]), rows, np.array(anchors), query_rows=query_rows)
     while remaining > 0:
         chosen = best_unscored(approx, exact, allowed, min(per_round, remaining))
         if not chosen:
@@ -99,5 +113,5 @@ def adaptive_cur(score: Callable[[np.ndarray], np.ndarray], rows: np.ndarray, fi
         exact.update(zip(chosen, score(np.array(chosen)).tolist(), strict=True))
         remaining -= len(chosen)
         items = np.fromiter(exact, dtype=np.int64)
-        approx = cur_scores(np.fromiter(exact.values(), dtype=np.float64), rows, items)
+        approx = cur_scores(np.fromiter(exact.values(), dtype=np.float64), rows, items, query_rows=query_rows)
     return _ranking(approx, exact, allowed, k), exact

@@ -4,7 +4,8 @@ Stored as a versioned index directory (``indexes/cur/vNNNNNN/``): ``rows.npy`` (
 float32), ``doc_ids.json`` (column order), ``anchor_queries.json``, ``anchor_items.json`` (item anchor sets by
 selection method and size), ``vectors-dense.npy`` (the documents' dense vectors in column order, when the store has
 a dense index), ``vectors-cross.npy`` (the cross-encoder's own document-side vectors, one forward pass per document;
-see CrossEncoder.segment_vectors) and ``params.json`` with the offline cost (cross-encoder calls = anchor queries x
+see CrossEncoder.segment_vectors; from the distilled copy when there is one), ``student.pt`` (that copy's trained
+layers, rerank/distill.py) and ``params.json`` with the offline cost (cross-encoder calls = anchor queries x
 documents, wall seconds). New documents extend R by being scored against the anchor queries only (k_q calls each);
 deleted documents drop their column. Nothing here is needed by the other search modes.
 """
@@ -12,16 +13,19 @@ deleted documents drop their column. Nothing here is needed by the other search 
 from __future__ import annotations
 
 import json
+import os
+import shutil
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import numpy as np
 
-from jiansuo.rerank.cur import adaptive_cur, single_round_cur, with_item_vectors
+from jiansuo.rerank.cur import adaptive_cur, scaled_query_rows, single_round_cur, with_item_vectors
 
 ANCHOR_SIZES = (10, 20, 25, 40, 50, 100, 150, 200, 250, 500)
 
+STUDENT = "student.pt"
 Scorer = Callable[[str, list[str]], np.ndarray]  # (query, texts) -> exact cross-encoder scores
 
 
@@ -113,6 +117,8 @@ class CurIndex:
         vectors = {name: np.concatenate([stored[kept], new_vectors[name]])
                    for name, stored in self.vectors.items() if new_vectors.get(name) is not None}
         self.write(folder, rows, doc_ids, self.anchor_queries, self._remapped_anchor_sets(doc_ids), vectors)
+        if self.student_path is not None:
+            _link_or_copy(self.student_path, folder / STUDENT)
         calls = len(self.anchor_queries) * len(new_ids)
         return {**self.params, "documents": len(doc_ids),
                 "build_calls": self.params.get("build_calls", 0) + calls,
@@ -134,6 +140,12 @@ class CurIndex:
                 sets[method][size] = kept + [next(refill) for _ in range(min(len(items), len(doc_ids)) - len(kept))]
         return sets
 
+    @property
+    def student_path(self) -> Path | None:
+        """The distilled layers of the model that made vectors-cross.npy, if it was distilled."""
+        path = self.folder / STUDENT
+        return path if path.exists() else None
+
     def anchors(self, method: str, count: int) -> np.ndarray:
         """`count` anchor items: the smallest stored set of `method` that is large enough, cut to `count`."""
         sets = self.anchor_items.get(method) or self.anchor_items["random"]
@@ -154,12 +166,17 @@ class CurIndex:
     def search(self, score_items: Callable[[np.ndarray], np.ndarray], budget: int, k: int,
                method: str = "adaptive", anchor_method: str = "kmeans", anchor_share: float = 0.5,
                rounds: int = 5, allowed: np.ndarray | None = None, seeds: Sequence[int] = (),
-               vector_weights: dict[str, float] | None = None) -> tuple[np.ndarray, dict[int, float]]:
+               vector_weights: dict[str, float] | None = None, query_rows: np.ndarray | None = None,
+               query_row_weight: float = 1.0) -> tuple[np.ndarray, dict[int, float]]:
         """Top-k columns for one query with at most `budget` exact cross-encoder calls (`score_items`).
 
         `seeds`: columns a cheap retriever ranks first for this query; with anchor_method "retriever" they are
         the first anchor items (topped up from k-means), as in ADACUR's retriever-initialised variant.
-        `vector_weights`: approximate over R stacked with these stored vector sets (see features)."""
+        `vector_weights`: approximate over R stacked with these stored vector sets (see features).
+        `query_rows`: this query's own rows over every column (e.g. its cross-vector similarities), fitted with
+        the others at `query_row_weight` (cur.cur_scores)."""
+        if query_rows is not None:
+            query_rows = scaled_query_rows(self.rows, np.atleast_2d(query_rows), query_row_weight)
         budget = max(1, min(budget, len(self.doc_ids)))
         count = max(1, budget // rounds) if method == "adaptive" else max(1, int(budget * anchor_share))
         if anchor_method == "retriever":
@@ -168,6 +185,14 @@ class CurIndex:
         else:
             first = self.anchors(anchor_method, count)
         if method == "adaptive":
-            return adaptive_cur(score_items, self.features(vector_weights), first, budget, rounds - 1, k, allowed)
-        return single_round_cur(score_items, self.features(vector_weights), first, budget, k, allowed)
+            return adaptive_cur(score_items, self.features(vector_weights), first, budget, rounds - 1, k, allowed,
+                                query_rows)
+        return single_round_cur(score_items, self.features(vector_weights), first, budget, k, allowed, query_rows)
+
+
+def _link_or_copy(source: Path, target: Path) -> None:
+    try:
+        os.link(source, target)
+    except OSError:
+        shutil.copy2(source, target)
 
