@@ -106,6 +106,22 @@ def score_matrix(model: CrossEncoder, queries: list[str], texts: list[str], path
     return np.asarray(matrix), done["seconds"]
 
 
+def partial_rows(engine, model, queries: list[str], doc_ids: list[str], texts: list[str], stem
+                 ) -> tuple[np.ndarray, float]:
+    """ce_knn.distillation_rows for `queries`, kept as `stem`.npy (with the seconds they cost) for later runs."""
+    path, done = stem.with_suffix(".npy"), stem.with_suffix(".done.json")
+    if path.exists() and done.exists():
+        return np.load(path), json.loads(done.read_text())["seconds"]
+    started = time.perf_counter()
+    rows = ce_knn.distillation_rows(engine, model, queries, doc_ids, texts)
+    seconds = time.perf_counter() - started
+    path.parent.mkdir(parents=True, exist_ok=True)
+    np.save(path, rows)
+    stem.with_suffix(".queries.json").write_text(json.dumps(queries, ensure_ascii=False))
+    done.write_text(json.dumps({"rows": len(queries), "seconds": seconds}))
+    return rows, seconds
+
+
 def anchor_order(pool: list[str]) -> list[str]:
     """A fixed order of candidate anchor queries, so that n anchors are always the first n of n + m: the first
     80 are the sample earlier runs drew (random.Random(1).sample(pool, 80)), the rest follow shuffled."""
@@ -137,6 +153,9 @@ def main() -> None:
     parser.add_argument("--budgets", default="50,100,200,500")
     parser.add_argument("--distill-steps", type=int, default=distill.STEPS,
                         help="steps distilling the one-sided vectors on R (0: the model's own, undistilled)")
+    parser.add_argument("--distill-queries", type=int, default=0,
+                        help="further anchor-source queries (after the anchors and dev) scored on "
+                             f"{ce_knn.DISTILL_CANDIDATES} candidates each, for distillation only")
     parser.add_argument("--int8", action="store_true", help="int8 dynamic quantisation of the cross-encoder")
     parser.add_argument("--split", default="test", help="qrels split the test queries are sampled from")
     parser.add_argument("--only", choices=["exact", "rows"], default=None,
@@ -152,9 +171,11 @@ def main() -> None:
     if args.anchor_source in ("train", "queries"):
         pool = (sorted(q for q in read_qrels(folder, "train") if q in queries) if args.anchor_source == "train"
                 else sorted(set(queries) - set(test_ids)))
-        scored_texts = [queries[q] for q in anchor_order(pool)[:args.anchors + args.dev]]
+        ordered = [queries[q] for q in anchor_order(pool)]
     else:
-        scored_texts = ce_knn.title_queries(engine, args.anchors + args.dev)
+        ordered = ce_knn.title_queries(engine, args.anchors + args.dev + args.distill_queries)
+    scored_texts = ordered[:args.anchors + args.dev]
+    distill_texts = ordered[args.anchors + args.dev:][:args.distill_queries]
     anchor_texts, dev_texts = scored_texts[:args.anchors], scored_texts[args.anchors:]
 
     documents = list(engine.store.documents())
@@ -179,16 +200,19 @@ def main() -> None:
     per_call_ms = 1000 * (exact_seconds + scored_seconds) / ((len(test_ids) + len(scored_texts)) * len(texts))
 
     # publish R as the store's live CUR index: what `mode=ce-knn` serves in the latency rows below
-    student = work / f"student-{args.anchor_source}{args.anchors}-{args.distill_steps}.pt"
+    trained_on = f"{args.anchor_source}{args.anchors}-{len(distill_texts)}"
+    student = work / f"student-{trained_on}-{args.distill_steps}.pt"
+    distill_rows, distill_seconds = partial_rows(engine, model, distill_texts, doc_ids, texts,
+                                                 work / f"distill-{trained_on}")
     params = ce_knn.publish(engine, rows, doc_ids, texts, anchor_texts, model, rows_seconds, engine.store.seq,
                             args.distill_steps, distilled=student if student.exists() else None,
+                            distill_queries=distill_texts, distill_rows=distill_rows,
                             anchor_source=args.anchor_source)
     cur = engine.cur
     if cur.student_path is not None and not student.exists():
         shutil.copy2(cur.student_path, student)
         (work / f"{student.stem}.json").write_text(json.dumps(params))
-    distill_seconds = json.loads((work / f"{student.stem}.json").read_text())["distill_seconds"] \
-        if student.exists() else 0.0
+    trained = json.loads((work / f"{student.stem}.json").read_text()) if student.exists() else params
     raw_vectors = model.segment_vectors(texts, side=1)
 
     truth = np.argsort(-exact, axis=1, kind="stable")
@@ -276,7 +300,9 @@ def main() -> None:
     print(f"offline: {len(anchor_texts)} anchor queries x {len(doc_ids)} documents = "
           f"{len(anchor_texts) * len(doc_ids):,} cross-encoder calls, {rows_seconds:.0f} s "
           f"({per_call_ms:.2f} ms per call on this machine); exact test matrix: {exact_seconds:.0f} s; "
-          f"distilling the one-sided vectors: {args.distill_steps} steps, {distill_seconds:.0f} s; "
+          f"distillation: {len(distill_texts)} further queries x {ce_knn.DISTILL_CANDIDATES} candidates = "
+          f"{trained['distill_calls']:,} calls, {distill_seconds:.0f} s; {args.distill_steps} training steps, "
+          f"{trained['distill_seconds']:.0f} s; "
           f"{len(doc_ids):,} one-sided document passes: {cur.params['vector_seconds']:.0f} s")
     print(table(["budget (CE calls)", "ce-knn query p50 ms", "p95 ms"], latency))
     plot(results, budgets, work / "recall_at_10.png", args.dataset)
@@ -308,8 +334,10 @@ def dev_grid(cur, engine, model, raw_vectors: np.ndarray, dev_texts: list[str], 
     small_budgets = [b for b in budgets if b <= 200]
     grid = []
     for kind in ("hybrid", "raw", "cross"):
-        recalls = [np.mean([recall_at(np.array(seeds[kind][qi][:b - (kind != "hybrid")]), truth[qi], 10)
-                            for qi in range(len(dev_texts))]) for b in small_budgets]
+        reranked = [[sorted(seeds[kind][qi][:b - (kind != "hybrid")], key=lambda i, qi=qi: -dev_rows[qi, i])
+                     for qi in range(len(dev_texts))] for b in small_budgets]
+        recalls = [np.mean([recall_at(np.array(top), truth[qi], 10) for qi, top in enumerate(tops)])
+                   for tops in reranked]
         grid.append([f"{kind} -> rerank", "", "", "", ""] + [f"{r:.3f}" for r in recalls] + [f"{np.mean(recalls):.3f}"])
     configs = [(5, 0.0, 0.0, 0.0, "hybrid")]  # session 2's default: R alone
     configs += [(ce_knn.ROUNDS, 0.3, 0.3, ce_knn.QUERY_ROW_WEIGHT, "mixed"), (10, 0.3, 0.3, 0.0, "mixed"),

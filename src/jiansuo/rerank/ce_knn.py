@@ -29,6 +29,7 @@ from jiansuo.train.pairs import document_text
 ROUNDS = 10
 VECTOR_WEIGHTS = {"dense": 0.3, "cross": 0.3}
 QUERY_ROW_WEIGHT = 10.0
+DISTILL_CANDIDATES = 200  # documents scored per further distillation query
 
 
 class CeKnnUnavailable(ValueError):
@@ -52,9 +53,11 @@ def _vectors(engine, doc_ids: list[str]) -> np.ndarray | None:
     return dense.document_vectors(doc_ids) if dense is not None else None
 
 
-def build(engine, anchor_queries: list[str], progress=None, distill_steps: int | None = None) -> dict:
+def build(engine, anchor_queries: list[str], progress=None, distill_steps: int | None = None,
+          distill_queries: list[str] = ()) -> dict:
     """Score `anchor_queries` x every document with the engine's cross-encoder into a new live CUR version
-    (then distil the model's one-sided vectors on those rows, `distill_steps` steps; 0: not at all)."""
+    (then distil the model's one-sided vectors on those rows and on `distill_queries` scored against a few
+    candidates each, `distill_steps` steps; 0: not at all)."""
     model = engine.reranker
     if model is None:
         raise CeKnnUnavailable("building a cross-encoder k-NN index needs a cross-encoder (--reranker DIR)")
@@ -63,17 +66,46 @@ def build(engine, anchor_queries: list[str], progress=None, distill_steps: int |
     started = time.perf_counter()
     texts = _texts(engine, doc_ids)
     rows = score_rows(model.score, anchor_queries, texts, progress)
-    return publish(engine, rows, doc_ids, texts, anchor_queries, model, time.perf_counter() - started, seq,
-                   distill_steps)
+    seconds = time.perf_counter() - started
+    extra = distillation_rows(engine, model, list(distill_queries), doc_ids, texts) if distill_queries else None
+    return publish(engine, rows, doc_ids, texts, anchor_queries, model, seconds, seq, distill_steps,
+                   distill_queries=list(distill_queries), distill_rows=extra)
+
+
+def distillation_rows(engine, model, queries: list[str], doc_ids: list[str], texts: list[str],
+                      per_query: int = DISTILL_CANDIDATES, seed: int = 0) -> np.ndarray:
+    """Exact scores of `queries` on `per_query` candidate documents each, NaN elsewhere: distillation data beyond
+    the anchor rows at `per_query` calls a query instead of one per document. Candidates: the top by the model's
+    own (undistilled) vectors, the hybrid top, and random documents (half, a quarter, the rest)."""
+    rows = np.full((len(queries), len(doc_ids)), np.nan, dtype=np.float32)
+    if not queries:
+        return rows
+    column = {doc_id: i for i, doc_id in enumerate(doc_ids)}
+    document_vectors = model.segment_vectors(texts, side=1)
+    query_vectors = model.segment_vectors(queries, side=0)
+    rng = np.random.default_rng(seed)
+    per_query = min(per_query, len(doc_ids))
+    for i, query in enumerate(queries):
+        own = best_unscored(document_vectors @ query_vectors[i], {}, None, per_query // 2) \
+            if document_vectors is not None else []
+        hybrid = [column[h.doc_id] for h in engine.search(SearchRequest(query=query, limit=per_query // 4,
+                                                                        syntax=False), hydrate=False).hits
+                  if h.doc_id in column]
+        candidates = list(dict.fromkeys(own + hybrid))
+        taken = set(candidates)
+        candidates += [j for j in rng.permutation(len(doc_ids)).tolist() if j not in taken][: per_query - len(taken)]
+        rows[i, candidates] = model.score(query, [texts[j] for j in candidates])
+    return rows
 
 
 def publish(engine, rows: np.ndarray, doc_ids: list[str], texts: list[str], anchor_queries: list[str], model,
             seconds: float, seq: int, distill_steps: int | None = None, distilled: Path | None = None,
-            **extra) -> dict:
+            distill_queries: list[str] = (), distill_rows: np.ndarray | None = None, **extra) -> dict:
     """Write exact anchor rows (scored by `model` up to store sequence `seq`) as the store's live CUR index,
     with the documents' dense vectors and the model's own document vectors (`texts`: the documents' texts), read
     by a copy distilled on the rows when the model has one-sided vectors and `distill_steps` is not 0
-    (`distilled`: that copy's layers saved by an earlier run on the same rows, reused instead of training)."""
+    (`distilled`: that copy's layers saved by an earlier run on the same rows, reused instead of training;
+    `distill_queries`, `distill_rows`: further training queries and their partial rows, see distillation_rows)."""
     version = engine._cur_dirs.new_version()
     vectors = _vectors(engine, doc_ids)
     steps = distill.STEPS if distill_steps is None else distill_steps
@@ -83,7 +115,9 @@ def publish(engine, rows: np.ndarray, doc_ids: list[str], texts: list[str], anch
         if distilled is not None:
             one_sided = distill.load(model.model_dir, model.max_tokens, distilled)
         else:
-            one_sided = distill.distil(model.model_dir, model.max_tokens, anchor_queries, texts, rows, steps)
+            training = rows if distill_rows is None else np.concatenate([rows, distill_rows])
+            one_sided = distill.distil(model.model_dir, model.max_tokens, anchor_queries + list(distill_queries),
+                                       texts, training, steps)
             distill_seconds = time.perf_counter() - started
         distill.save(one_sided, version / STUDENT)
     else:
@@ -96,6 +130,8 @@ def publish(engine, rows: np.ndarray, doc_ids: list[str], texts: list[str], anch
     params = {"kind": "cur", "anchor_queries": len(anchor_queries), "documents": len(doc_ids),
               "build_calls": len(anchor_queries) * len(doc_ids), "build_seconds": round(seconds, 1),
               "distill_steps": steps, "distill_seconds": round(distill_seconds, 1),
+              "distill_queries": len(distill_queries) if steps else 0,
+              "distill_calls": int((~np.isnan(distill_rows)).sum()) if steps and distill_rows is not None else 0,
               "vector_passes": 0 if cross is None else len(doc_ids), "vector_seconds": round(vector_seconds, 1),
               "max_tokens": model.max_tokens, "store_seq": seq, "reranker": str(model.model_dir.resolve()), **extra}
     engine._cur_dirs.publish(version, params)

@@ -2,13 +2,14 @@
 vectors.
 
 The anchor rows R already hold exact scores of k_q queries against every document: labels that cost nothing more.
+Further queries scored on a few candidate documents each (rows with NaN where unscored) add query variety cheaply.
 A copy of the cross-encoder is trained so that the cosine of its query-alone and document-alone readings
-(CrossEncoder.segment_vectors) ranks the documents as the pair scores do. Each step takes a few anchor queries
-and documents drawn from their exact top, from further down, and at random; the loss is listwise over every
-(query, document) of the batch: cross-entropy between the softmax of the z-scored exact scores / TEMPERATURE and
-the softmax of the scaled cosines, so the top of each row weighs most. The token embeddings stay frozen (most of a
-multilingual model's weights are vocabulary rows this corpus never uses), so only the transformer layers are stored
-beside R.
+(CrossEncoder.segment_vectors) ranks the documents as the pair scores do. Each step takes a few queries and
+documents drawn from their exact top, from further down, and at random among those scored; the loss is listwise
+over every scored (query, document) of the batch: cross-entropy between the softmax of the scaled exact scores /
+TEMPERATURE and the softmax of the scaled cosines, so the top of each row weighs most. The token embeddings stay
+frozen (most of a multilingual model's weights are vocabulary rows this corpus never uses), so only the
+transformer layers are stored beside R.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from jiansuo.rerank.cross_encoder import CrossEncoder
 
 STEPS = 600
 QUERIES_PER_STEP = 8
-TOP, FURTHER, RANDOM = 4, 4, 16  # documents per query from its exact top 20, from ranks 20-300; shared random ones
+TOP, FURTHER, RANDOM = 4, 4, 2  # documents per query from its exact top 20, from ranks 20-300, and at random
 TEMPERATURE = 0.5
 LEARNING_RATE = 2e-5
 
@@ -31,7 +32,7 @@ def distil(model_dir: Path | str, max_tokens: int, queries: list[str], texts: li
            steps: int = STEPS, seed: int = 0, learning_rate: float = LEARNING_RATE,
            progress: Callable[[int, int], None] | None = None) -> CrossEncoder:
     """A copy of the cross-encoder in `model_dir` whose one-sided vectors are trained on the exact `rows`
-    (queries x texts)."""
+    (queries x texts; NaN: not scored)."""
     import torch
 
     torch.manual_seed(seed)
@@ -42,11 +43,10 @@ def distil(model_dir: Path | str, max_tokens: int, queries: list[str], texts: li
     trainable = _trainable(student)
     rng = np.random.default_rng(seed)
     rows = np.asarray(rows, dtype=np.float32)
-    z = (rows - rows.mean(1, keepdims=True)) / (rows.std(1, keepdims=True) + 1e-6)
-    n_docs = rows.shape[1]
-    top = min(20, n_docs)
-    depth = min(300, n_docs)
-    order = np.argsort(-rows, axis=1)[:, :depth]
+    scored = ~np.isnan(rows)
+    z = _scaled(rows, scored)
+    counts = scored.sum(1)
+    order = np.argsort(-np.where(scored, rows, -np.inf), axis=1)[:, : min(300, rows.shape[1])]
     scale = torch.nn.Parameter(torch.tensor(20.0))
     optimiser = torch.optim.AdamW([{"params": list(trainable.values()), "lr": learning_rate, "weight_decay": 0.01},
                                    {"params": [scale], "lr": 1e-2, "weight_decay": 0.0}])
@@ -55,16 +55,19 @@ def distil(model_dir: Path | str, max_tokens: int, queries: list[str], texts: li
         picked_queries = rng.choice(len(queries), min(QUERIES_PER_STEP, len(queries)), replace=False)
         documents: list[int] = []
         for q in picked_queries:
+            top, depth = min(20, counts[q]), min(order.shape[1], counts[q])
             documents += order[q, rng.choice(top, min(TOP, top), replace=False)].tolist()
             if depth > top:
                 documents += order[q, top + rng.choice(depth - top, min(FURTHER, depth - top), replace=False)].tolist()
-        documents += rng.choice(n_docs, min(RANDOM, n_docs), replace=False).tolist()
+            documents += rng.choice(np.flatnonzero(scored[q]), min(RANDOM, counts[q]), replace=False).tolist()
         documents = list(dict.fromkeys(documents))
         query_vectors = _side_means(student, [queries[q] for q in picked_queries], side=0)
         document_vectors = _side_means(student, [texts[d] for d in documents], side=1)
-        cosines = query_vectors @ document_vectors.T
-        target = torch.softmax(torch.from_numpy(z[np.ix_(picked_queries, documents)]) / TEMPERATURE, dim=1)
-        loss = -(target * torch.log_softmax(cosines * scale, dim=1)).sum(1).mean()
+        mask = torch.from_numpy(scored[np.ix_(picked_queries, documents)])
+        exact = torch.from_numpy(np.nan_to_num(z[np.ix_(picked_queries, documents)]))
+        target = torch.softmax((exact / TEMPERATURE).masked_fill(~mask, -torch.inf), dim=1)
+        logits = (query_vectors @ document_vectors.T * scale).masked_fill(~mask, -torch.inf)
+        loss = -torch.where(mask, target * torch.log_softmax(logits, dim=1), 0.0).sum(1).mean()
         optimiser.zero_grad()
         loss.backward()
         optimiser.step()
@@ -72,6 +75,16 @@ def distil(model_dir: Path | str, max_tokens: int, queries: list[str], texts: li
             progress(step + 1, steps)
     student.model.eval()
     return student
+
+
+def _scaled(rows: np.ndarray, scored: np.ndarray) -> np.ndarray:
+    """Each row over its spread: a full row's own standard deviation; a partial row (its candidates are mostly
+    its top, so their spread says little) the mean of the full rows'. Shifts do not matter to a softmax."""
+    full = scored.all(1)
+    spread = np.where(full, np.nanstd(np.where(scored, rows, np.nan), axis=1), np.nan)
+    typical = float(np.nanmean(spread)) if full.any() else float(np.nanmean(np.nanstd(rows, axis=1)))
+    spread = np.where(full, spread, typical)
+    return (rows - np.nanmean(rows, axis=1, keepdims=True)) / (spread[:, None] + 1e-6)
 
 
 def _side_means(model: CrossEncoder, texts: list[str], side: int):
