@@ -100,6 +100,21 @@ def test_the_models_own_vectors_are_unit_and_logit_heads_have_none(tiny_base, ti
     assert CrossEncoder(tiny_base).segment_vectors(["a"], side=1) is None
 
 
+def test_further_distillation_queries_are_scored_on_candidates_only(knn_engine):
+    from jiansuo.rerank.ce_knn import distillation_rows
+
+    n = knn_engine.store.count()
+    doc_ids = [d.id for d in knn_engine.store.documents()]
+    texts = [document_text(knn_engine.get(d)) for d in doc_ids]
+    rows = distillation_rows(knn_engine, knn_engine.reranker, ["diffusion", "hubness"], doc_ids, texts, per_query=5)
+    assert rows.shape == (2, n) and (~np.isnan(rows)).sum(1).tolist() == [5, 5]
+    scored = np.flatnonzero(~np.isnan(rows[1]))
+    assert np.allclose(rows[1, scored], knn_engine.reranker.score("hubness", [texts[i] for i in scored]), atol=1e-5)
+    params = knn_engine.build_cur(title_queries(knn_engine, 3), distill_steps=3, distill_queries=["diffusion"])
+    assert params["distill_queries"] == 1 and params["distill_calls"] == min(200, n)
+    assert knn_engine.cur.student_path is not None
+
+
 def test_the_index_holds_anchor_rows_for_every_document(knn_engine):
     cur = knn_engine.cur
     n = knn_engine.store.count()

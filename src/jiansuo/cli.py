@@ -109,6 +109,9 @@ def _parser() -> argparse.ArgumentParser:
     cur.add_argument("--distill-steps", type=int, default=None,
                      help="training steps distilling the anchor rows into the model's one-sided vectors (default "
                           "600, about 15 minutes on 2 CPU cores; 0: use the model's own)")
+    cur.add_argument("--distill-queries", type=int, default=0,
+                     help="further queries from the same source, each scored on 200 candidate documents, to distil "
+                          "on beside the anchor rows (more query variety for 200 calls a query)")
 
     serve = command("serve", "Serve the search page and JSON API.", "jiansuo serve --port 8000 --store site")
     serve.add_argument("--host", default="127.0.0.1")
@@ -355,20 +358,24 @@ def _cur(args: argparse.Namespace) -> int:
         print(f"cross-encoder k-NN index up to date ({changed} changes scored against "
               f"{len(cur.anchor_queries)} anchor queries); {cur.params['build_calls']} calls in all", file=sys.stderr)
         return EXIT_OK
+    total = args.count + max(0, args.distill_queries)
     if args.anchor_queries == "titles":
         queries = title_queries(engine, args.count)
+        further = [t for t in title_queries(engine, total) if t not in queries]
     elif args.anchor_queries == "clicks":
-        queries = list(dict.fromkeys(c["query"] for c in engine.store.clicks()))[-args.count :]
+        logged = list(dict.fromkeys(c["query"] for c in engine.store.clicks()))[::-1]  # newest first
+        queries, further = logged[: args.count], logged[args.count : total]
     else:
         lines = Path(args.anchor_queries).read_text(encoding="utf-8").splitlines()
-        queries = [line.strip() for line in lines if line.strip()][: args.count]
+        listed = [line.strip() for line in lines if line.strip()]
+        queries, further = listed[: args.count], listed[args.count : total]
     if not queries:
         print("jiansuo cur: no anchor queries", file=sys.stderr)
         return EXIT_USAGE
     bar = _bar("bar", "anchor queries", unit="query", total=len(queries))
     try:
         params = engine.build_cur(queries, (lambda done, total: bar.update(1)) if bar is not None else None,
-                                  args.distill_steps)
+                                  args.distill_steps, further[: args.distill_queries])
     except CeKnnUnavailable as error:
         print(f"jiansuo cur: {error}", file=sys.stderr)
         return EXIT_USAGE
@@ -376,7 +383,8 @@ def _cur(args: argparse.Namespace) -> int:
         bar.close()
     print(f"built: {params['anchor_queries']} anchor queries x {params['documents']} documents = "
           f"{params['build_calls']} cross-encoder calls in {params['build_seconds']} s; "
-          f"{params['distill_steps']} distillation steps in {params['distill_seconds']} s; "
+          f"distillation: {params['distill_queries']} further queries ({params['distill_calls']} calls), "
+          f"{params['distill_steps']} steps in {params['distill_seconds']} s; "
           f"{params['vector_passes']} one-sided passes for the model's own document vectors in "
           f"{params['vector_seconds']} s", file=sys.stderr)
     return EXIT_OK

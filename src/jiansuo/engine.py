@@ -255,10 +255,11 @@ class Engine:
         """Whether a CUR index is live, without loading it (the page asks on every render)."""
         return self._cur_dirs.current() is not None
 
-    def build_cur(self, anchor_queries: list[str], progress=None, distill_steps: int | None = None) -> dict:
+    def build_cur(self, anchor_queries: list[str], progress=None, distill_steps: int | None = None,
+                  distill_queries: list[str] = ()) -> dict:
         from jiansuo.rerank import ce_knn
 
-        return ce_knn.build(self, anchor_queries, progress, distill_steps)
+        return ce_knn.build(self, anchor_queries, progress, distill_steps, distill_queries)
 
     def refresh_cur(self) -> int:
         from jiansuo.rerank import ce_knn

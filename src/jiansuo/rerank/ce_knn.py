@@ -67,7 +67,8 @@ def build(engine, anchor_queries: list[str], progress=None, distill_steps: int |
     texts = _texts(engine, doc_ids)
     rows = score_rows(model.score, anchor_queries, texts, progress)
     seconds = time.perf_counter() - started
-    extra = distillation_rows(engine, model, list(distill_queries), doc_ids, texts) if distill_queries else None
+    distilling = model.head == "segment-cosine" and distill_steps != 0
+    extra = distillation_rows(engine, model, list(distill_queries), doc_ids, texts) if distilling else None
     return publish(engine, rows, doc_ids, texts, anchor_queries, model, seconds, seq, distill_steps,
                    distill_queries=list(distill_queries), distill_rows=extra)
 
