@@ -24,7 +24,7 @@ Latency: `Engine.search(mode="ce-knn", budget=B)` end to end on the real store (
 Writes a table (stdout) and a PNG plot of recall@10 against calls.
 Rows already scored by an earlier run (same folder, same query text) are reused.
 Run: python bench/cur_knn.py --dataset scifact --model runs/rerank/scifact-qrels-segment-cosine --max-tokens 64 \
-         --int8 --test 20 --anchors 160 --dev 40
+         --int8 --test 20 --anchors 160 --dev 40 --distill-queries 600
      python bench/cur_knn.py --dataset lo-help/zh --model runs/sts/cross-STS-B-cosent-segment-cosine \
          --max-tokens 64 --int8 --test 15 --anchors 100 --dev 25 --anchor-source queries
 """
