@@ -51,7 +51,7 @@ from jiansuo.train.pairs import document_text
 
 warnings.filterwarnings("ignore")
 KS = (1, 10, 100)
-DEFAULT = "adaptive CUR + vectors + query row, hybrid + CE-vector seeds (default)"
+DEFAULT = "adaptive CUR + vectors + query row, alternating with the CE-vector ranking (default)"
 
 
 def finished_rows(folder, exclude) -> dict[str, tuple[np.ndarray, float]]:
@@ -225,11 +225,13 @@ def main() -> None:
         return top[np.argsort(-exact[qi, top], kind="stable")]
 
     def cur_rank(method: str, anchors: str, qi: int, budget: int, rounds: int = 5,
-                 weights: dict | None = None, seeds: str = "hybrid", row_weight: float = 0.0) -> np.ndarray:
-        ranking, _ = cur.search(lambda items: exact[qi, items], budget - (seeds == "mixed" or row_weight > 0), 100,
+                 weights: dict | None = None, seeds: str = "hybrid", row_weight: float = 0.0,
+                 alternate: bool = False) -> np.ndarray:
+        one_pass = seeds == "mixed" or row_weight > 0 or alternate
+        ranking, _ = cur.search(lambda items: exact[qi, items], budget - one_pass, 100,
                                 method=method, anchor_method=anchors, seeds=retrieved[seeds][qi], rounds=rounds,
                                 vector_weights=weights, query_rows=query_rows[qi] if row_weight else None,
-                                query_row_weight=row_weight)
+                                query_row_weight=row_weight, alternate=alternate)
         return ranking
 
     if dev_texts:
@@ -253,8 +255,11 @@ def main() -> None:
                                                                                **default),
                "adaptive CUR + vectors, hybrid + CE-vector seeds":
                    lambda qi, b: cur_rank("adaptive", "retriever", qi, b, **default, seeds="mixed"),
+               "adaptive CUR + vectors + query row, hybrid + CE-vector seeds":
+                   lambda qi, b: cur_rank("adaptive", "retriever", qi, b, **default, seeds="mixed",
+                                          row_weight=ce_knn.QUERY_ROW_WEIGHT),
                DEFAULT: lambda qi, b: cur_rank("adaptive", "retriever", qi, b, **default, seeds="mixed",
-                                               row_weight=ce_knn.QUERY_ROW_WEIGHT)}
+                                               row_weight=ce_knn.QUERY_ROW_WEIGHT, alternate=ce_knn.ALTERNATE)}
     results: dict[str, dict[int, dict[int, float]]] = {}
     rankings: dict[tuple[str, int], list[np.ndarray]] = {}
     for label, rank in methods.items():
@@ -338,26 +343,34 @@ def dev_grid(cur, engine, model, raw_vectors: np.ndarray, dev_texts: list[str], 
                      for qi in range(len(dev_texts))] for b in small_budgets]
         recalls = [np.mean([recall_at(np.array(top), truth[qi], 10) for qi, top in enumerate(tops)])
                    for tops in reranked]
-        grid.append([f"{kind} -> rerank", "", "", "", ""] + [f"{r:.3f}" for r in recalls] + [f"{np.mean(recalls):.3f}"])
-    configs = [(5, 0.0, 0.0, 0.0, "hybrid")]  # session 2's default: R alone
-    configs += [(ce_knn.ROUNDS, 0.3, 0.3, ce_knn.QUERY_ROW_WEIGHT, "mixed"), (10, 0.3, 0.3, 0.0, "mixed"),
-                (10, 0.3, 0.3, 3.0, "mixed"), (10, 0.3, 0.3, 30.0, "mixed"), (5, 0.3, 0.3, 10.0, "mixed"),
-                (20, 0.3, 0.3, 10.0, "mixed"), (10, 0.0, 0.3, 10.0, "mixed"), (10, 0.3, 0.0, 10.0, "mixed"),
-                (10, 0.3, 1.0, 10.0, "mixed"), (10, 0.3, 0.3, 10.0, "hybrid")]
-    for rounds, dense, cross, row, kind in configs:
+        label = {"hybrid": "hybrid", "raw": "CE's own vectors", "cross": "distilled CE vectors"}[kind]
+        grid.append([f"{label} -> rerank", "", "", "", "", ""] + [f"{r:.3f}" for r in recalls]
+                    + [f"{np.mean(recalls):.3f}"])
+    configs = [(5, 0.0, 0.0, 0.0, "hybrid", False)]  # session 2's default: R alone
+    configs += [(ce_knn.ROUNDS, 0.3, 0.3, ce_knn.QUERY_ROW_WEIGHT, "mixed", ce_knn.ALTERNATE),
+                (10, 0.3, 0.3, 0.0, "mixed", False), (10, 0.3, 0.3, 10.0, "mixed", False),
+                (10, 0.3, 0.3, 0.0, "mixed", True), (10, 0.3, 0.3, 3.0, "mixed", True),
+                (10, 0.3, 0.3, 30.0, "mixed", True), (5, 0.3, 0.3, 10.0, "mixed", True),
+                (20, 0.3, 0.3, 10.0, "mixed", True), (10, 0.0, 0.3, 10.0, "mixed", True),
+                (10, 0.3, 0.0, 10.0, "mixed", True), (10, 0.3, 0.3, 10.0, "hybrid", True)]
+    for rounds, dense, cross, row, kind, alternate in configs:
         recalls = []
         for budget in small_budgets:
-            found = [cur.search(lambda items, qi=qi: dev_rows[qi, items], budget - (kind == "mixed" or row > 0), 10,
+            one_pass = kind == "mixed" or row > 0 or alternate  # the query's own forward pass is a call
+            found = [cur.search(lambda items, qi=qi: dev_rows[qi, items], budget - one_pass, 10,
                                 anchor_method="retriever", seeds=seeds[kind][qi], rounds=rounds,
                                 vector_weights={"dense": dense, "cross": cross},
-                                query_rows=query_rows[qi] if row else None, query_row_weight=row)[0]
+                                query_rows=query_rows[qi] if row or alternate else None, query_row_weight=row,
+                                alternate=alternate)[0]
                      for qi in range(len(dev_texts))]
             recalls.append(np.mean([recall_at(f, truth[qi], 10) for qi, f in enumerate(found)]))
-        grid.append([f"adaptive CUR, {rounds} rounds", dense, cross, row, kind] + [f"{r:.3f}" for r in recalls]
+        grid.append([f"adaptive CUR, {rounds} rounds", dense, cross, row, kind, "yes" if alternate else "no"]
+                    + [f"{r:.3f}" for r in recalls]
                     + [f"{np.mean(recalls):.3f}"])
         print("  dev", grid[-1], flush=True)
     print(f"\ndev: {len(dev_texts)} queries (never anchors); recall@10 of the exact top 10")
-    print(table(["method", "dense weight", "CE-vector weight", "query-row weight", "first-round seeds"]
+    print(table(["method", "dense weight", "CE-vector weight", "query-row weight", "first-round seeds",
+                 "rounds alternate with the CE-vector ranking"]
                 + [f"{b} calls" for b in small_budgets] + ["mean"], grid))
 
 

@@ -91,3 +91,14 @@ def test_a_query_row_outside_the_row_space_is_fitted_with_it():
     top, exact = adaptive_cur(lambda items: query[items], rows, anchors, budget=30, rounds=2, k=10,
                               query_rows=weighted)
     assert set(top) == set(np.argsort(-query)[:10]) and len(exact) == 30
+
+
+def test_rounds_can_alternate_with_a_fixed_ranking():
+    rows, rng = low_rank(rank=3)
+    query = rng.normal(size=rows.shape[1])  # nothing R can express
+    truth = set(np.argsort(-query)[:10])
+    first = np.arange(0, 200, 20)
+    alone, _ = adaptive_cur(lambda items: query[items], rows, first, budget=40, rounds=2, k=10)
+    both, exact = adaptive_cur(lambda items: query[items], rows, first, budget=40, rounds=2, k=10,
+                               alternate_with=query + rng.normal(scale=0.01, size=len(query)))
+    assert len(set(alone) & truth) < 10 and set(both) == truth and len(exact) == 40

@@ -97,17 +97,23 @@ def single_round_cur(score: Callable[[np.ndarray], np.ndarray], rows: np.ndarray
 
 def adaptive_cur(score: Callable[[np.ndarray], np.ndarray], rows: np.ndarray, first_anchors: np.ndarray,
                  budget: int, rounds: int = 5, k: int = 10, allowed: np.ndarray | None = None,
-                 query_rows: np.ndarray | None = None) -> tuple[np.ndarray, dict[int, float]]:
+                 query_rows: np.ndarray | None = None, alternate_with: np.ndarray | None = None
+                 ) -> tuple[np.ndarray, dict[int, float]]:
     """Spend `budget` exact scores: `first_anchors` first, then equal shares over `rounds`, each on the top
-    unscored items of the current approximation. Returns the k best items (exact scores win, approximation
-    ranks the rest) and every exact score taken."""
+    unscored items of the current approximation (alternating with the top unscored items by `alternate_with`,
+    a fixed ranking such as the query's vector similarities, when given). Returns the k best items (exact
+    scores win, approximation ranks the rest) and every exact score taken."""
     anchors = list(dict.fromkeys(int(i) for i in first_anchors))[:budget]
     exact = dict(zip(anchors, score(np.array(anchors)).tolist(), strict=True))
     remaining = budget - len(exact)
     per_round = max(1, -(-remaining // max(1, rounds)))
     approx = cur_scores(np.array([exact[i] for i in anchors]), rows, np.array(anchors), query_rows=query_rows)
     while remaining > 0:
-        chosen = best_unscored(approx, exact, allowed, min(per_round, remaining))
+        count = min(per_round, remaining)
+        chosen = best_unscored(approx, exact, allowed, count)
+        if alternate_with is not None:
+            other = best_unscored(alternate_with, exact, allowed, count)
+            chosen = list(dict.fromkeys(i for pair in zip(chosen, other, strict=False) for i in pair))[:count]
         if not chosen:
             break
         exact.update(zip(chosen, score(np.array(chosen)).tolist(), strict=True))
