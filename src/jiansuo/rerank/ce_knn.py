@@ -211,11 +211,10 @@ def one_sided_model(cur: CurIndex, model):
     """What reads texts alone for this index: the distilled copy of `model` when it has one, else `model`."""
     if cur.student_path is None:
         return model
-    cached = getattr(cur, "_student", None)
-    if cached is None:
-        cached = cur._student = distill.load(model.model_dir, int(cur.params.get("max_tokens", model.max_tokens)),
-                                             cur.student_path)
-    return cached
+    if cur.student is None:
+        cur.student = distill.load(model.model_dir, int(cur.params.get("max_tokens", model.max_tokens)),
+                                   cur.student_path)
+    return cur.student
 
 
 _BLAS = None  # threadpoolctl's handle on numpy's OpenBLAS, made on first use
@@ -241,11 +240,6 @@ def _query_vector(cur: CurIndex, model, text: str) -> np.ndarray | None:
         return None
     vectors = one_sided_model(cur, model).segment_vectors([text], side=0)
     return None if vectors is None else vectors[0]
-
-
-def nearest(vectors: np.ndarray, query: np.ndarray, count: int, allowed: np.ndarray | None = None) -> list[int]:
-    """Columns of the `count` vectors with the largest dot product with `query` (allowed ones only)."""
-    return best_unscored(vectors @ query, {}, allowed, count)
 
 
 def interleaved(first: list[int], second: list[int]) -> list[int]:

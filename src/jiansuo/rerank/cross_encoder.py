@@ -141,12 +141,17 @@ class CrossEncoder:
         out = []
         with torch.inference_mode():
             for start in range(0, len(texts), self.batch_size):
-                batch = texts[start : start + self.batch_size]
-                blank = [""] * len(batch)
-                tokens, segments = self.encode(*((batch, blank) if side == 0 else (blank, batch)))
-                (pooled,) = self._segment_means(tokens, segments, (side,))
-                out.append(torch.nn.functional.normalize(pooled, dim=-1).float().numpy())
+                out.append(self.one_sided(texts[start : start + self.batch_size], side).float().numpy())
         return np.concatenate(out) if out else np.zeros((0, self.encoder.config.hidden_size), dtype=np.float32)
+
+    def one_sided(self, texts: list[str], side: int):
+        """Differentiable unit vectors of `texts` read alone on `side` (see segment_vectors)."""
+        import torch
+
+        blank = [""] * len(texts)
+        tokens, segments = self.encode(*((texts, blank) if side == 0 else (blank, texts)))
+        (pooled,) = self._segment_means(tokens, segments, (side,))
+        return torch.nn.functional.normalize(pooled, dim=-1)
 
     def score(self, query: str, texts: list[str]) -> np.ndarray:
         return self.score_pairs([query] * len(texts), texts)

@@ -92,6 +92,7 @@ class CurIndex:
         self.column = {doc_id: i for i, doc_id in enumerate(self.doc_ids)}
         self.vectors = {path.stem.removeprefix("vectors-"): np.load(path) for path in self.folder.glob("vectors-*.npy")}
         self._features: dict[tuple, np.ndarray] = {}
+        self.student = None  # the distilled model behind vectors-cross.npy, once ce_knn has loaded it
 
     @staticmethod
     def write(folder: Path, rows: np.ndarray, doc_ids: list[str], anchor_queries: list[str],

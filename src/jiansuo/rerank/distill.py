@@ -14,7 +14,6 @@ transformer layers are stored beside R.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -29,8 +28,7 @@ LEARNING_RATE = 2e-5
 
 
 def distil(model_dir: Path | str, max_tokens: int, queries: list[str], texts: list[str], rows: np.ndarray,
-           steps: int = STEPS, seed: int = 0, learning_rate: float = LEARNING_RATE,
-           progress: Callable[[int, int], None] | None = None) -> CrossEncoder:
+           steps: int = STEPS, seed: int = 0, learning_rate: float = LEARNING_RATE) -> CrossEncoder:
     """A copy of the cross-encoder in `model_dir` whose one-sided vectors are trained on the exact `rows`
     (queries x texts; NaN: not scored)."""
     import torch
@@ -40,7 +38,9 @@ def distil(model_dir: Path | str, max_tokens: int, queries: list[str], texts: li
     student.max_tokens = max_tokens
     if student.head != "segment-cosine":
         raise ValueError("only a segment-cosine cross-encoder has one-sided vectors to distil into")
-    trainable = _trainable(student)
+    trainable = _layers(student)
+    for name, parameter in student.model.named_parameters():
+        parameter.requires_grad = name in trainable  # the embeddings stay frozen
     rng = np.random.default_rng(seed)
     rows = np.asarray(rows, dtype=np.float32)
     scored = ~np.isnan(rows)
@@ -51,7 +51,7 @@ def distil(model_dir: Path | str, max_tokens: int, queries: list[str], texts: li
     optimiser = torch.optim.AdamW([{"params": list(trainable.values()), "lr": learning_rate, "weight_decay": 0.01},
                                    {"params": [scale], "lr": 1e-2, "weight_decay": 0.0}])
     student.model.train()
-    for step in range(steps):
+    for _ in range(steps):
         picked_queries = rng.choice(len(queries), min(QUERIES_PER_STEP, len(queries)), replace=False)
         documents: list[int] = []
         for q in picked_queries:
@@ -61,8 +61,8 @@ def distil(model_dir: Path | str, max_tokens: int, queries: list[str], texts: li
                 documents += order[q, top + rng.choice(depth - top, min(FURTHER, depth - top), replace=False)].tolist()
             documents += rng.choice(np.flatnonzero(scored[q]), min(RANDOM, counts[q]), replace=False).tolist()
         documents = list(dict.fromkeys(documents))
-        query_vectors = _side_means(student, [queries[q] for q in picked_queries], side=0)
-        document_vectors = _side_means(student, [texts[d] for d in documents], side=1)
+        query_vectors = student.one_sided([queries[q] for q in picked_queries], side=0)
+        document_vectors = student.one_sided([texts[d] for d in documents], side=1)
         mask = torch.from_numpy(scored[np.ix_(picked_queries, documents)])
         exact = torch.from_numpy(np.nan_to_num(z[np.ix_(picked_queries, documents)]))
         target = torch.softmax((exact / TEMPERATURE).masked_fill(~mask, -torch.inf), dim=1)
@@ -71,8 +71,6 @@ def distil(model_dir: Path | str, max_tokens: int, queries: list[str], texts: li
         optimiser.zero_grad()
         loss.backward()
         optimiser.step()
-        if progress:
-            progress(step + 1, steps)
     student.model.eval()
     return student
 
@@ -81,35 +79,20 @@ def _scaled(rows: np.ndarray, scored: np.ndarray) -> np.ndarray:
     """Each row over its spread: a full row's own standard deviation; a partial row (its candidates are mostly
     its top, so their spread says little) the mean of the full rows'. Shifts do not matter to a softmax."""
     full = scored.all(1)
-    spread = np.where(full, np.nanstd(np.where(scored, rows, np.nan), axis=1), np.nan)
-    typical = float(np.nanmean(spread)) if full.any() else float(np.nanmean(np.nanstd(rows, axis=1)))
-    spread = np.where(full, spread, typical)
+    spread = np.nanstd(rows, axis=1)
+    spread = np.where(full, spread, spread[full].mean() if full.any() else spread.mean())
     return (rows - np.nanmean(rows, axis=1, keepdims=True)) / (spread[:, None] + 1e-6)
 
 
-def _side_means(model: CrossEncoder, texts: list[str], side: int):
-    import torch
-
-    blank = [""] * len(texts)
-    tokens, segments = model.encode(*((texts, blank) if side == 0 else (blank, texts)))
-    (pooled,) = model._segment_means(tokens, segments, (side,))
-    return torch.nn.functional.normalize(pooled, dim=-1)
-
-
-def _trainable(model: CrossEncoder) -> dict:
-    """The transformer layers' parameters (the embeddings frozen)."""
-    trainable = {}
-    for name, parameter in model.model.named_parameters():
-        parameter.requires_grad = "embeddings" not in name
-        if parameter.requires_grad:
-            trainable[name] = parameter
-    return trainable
+def _layers(model: CrossEncoder) -> dict:
+    """The parameters distillation trains and saves: all but the embeddings."""
+    return {name: p for name, p in model.model.named_parameters() if "embeddings" not in name}
 
 
 def save(student: CrossEncoder, path: Path) -> None:
     import torch
 
-    torch.save({name: p.detach().clone() for name, p in _trainable(student).items()}, path)
+    torch.save({name: p.detach().clone() for name, p in _layers(student).items()}, path)
 
 
 def load(model_dir: Path | str, max_tokens: int, path: Path) -> CrossEncoder:
