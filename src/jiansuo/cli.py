@@ -108,7 +108,7 @@ def _parser() -> argparse.ArgumentParser:
     cur.add_argument("--rebuild", action="store_true", help="score all anchor queries again")
     cur.add_argument("--distill-steps", type=int, default=None,
                      help="training steps distilling the anchor rows into the model's one-sided vectors (default "
-                          "600, about 15 minutes on 2 CPU cores; 0: use the model's own)")
+                          "600, about 20 minutes on 2 CPU cores; 0: use the model's own)")
     cur.add_argument("--distill-queries", type=int, default=0,
                      help="further queries from the same source, each scored on 200 candidate documents, to distil "
                           "on beside the anchor rows (more query variety for 200 calls a query)")
