@@ -85,7 +85,7 @@ def test_a_query_row_outside_the_row_space_is_fitted_with_it():
     query = rng.normal(size=rows.shape[0]) @ rows + 2.0 * prior
     anchors = np.arange(0, 200, 20)  # 10 anchors >= rank 5 + 1
     assert not np.allclose(cur_scores(query[anchors], rows, anchors), query, atol=1e-3)
-    weighted = scaled_query_rows(rows, prior[None], 10.0)
+    weighted = scaled_query_rows(rows.std(), prior[None], 10.0)
     assert np.allclose(cur_scores(query[anchors], rows, anchors, query_rows=weighted), query, atol=1e-6)
     assert np.isclose(weighted.std(), 10.0 * rows.std()) and abs(weighted.mean()) < 1e-5
     top, exact = adaptive_cur(lambda items: query[items], rows, anchors, budget=30, rounds=2, k=10,

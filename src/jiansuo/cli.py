@@ -361,7 +361,8 @@ def _cur(args: argparse.Namespace) -> int:
     total = args.count + max(0, args.distill_queries)
     if args.anchor_queries == "titles":
         queries = title_queries(engine, args.count)
-        further = [t for t in title_queries(engine, total) if t not in queries]
+        taken = set(queries)
+        further = [t for t in title_queries(engine, total) if t not in taken] if args.distill_queries else []
     elif args.anchor_queries == "clicks":
         logged = list(dict.fromkeys(c["query"] for c in engine.store.clicks()))[::-1]  # newest first
         queries, further = logged[: args.count], logged[args.count : total]

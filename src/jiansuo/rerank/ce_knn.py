@@ -70,11 +70,8 @@ def build(engine, anchor_queries: list[str], progress=None, distill_steps: int |
     started = time.perf_counter()
     texts = _texts(engine, doc_ids)
     rows = score_rows(model.score, anchor_queries, texts, progress)
-    seconds = time.perf_counter() - started
-    distilling = model.head == "segment-cosine" and distill_steps != 0
-    extra = distillation_rows(engine, model, list(distill_queries), doc_ids, texts) if distilling else None
-    return publish(engine, rows, doc_ids, texts, anchor_queries, model, seconds, seq, distill_steps,
-                   distill_queries=list(distill_queries), distill_rows=extra)
+    return publish(engine, rows, doc_ids, texts, anchor_queries, model, time.perf_counter() - started, seq,
+                   distill_steps, distill_queries=list(distill_queries))
 
 
 def distillation_rows(engine, model, queries: list[str], doc_ids: list[str], texts: list[str],
@@ -110,7 +107,8 @@ def publish(engine, rows: np.ndarray, doc_ids: list[str], texts: list[str], anch
     with the documents' dense vectors and the model's own document vectors (`texts`: the documents' texts), read
     by a copy distilled on the rows when the model has one-sided vectors and `distill_steps` is not 0
     (`distilled`: that copy's layers saved by an earlier run on the same rows, reused instead of training;
-    `distill_queries`, `distill_rows`: further training queries and their partial rows, see distillation_rows)."""
+    `distill_queries`: further training queries, scored here unless their partial rows are given as
+    `distill_rows`, see distillation_rows)."""
     version = engine._cur_dirs.new_version()
     vectors = _vectors(engine, doc_ids)
     steps = distill.STEPS if distill_steps is None else distill_steps
@@ -120,7 +118,9 @@ def publish(engine, rows: np.ndarray, doc_ids: list[str], texts: list[str], anch
         if distilled is not None:
             one_sided = distill.load(model.model_dir, model.max_tokens, distilled)
         else:
-            training = rows if distill_rows is None else np.concatenate([rows, distill_rows])
+            if distill_rows is None:
+                distill_rows = distillation_rows(engine, model, list(distill_queries), doc_ids, texts)
+            training = np.concatenate([rows, distill_rows])
             one_sided = distill.distil(model.model_dir, model.max_tokens, anchor_queries + list(distill_queries),
                                        texts, training, steps)
             distill_seconds = time.perf_counter() - started
@@ -222,7 +222,7 @@ _BLAS = None  # threadpoolctl's handle on numpy's OpenBLAS, made on first use
 
 def one_blas_thread():
     """numpy's OpenBLAS held to one thread while algebra and model calls alternate: its idle threads spin after
-    each product and starve the model's threads in the next round (SciFact, 50 calls on 2 cores: 1.19 s -> 0.47 s
+    each product and starve the model's threads in the next round (SciFact, 50 calls on 2 cores: 1.19 s -> 0.54 s
     a query)."""
     global _BLAS
     try:

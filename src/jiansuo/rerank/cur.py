@@ -30,12 +30,12 @@ def cur_scores(anchor_scores: np.ndarray, rows: np.ndarray, anchor_items: np.nda
     return mix[: len(rows)] @ rows + mix[len(rows) :] @ query_rows
 
 
-def scaled_query_rows(rows: np.ndarray, query_rows: np.ndarray, weight: float) -> np.ndarray:
-    """Query rows centred and scaled to R's spread times `weight` (as with_item_vectors scales its blocks): the
-    larger the weight, the more of the fit the query rows carry before the anchor rows are used."""
+def scaled_query_rows(rows_spread: float, query_rows: np.ndarray, weight: float) -> np.ndarray:
+    """Query rows centred and scaled to R's spread (`rows_spread`: R.std()) times `weight`, as with_item_vectors
+    scales its blocks: the larger the weight, the more of the fit the query rows carry before the anchor rows."""
     centred = query_rows - query_rows.mean(1, keepdims=True)
     spread = centred.std(1, keepdims=True)
-    return (weight * rows.std() * centred / np.where(spread > 0, spread, 1.0)).astype(np.float32)
+    return (weight * rows_spread * centred / np.where(spread > 0, spread, 1.0)).astype(np.float32)
 
 
 def with_item_vectors(rows: np.ndarray, blocks: list[tuple[np.ndarray, float]]) -> np.ndarray:

@@ -92,6 +92,8 @@ class CurIndex:
         self.column = {doc_id: i for i, doc_id in enumerate(self.doc_ids)}
         self.vectors = {path.stem.removeprefix("vectors-"): np.load(path) for path in self.folder.glob("vectors-*.npy")}
         self._features: dict[tuple, np.ndarray] = {}
+        self.spread = float(self.rows.std())  # scales each query's own rows (cur.scaled_query_rows)
+        self.student_path: Path | None = self.folder / STUDENT if (self.folder / STUDENT).exists() else None
         self.student = None  # the distilled model behind vectors-cross.npy, once ce_knn has loaded it
 
     @staticmethod
@@ -141,12 +143,6 @@ class CurIndex:
                 sets[method][size] = kept + [next(refill) for _ in range(min(len(items), len(doc_ids)) - len(kept))]
         return sets
 
-    @property
-    def student_path(self) -> Path | None:
-        """The distilled layers of the model that made vectors-cross.npy, if it was distilled."""
-        path = self.folder / STUDENT
-        return path if path.exists() else None
-
     def anchors(self, method: str, count: int) -> np.ndarray:
         """`count` anchor items: the smallest stored set of `method` that is large enough, cut to `count`."""
         sets = self.anchor_items.get(method) or self.anchor_items["random"]
@@ -181,7 +177,7 @@ class CurIndex:
         if query_rows is not None:
             query_rows = np.atleast_2d(query_rows)
             alternate_with = query_rows[0] if alternate else None
-            query_rows = scaled_query_rows(self.rows, query_rows, query_row_weight) if query_row_weight else None
+            query_rows = scaled_query_rows(self.spread, query_rows, query_row_weight) if query_row_weight else None
         budget = max(1, min(budget, len(self.doc_ids)))
         count = max(1, budget // rounds) if method == "adaptive" else max(1, int(budget * anchor_share))
         if anchor_method == "retriever":
