@@ -107,20 +107,38 @@ def score_matrix(model: CrossEncoder, queries: list[str], texts: list[str], path
     return np.asarray(matrix), done["seconds"]
 
 
-def partial_rows(engine, model, queries: list[str], doc_ids: list[str], texts: list[str], stem
+def partial_rows(engine, model, queries: list[str], doc_ids: list[str], texts: list[str], stem, one_sided
                  ) -> tuple[np.ndarray, float]:
-    """ce_knn.distillation_rows for `queries`, kept as `stem`.npy (with the seconds they cost) for later runs."""
+    """ce_knn.distillation_rows for `queries` (candidates from `one_sided`), kept as `stem`.npy (with the seconds
+    they cost) for later runs."""
     path, done = stem.with_suffix(".npy"), stem.with_suffix(".done.json")
     if path.exists() and done.exists():
         return np.load(path), json.loads(done.read_text())["seconds"]
     started = time.perf_counter()
-    rows = ce_knn.distillation_rows(engine, model, queries, doc_ids, texts)
+    rows = ce_knn.distillation_rows(engine, model, queries, doc_ids, texts, one_sided=one_sided)
     seconds = time.perf_counter() - started
     path.parent.mkdir(parents=True, exist_ok=True)
     np.save(path, rows)
     stem.with_suffix(".queries.json").write_text(json.dumps(queries, ensure_ascii=False))
     done.write_text(json.dumps({"rows": len(queries), "seconds": seconds}))
     return rows, seconds
+
+
+def cached_copy(path, model: CrossEncoder, train):
+    """The copy of `model` distilled and saved at `path`, or `train()`'s, saved there with its training seconds."""
+    if path.exists():
+        return distill.load(model.model_dir, model.max_tokens, path)
+    started = time.perf_counter()
+    copy = train()
+    distill.save(copy, path)
+    path.with_suffix(".json").write_text(json.dumps({"seconds": time.perf_counter() - started}))
+    return copy
+
+
+def training_time(path) -> float:
+    """Seconds the copy at `path` took to train (older caches kept them as publish's params)."""
+    saved = json.loads(path.with_suffix(".json").read_text()) if path.with_suffix(".json").exists() else {}
+    return float(saved.get("seconds", saved.get("distill_seconds", 0.0)))
 
 
 def anchor_order(pool: list[str]) -> list[str]:
@@ -200,11 +218,21 @@ def main() -> None:
     rows_seconds = scored_seconds * args.anchors / len(scored_texts)
     per_call_ms = 1000 * (exact_seconds + scored_seconds) / ((len(test_ids) + len(scored_texts)) * len(texts))
 
-    # publish R as the store's live CUR index: what `mode=ce-knn` serves in the latency rows below
-    trained_on = f"{args.anchor_source}{args.anchors}-{len(distill_texts)}"
-    student = work / f"student-{trained_on}-{args.distill_steps}.pt"
-    distill_rows, distill_seconds = partial_rows(engine, model, distill_texts, doc_ids, texts,
-                                                 work / f"distill-{trained_on}")
+    # publish R as the store's live CUR index: what `mode=ce-knn` serves in the latency rows below. The distilled
+    # copy is trained as ce_knn.publish trains it (anchor rows; then, with further queries, their partial rows on
+    # candidates mined by that first copy), each stage kept in the work folder for later runs.
+    trained_on = f"{args.anchor_source}{args.anchors}"
+    first = work / f"student-{trained_on}-0-{args.distill_steps}.pt"
+    student = work / f"student-{trained_on}-{len(distill_texts)}m-{args.distill_steps}.pt" if distill_texts else first
+    distill_rows, distill_seconds = None, 0.0
+    if distill_texts and args.distill_steps:
+        first_copy = cached_copy(first, model, lambda: distill.distil(
+            model.model_dir, model.max_tokens, anchor_texts, texts, rows, args.distill_steps))
+        distill_rows, distill_seconds = partial_rows(engine, model, distill_texts, doc_ids, texts,
+                                                     work / f"mined-{trained_on}-{len(distill_texts)}", first_copy)
+        cached_copy(student, model, lambda: distill.distil(
+            model.model_dir, model.max_tokens, anchor_texts + distill_texts, texts,
+            np.concatenate([rows, distill_rows]), args.distill_steps, start=first_copy))
     params = ce_knn.publish(engine, rows, doc_ids, texts, anchor_texts, model, rows_seconds, engine.store.seq,
                             args.distill_steps, distilled=student if student.exists() else None,
                             distill_queries=distill_texts, distill_rows=distill_rows,
@@ -212,8 +240,8 @@ def main() -> None:
     cur = engine.cur
     if cur.student_path is not None and not student.exists():
         shutil.copy2(cur.student_path, student)
-        (work / f"{student.stem}.json").write_text(json.dumps(params))
-    trained = json.loads((work / f"{student.stem}.json").read_text()) if student.exists() else params
+        (work / f"{student.stem}.json").write_text(json.dumps({"seconds": params["distill_seconds"]}))
+    training_seconds = sum(training_time(path) for path in {first, student} if path.exists())
     raw_vectors = model.segment_vectors(texts, side=1)
 
     truth = np.argsort(-exact, axis=1, kind="stable")
@@ -307,8 +335,8 @@ def main() -> None:
           f"{len(anchor_texts) * len(doc_ids):,} cross-encoder calls, {rows_seconds:.0f} s "
           f"({per_call_ms:.2f} ms per call on this machine); exact test matrix: {exact_seconds:.0f} s; "
           f"distillation: {len(distill_texts)} further queries x {ce_knn.DISTILL_CANDIDATES} candidates = "
-          f"{trained['distill_calls']:,} calls, {distill_seconds:.0f} s; {args.distill_steps} training steps, "
-          f"{trained['distill_seconds']:.0f} s; "
+          f"{params['distill_calls']:,} calls, {distill_seconds:.0f} s; {args.distill_steps} training steps "
+          f"{'per stage ' if distill_texts else ''}{training_seconds:.0f} s; "
           f"{len(doc_ids):,} one-sided document passes: {cur.params['vector_seconds']:.0f} s")
     print(table(["budget (CE calls)", "ce-knn query p50 ms", "p95 ms"], latency))
     plot(results, budgets, work / "recall_at_10.png", args.dataset)

@@ -84,6 +84,11 @@ def test_distillation_makes_the_one_sided_vectors_rank_as_the_pair_scores_do(tin
     half = distil(tiny_segment, model.max_tokens, queries, texts, partial, steps=50, learning_rate=3e-3)
     assert all(np.isfinite(p.detach().numpy()).all() for p in half.model.parameters())
     assert agreement(half) > agreement(model) + 0.1
+    kept = student.segment_vectors(texts, 1)
+    assert np.allclose(distil(tiny_segment, model.max_tokens, queries, texts, rows, steps=0, start=student)
+                       .segment_vectors(texts, 1), kept, atol=1e-6)  # training goes on from the copy given
+    distil(tiny_segment, model.max_tokens, queries, texts, rows, steps=3, learning_rate=3e-3, start=student)
+    assert np.allclose(student.segment_vectors(texts, 1), kept, atol=1e-6)  # ... which is left as it was
     save(student, tmp_path / "student.pt")  # only the trained layers; loading puts them on the base model
     loaded = load(tiny_segment, model.max_tokens, tmp_path / "student.pt")
     assert np.allclose(loaded.segment_vectors(texts, 1), student.segment_vectors(texts, 1), atol=1e-6)
@@ -110,6 +115,11 @@ def test_further_distillation_queries_are_scored_on_candidates_only(knn_engine):
     assert rows.shape == (2, n) and (~np.isnan(rows)).sum(1).tolist() == [5, 5]
     scored = np.flatnonzero(~np.isnan(rows[1]))
     assert np.allclose(rows[1, scored], knn_engine.reranker.score("hubness", [texts[i] for i in scored]), atol=1e-5)
+    reader = one_sided_model(knn_engine.cur, knn_engine.reranker)  # the copy distilled on the anchor rows
+    mined = distillation_rows(knn_engine, knn_engine.reranker, ["hubness"], doc_ids, texts, per_query=8,
+                              one_sided=reader)
+    nearest = np.argsort(-(reader.segment_vectors(texts, 1) @ reader.segment_vectors(["hubness"], 0)[0]))[:6]
+    assert not np.isnan(mined[0, nearest]).any()  # three quarters of the candidates: that copy's own top
     params = knn_engine.build_cur(title_queries(knn_engine, 3), distill_steps=3, distill_queries=["diffusion"])
     assert params["distill_queries"] == 1 and params["distill_calls"] == min(200, n)
     assert knn_engine.cur.student_path is not None

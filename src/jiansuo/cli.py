@@ -110,8 +110,9 @@ def _parser() -> argparse.ArgumentParser:
                      help="training steps distilling the anchor rows into the model's one-sided vectors (default "
                           "600, about 20 minutes on 2 CPU cores; 0: use the model's own)")
     cur.add_argument("--distill-queries", type=int, default=0,
-                     help="further queries from the same source, each scored on 200 candidate documents, to distil "
-                          "on beside the anchor rows (more query variety for 200 calls a query)")
+                     help="further queries from the same source, each scored on 200 candidate documents picked by "
+                          "the copy distilled on the anchor rows, which then trains --distill-steps more on both "
+                          "(more query variety for 200 calls a query)")
 
     serve = command("serve", "Serve the search page and JSON API.", "jiansuo serve --port 8000 --store site")
     serve.add_argument("--host", default="127.0.0.1")

@@ -75,22 +75,25 @@ def build(engine, anchor_queries: list[str], progress=None, distill_steps: int |
 
 
 def distillation_rows(engine, model, queries: list[str], doc_ids: list[str], texts: list[str],
-                      per_query: int = DISTILL_CANDIDATES, seed: int = 0) -> np.ndarray:
-    """Exact scores of `queries` on `per_query` candidate documents each, NaN elsewhere: distillation data beyond
-    the anchor rows at `per_query` calls a query instead of one per document. Candidates: the top by the model's
-    own (undistilled) vectors, the hybrid top, and random documents (half, a quarter, the rest)."""
+                      per_query: int = DISTILL_CANDIDATES, seed: int = 0, one_sided=None) -> np.ndarray:
+    """Exact scores (by `model`) of `queries` on `per_query` candidate documents each, NaN elsewhere:
+    distillation data beyond the anchor rows at `per_query` calls a query instead of one per document.
+    Candidates: three quarters the top by `one_sided`'s vectors (a copy already distilled on the anchor rows: its
+    top holds most of the exact top 10, and its mistakes are what the next training round must see; default:
+    the model's own vectors), an eighth the hybrid top, the rest random documents."""
     rows = np.full((len(queries), len(doc_ids)), np.nan, dtype=np.float32)
     if not queries:
         return rows
+    reader = model if one_sided is None else one_sided
     column = {doc_id: i for i, doc_id in enumerate(doc_ids)}
-    document_vectors = model.segment_vectors(texts, side=1)
-    query_vectors = model.segment_vectors(queries, side=0)
+    document_vectors = reader.segment_vectors(texts, side=1)
+    query_vectors = reader.segment_vectors(queries, side=0)
     rng = np.random.default_rng(seed)
     per_query = min(per_query, len(doc_ids))
     for i, query in enumerate(queries):
-        own = best_unscored(document_vectors @ query_vectors[i], {}, None, per_query // 2) \
+        own = best_unscored(document_vectors @ query_vectors[i], {}, None, per_query * 3 // 4) \
             if document_vectors is not None else []
-        hybrid = [column[h.doc_id] for h in engine.search(SearchRequest(query=query, limit=per_query // 4,
+        hybrid = [column[h.doc_id] for h in engine.search(SearchRequest(query=query, limit=per_query // 8,
                                                                         syntax=False), hydrate=False).hits
                   if h.doc_id in column]
         candidates = list(dict.fromkeys(own + hybrid))
@@ -106,9 +109,10 @@ def publish(engine, rows: np.ndarray, doc_ids: list[str], texts: list[str], anch
     """Write exact anchor rows (scored by `model` up to store sequence `seq`) as the store's live CUR index,
     with the documents' dense vectors and the model's own document vectors (`texts`: the documents' texts), read
     by a copy distilled on the rows when the model has one-sided vectors and `distill_steps` is not 0
-    (`distilled`: that copy's layers saved by an earlier run on the same rows, reused instead of training;
-    `distill_queries`: further training queries, scored here unless their partial rows are given as
-    `distill_rows`, see distillation_rows)."""
+    (`distilled`: that copy's layers saved by an earlier run on the same rows, reused instead of training).
+    `distill_queries`: further training queries. The copy distilled on the anchor rows picks their candidates
+    (distillation_rows; or their partial rows are given as `distill_rows`), then trains `distill_steps` more
+    on the anchor rows and theirs together."""
     version = engine._cur_dirs.new_version()
     vectors = _vectors(engine, doc_ids)
     steps = distill.STEPS if distill_steps is None else distill_steps
@@ -118,11 +122,13 @@ def publish(engine, rows: np.ndarray, doc_ids: list[str], texts: list[str], anch
         if distilled is not None:
             one_sided = distill.load(model.model_dir, model.max_tokens, distilled)
         else:
-            if distill_rows is None:
-                distill_rows = distillation_rows(engine, model, list(distill_queries), doc_ids, texts)
-            training = np.concatenate([rows, distill_rows])
-            one_sided = distill.distil(model.model_dir, model.max_tokens, anchor_queries + list(distill_queries),
-                                       texts, training, steps)
+            one_sided = distill.distil(model.model_dir, model.max_tokens, anchor_queries, texts, rows, steps)
+            if distill_queries:
+                if distill_rows is None:
+                    distill_rows = distillation_rows(engine, model, list(distill_queries), doc_ids, texts,
+                                                     one_sided=one_sided)
+                one_sided = distill.distil(model.model_dir, model.max_tokens, anchor_queries + list(distill_queries),
+                                           texts, np.concatenate([rows, distill_rows]), steps, start=one_sided)
             distill_seconds = time.perf_counter() - started
         distill.save(one_sided, version / STUDENT)
     else:

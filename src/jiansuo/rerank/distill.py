@@ -28,14 +28,17 @@ LEARNING_RATE = 2e-5
 
 
 def distil(model_dir: Path | str, max_tokens: int, queries: list[str], texts: list[str], rows: np.ndarray,
-           steps: int = STEPS, seed: int = 0, learning_rate: float = LEARNING_RATE) -> CrossEncoder:
+           steps: int = STEPS, seed: int = 0, learning_rate: float = LEARNING_RATE,
+           start: CrossEncoder | None = None) -> CrossEncoder:
     """A copy of the cross-encoder in `model_dir` whose one-sided vectors are trained on the exact `rows`
-    (queries x texts; NaN: not scored)."""
+    (queries x texts; NaN: not scored); trained further from `start` (an earlier copy, left unchanged) when given."""
     import torch
 
     torch.manual_seed(seed)
     student = CrossEncoder(model_dir)
     student.max_tokens = max_tokens
+    if start is not None:
+        student.model.load_state_dict(start.model.state_dict())
     if student.head != "segment-cosine":
         raise ValueError("only a segment-cosine cross-encoder has one-sided vectors to distil into")
     trainable = _layers(student)
