@@ -17,8 +17,9 @@ budget of B exact scores per query, looked up in E:
   the distilled-vector top interleaved; the default also fits the query's own row, its distilled-vector
   similarity to every document (ce_knn.search, what the engine runs).
 --dev D scores D more anchor-source queries fully (never anchors) and prints the grid that picked ce_knn's
-ROUNDS, VECTOR_WEIGHTS and QUERY_ROW_WEIGHT. The distilled copy is trained on the anchor rows only (never dev or
-test) and kept in the work folder for later runs with the same anchors and steps.
+ROUNDS, VECTOR_WEIGHTS and QUERY_ROW_WEIGHT. The distilled copy is trained on the anchor rows (never dev or test);
+with --distill-queries N, that copy picks the candidates the N further queries are scored on and trains on them
+too. Each stage is kept in the work folder for later runs with the same anchors and steps.
 recall@k = |method's top k & exact top k| / k. nDCG@10 uses the collection's qrels for the same queries.
 Latency: `Engine.search(mode="ce-knn", budget=B)` end to end on the real store (model calls included).
 Writes a table (stdout) and a PNG plot of recall@10 against calls.
