@@ -219,24 +219,22 @@ def main() -> None:
     rows_seconds = scored_seconds * args.anchors / len(scored_texts)
     per_call_ms = 1000 * (exact_seconds + scored_seconds) / ((len(test_ids) + len(scored_texts)) * len(texts))
 
-    # publish R as the store's live CUR index: what `mode=ce-knn` serves in the latency rows below. The distilled
-    # copy is trained as ce_knn.publish trains it (anchor rows; then, with further queries, their partial rows on
-    # candidates mined by that first copy), each stage kept in the work folder for later runs.
+    # publish R as the store's live CUR index: what `mode=ce-knn` serves in the latency rows below. With further
+    # queries, the copy distilled on the anchor rows (first stage) and their partial rows are kept in the work
+    # folder for later runs, as is the final copy.
     trained_on = f"{args.anchor_source}{args.anchors}"
     first = work / f"student-{trained_on}-0-{args.distill_steps}.pt"
     student = work / f"student-{trained_on}-{len(distill_texts)}m-{args.distill_steps}.pt" if distill_texts else first
-    distill_rows, distill_seconds = None, 0.0
+    first_copy, distill_rows, distill_seconds = None, None, 0.0
     if distill_texts and args.distill_steps:
-        first_copy = cached_copy(first, model, lambda: distill.distil(
-            model.model_dir, model.max_tokens, anchor_texts, texts, rows, args.distill_steps))
-        distill_rows, distill_seconds = partial_rows(engine, model, distill_texts, doc_ids, texts,
-                                                     work / f"mined-{trained_on}-{len(distill_texts)}", first_copy)
-        cached_copy(student, model, lambda: distill.distil(
-            model.model_dir, model.max_tokens, anchor_texts + distill_texts, texts,
-            np.concatenate([rows, distill_rows]), args.distill_steps, start=first_copy))
+        mined = work / f"mined-{trained_on}-{len(distill_texts)}"
+        if not (student.exists() and mined.with_suffix(".done.json").exists()):
+            first_copy = cached_copy(first, model, lambda: distill.distil(
+                model.model_dir, model.max_tokens, anchor_texts, texts, rows, args.distill_steps))
+        distill_rows, distill_seconds = partial_rows(engine, model, distill_texts, doc_ids, texts, mined, first_copy)
     params = ce_knn.publish(engine, rows, doc_ids, texts, anchor_texts, model, rows_seconds, engine.store.seq,
                             args.distill_steps, distilled=student if student.exists() else None,
-                            distill_queries=distill_texts, distill_rows=distill_rows,
+                            distill_queries=distill_texts, distill_rows=distill_rows, first=first_copy,
                             anchor_source=args.anchor_source)
     cur = engine.cur
     if cur.student_path is not None and not student.exists():

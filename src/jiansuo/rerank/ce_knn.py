@@ -105,14 +105,14 @@ def distillation_rows(engine, model, queries: list[str], doc_ids: list[str], tex
 
 def publish(engine, rows: np.ndarray, doc_ids: list[str], texts: list[str], anchor_queries: list[str], model,
             seconds: float, seq: int, distill_steps: int | None = None, distilled: Path | None = None,
-            distill_queries: list[str] = (), distill_rows: np.ndarray | None = None, **extra) -> dict:
+            distill_queries: list[str] = (), distill_rows: np.ndarray | None = None, first=None, **extra) -> dict:
     """Write exact anchor rows (scored by `model` up to store sequence `seq`) as the store's live CUR index,
     with the documents' dense vectors and the model's own document vectors (`texts`: the documents' texts), read
     by a copy distilled on the rows when the model has one-sided vectors and `distill_steps` is not 0
     (`distilled`: that copy's layers saved by an earlier run on the same rows, reused instead of training).
     `distill_queries`: further training queries. The copy distilled on the anchor rows picks their candidates
     (distillation_rows; or their partial rows are given as `distill_rows`), then trains `distill_steps` more
-    on the anchor rows and theirs together."""
+    on the anchor rows and theirs together (`first`: that copy distilled on the anchor rows, when already made)."""
     version = engine._cur_dirs.new_version()
     vectors = _vectors(engine, doc_ids)
     steps = distill.STEPS if distill_steps is None else distill_steps
@@ -122,7 +122,7 @@ def publish(engine, rows: np.ndarray, doc_ids: list[str], texts: list[str], anch
         if distilled is not None:
             one_sided = distill.load(model.model_dir, model.max_tokens, distilled)
         else:
-            one_sided = distill.distil(model.model_dir, model.max_tokens, anchor_queries, texts, rows, steps)
+            one_sided = first or distill.distil(model.model_dir, model.max_tokens, anchor_queries, texts, rows, steps)
             if distill_queries:
                 if distill_rows is None:
                     distill_rows = distillation_rows(engine, model, list(distill_queries), doc_ids, texts,

@@ -37,10 +37,10 @@ def distil(model_dir: Path | str, max_tokens: int, queries: list[str], texts: li
     torch.manual_seed(seed)
     student = CrossEncoder(model_dir)
     student.max_tokens = max_tokens
-    if start is not None:
-        student.model.load_state_dict(start.model.state_dict())
     if student.head != "segment-cosine":
         raise ValueError("only a segment-cosine cross-encoder has one-sided vectors to distil into")
+    if start is not None:
+        student.model.load_state_dict(start.model.state_dict())
     trainable = _layers(student)
     for name, parameter in student.model.named_parameters():
         parameter.requires_grad = name in trainable  # the embeddings stay frozen
