@@ -53,7 +53,7 @@ from jiansuo.train.pairs import document_text
 
 warnings.filterwarnings("ignore")
 KS = (1, 10, 100)
-DEFAULT = "adaptive CUR + vectors + query row, alternating with the CE-vector ranking (default)"
+DEFAULT = "adaptive CUR + vectors + query row, rounds also by the CE-vector ranking (default)"
 
 
 def finished_rows(folder, exclude) -> dict[str, tuple[np.ndarray, float]]:
@@ -254,12 +254,12 @@ def main() -> None:
 
     def cur_rank(method: str, anchors: str, qi: int, budget: int, rounds: int = 5,
                  weights: dict | None = None, seeds: str = "hybrid", row_weight: float = 0.0,
-                 alternate: bool = False) -> np.ndarray:
-        one_pass = seeds == "mixed" or row_weight > 0 or alternate
+                 round_prior: str = "") -> np.ndarray:
+        one_pass = seeds == "mixed" or row_weight > 0 or bool(round_prior)
         ranking, _ = cur.search(lambda items: exact[qi, items], budget - one_pass, 100,
                                 method=method, anchor_method=anchors, seeds=retrieved[seeds][qi], rounds=rounds,
                                 vector_weights=weights, query_rows=query_rows[qi] if row_weight else None,
-                                query_row_weight=row_weight, alternate=alternate)
+                                query_row_weight=row_weight, round_prior=round_prior)
         return ranking
 
     if dev_texts:
@@ -287,7 +287,7 @@ def main() -> None:
                    lambda qi, b: cur_rank("adaptive", "retriever", qi, b, **default, seeds="mixed",
                                           row_weight=ce_knn.QUERY_ROW_WEIGHT),
                DEFAULT: lambda qi, b: cur_rank("adaptive", "retriever", qi, b, **default, seeds="mixed",
-                                               row_weight=ce_knn.QUERY_ROW_WEIGHT, alternate=ce_knn.ALTERNATE)}
+                                               row_weight=ce_knn.QUERY_ROW_WEIGHT, round_prior=ce_knn.ROUND_PRIOR)}
     results: dict[str, dict[int, dict[int, float]]] = {}
     rankings: dict[tuple[str, int], list[np.ndarray]] = {}
     for label, rank in methods.items():
@@ -374,31 +374,32 @@ def dev_grid(cur, engine, model, raw_vectors: np.ndarray, dev_texts: list[str], 
         label = {"hybrid": "hybrid", "raw": "CE's own vectors", "cross": "distilled CE vectors"}[kind]
         grid.append([f"{label} -> rerank", "", "", "", "", ""] + [f"{r:.3f}" for r in recalls]
                     + [f"{np.mean(recalls):.3f}"])
-    configs = [(5, 0.0, 0.0, 0.0, "hybrid", False)]  # session 2's default: R alone
-    configs += [(ce_knn.ROUNDS, 0.3, 0.3, ce_knn.QUERY_ROW_WEIGHT, "mixed", ce_knn.ALTERNATE),
-                (10, 0.3, 0.3, 0.0, "mixed", False), (10, 0.3, 0.3, 10.0, "mixed", False),
-                (10, 0.3, 0.3, 0.0, "mixed", True), (10, 0.3, 0.3, 3.0, "mixed", True),
-                (10, 0.3, 0.3, 30.0, "mixed", True), (5, 0.3, 0.3, 10.0, "mixed", True),
-                (20, 0.3, 0.3, 10.0, "mixed", True), (10, 0.0, 0.3, 10.0, "mixed", True),
-                (10, 0.3, 0.0, 10.0, "mixed", True), (10, 0.3, 0.3, 10.0, "hybrid", True)]
-    for rounds, dense, cross, row, kind, alternate in configs:
+    configs = [(5, 0.0, 0.0, 0.0, "hybrid", "")]  # session 2's default: R alone
+    configs += [(ce_knn.ROUNDS, 0.3, 0.3, ce_knn.QUERY_ROW_WEIGHT, "mixed", ce_knn.ROUND_PRIOR),
+                (10, 0.3, 0.3, 10.0, "mixed", "alternate"), (10, 0.3, 0.3, 10.0, "mixed", ""),
+                (10, 0.3, 0.3, 0.0, "mixed", ""), (10, 0.3, 0.3, 0.0, "mixed", "blend"),
+                (10, 0.3, 0.3, 3.0, "mixed", "blend"), (10, 0.3, 0.3, 30.0, "mixed", "blend"),
+                (5, 0.3, 0.3, 10.0, "mixed", "blend"), (20, 0.3, 0.3, 10.0, "mixed", "blend"),
+                (10, 0.0, 0.3, 10.0, "mixed", "blend"), (10, 0.3, 0.0, 10.0, "mixed", "blend"),
+                (10, 0.3, 0.3, 10.0, "hybrid", "blend")]
+    for rounds, dense, cross, row, kind, round_prior in configs:
         recalls = []
         for budget in small_budgets:
-            one_pass = kind == "mixed" or row > 0 or alternate  # the query's own forward pass is a call
+            one_pass = kind == "mixed" or row > 0 or bool(round_prior)  # the query's own forward pass is a call
             found = [cur.search(lambda items, qi=qi: dev_rows[qi, items], budget - one_pass, 10,
                                 anchor_method="retriever", seeds=seeds[kind][qi], rounds=rounds,
                                 vector_weights={"dense": dense, "cross": cross},
-                                query_rows=query_rows[qi] if row or alternate else None, query_row_weight=row,
-                                alternate=alternate)[0]
+                                query_rows=query_rows[qi] if row or round_prior else None, query_row_weight=row,
+                                round_prior=round_prior)[0]
                      for qi in range(len(dev_texts))]
             recalls.append(np.mean([recall_at(f, truth[qi], 10) for qi, f in enumerate(found)]))
-        grid.append([f"adaptive CUR, {rounds} rounds", dense, cross, row, kind, "yes" if alternate else "no"]
+        grid.append([f"adaptive CUR, {rounds} rounds", dense, cross, row, kind, round_prior or "no"]
                     + [f"{r:.3f}" for r in recalls]
                     + [f"{np.mean(recalls):.3f}"])
         print("  dev", grid[-1], flush=True)
     print(f"\ndev: {len(dev_texts)} queries (never anchors); recall@10 of the exact top 10")
     print(table(["method", "dense weight", "CE-vector weight", "query-row weight", "first-round seeds",
-                 "rounds alternate with the CE-vector ranking"]
+                 "rounds also by the CE-vector ranking (blend: summed; alternate: picks in turn)"]
                 + [f"{b} calls" for b in small_budgets] + ["mean"], grid))
 
 

@@ -8,8 +8,8 @@ the query's own row: its cross-encoder vector's similarity to every document (on
 call). Those one-sided vectors come from a copy of the cross-encoder distilled on the anchor rows
 (rerank/distill.py), so they rank documents much as the pair scores do. The first round scores the
 retriever's top documents interleaved with the documents nearest the query's vector; every later round
-alternates the approximation's best with the query vector's next best (alone, that ranking is a strong
-retriever, and the approximation is still rough after a few rounds).
+picks by the approximation and the query vector's similarity summed, each standardised (alone, that similarity
+is a strong retriever, and the approximation is still rough after a few rounds).
 """
 
 from __future__ import annotations
@@ -32,7 +32,7 @@ from jiansuo.train.pairs import document_text
 ROUNDS = 10
 VECTOR_WEIGHTS = {"dense": 0.3, "cross": 0.3}
 QUERY_ROW_WEIGHT = 10.0
-ALTERNATE = True  # each round: half the approximation's best, half the query vector's best
+ROUND_PRIOR = "blend"  # each round picks by the approximation and the query vector's similarity, summed
 DISTILL_CANDIDATES = 200  # documents scored per further distillation query
 
 
@@ -206,7 +206,7 @@ def search(engine, backend, parsed: ParsedQuery, request: SearchRequest, known: 
         top, exact = cur.search(score_items, request.budget - calls, request.offset + request.limit,
                                 method="adaptive", anchor_method="retriever", rounds=ROUNDS, allowed=allowed,
                                 seeds=seeds, vector_weights=VECTOR_WEIGHTS, query_rows=query_row,
-                                query_row_weight=QUERY_ROW_WEIGHT, alternate=ALTERNATE)
+                                query_row_weight=QUERY_ROW_WEIGHT, round_prior=ROUND_PRIOR)
     floor = min(exact.values(), default=0.0) - 1.0  # below every exact score: only approximated
     hits = [Hit(cur.doc_ids[i], exact.get(int(i), floor), {"cross_encoder": exact.get(int(i), floor),
                                                            "exact": float(int(i) in exact)}) for i in top]

@@ -97,12 +97,13 @@ def single_round_cur(score: Callable[[np.ndarray], np.ndarray], rows: np.ndarray
 
 def adaptive_cur(score: Callable[[np.ndarray], np.ndarray], rows: np.ndarray, first_anchors: np.ndarray,
                  budget: int, rounds: int = 5, k: int = 10, allowed: np.ndarray | None = None,
-                 query_rows: np.ndarray | None = None, alternate_with: np.ndarray | None = None
+                 query_rows: np.ndarray | None = None, prior: np.ndarray | None = None, blend: bool = True
                  ) -> tuple[np.ndarray, dict[int, float]]:
     """Spend `budget` exact scores: `first_anchors` first, then equal shares over `rounds`, each on the top
-    unscored items of the current approximation (alternating with the top unscored items by `alternate_with`,
-    a fixed ranking such as the query's vector similarities, when given). Returns the k best items (exact
-    scores win, approximation ranks the rest) and every exact score taken."""
+    unscored items of the current approximation. With a `prior` (a fixed ranking such as the query's vector
+    similarities) a round picks by the approximation and the prior summed, each standardised (`blend`), or
+    alternates their picks. Returns the k best items (exact scores win, approximation ranks the rest) and every
+    exact score taken."""
     anchors = list(dict.fromkeys(int(i) for i in first_anchors))[:budget]
     exact = dict(zip(anchors, score(np.array(anchors)).tolist(), strict=True))
     remaining = budget - len(exact)
@@ -110,9 +111,12 @@ def adaptive_cur(score: Callable[[np.ndarray], np.ndarray], rows: np.ndarray, fi
     approx = cur_scores(np.array([exact[i] for i in anchors]), rows, np.array(anchors), query_rows=query_rows)
     while remaining > 0:
         count = min(per_round, remaining)
-        chosen = best_unscored(approx, exact, allowed, count)
-        if alternate_with is not None:
-            other = best_unscored(alternate_with, exact, allowed, count)
+        if prior is not None and blend:
+            chosen = best_unscored(_standardised(approx) + _standardised(prior), exact, allowed, count)
+        else:
+            chosen = best_unscored(approx, exact, allowed, count)
+        if prior is not None and not blend:
+            other = best_unscored(prior, exact, allowed, count)
             chosen = list(dict.fromkeys(i for pair in zip(chosen, other, strict=False) for i in pair))[:count]
         if not chosen:
             break
@@ -121,3 +125,7 @@ def adaptive_cur(score: Callable[[np.ndarray], np.ndarray], rows: np.ndarray, fi
         items = np.fromiter(exact, dtype=np.int64)
         approx = cur_scores(np.fromiter(exact.values(), dtype=np.float64), rows, items, query_rows=query_rows)
     return _ranking(approx, exact, allowed, k), exact
+
+
+def _standardised(values: np.ndarray) -> np.ndarray:
+    return (values - values.mean()) / (values.std() or 1.0)

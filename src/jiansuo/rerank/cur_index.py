@@ -164,19 +164,19 @@ class CurIndex:
                method: str = "adaptive", anchor_method: str = "kmeans", anchor_share: float = 0.5,
                rounds: int = 5, allowed: np.ndarray | None = None, seeds: Sequence[int] = (),
                vector_weights: dict[str, float] | None = None, query_rows: np.ndarray | None = None,
-               query_row_weight: float = 1.0, alternate: bool = False) -> tuple[np.ndarray, dict[int, float]]:
+               query_row_weight: float = 1.0, round_prior: str = "") -> tuple[np.ndarray, dict[int, float]]:
         """Top-k columns for one query with at most `budget` exact cross-encoder calls (`score_items`).
 
         `seeds`: columns a cheap retriever ranks first for this query; with anchor_method "retriever" they are
         the first anchor items (topped up from k-means), as in ADACUR's retriever-initialised variant.
         `vector_weights`: approximate over R stacked with these stored vector sets (see features).
         `query_rows`: this query's own rows over every column (e.g. its cross-vector similarities), fitted with
-        the others at `query_row_weight` (cur.cur_scores). `alternate`: each adaptive round alternates the
-        approximation's picks with the first query row's own ranking."""
-        alternate_with = None
+        the others at `query_row_weight` (cur.cur_scores). `round_prior`: how each adaptive round also follows
+        the first query row's own ranking: "blend" (picks by both, summed) or "alternate" (their picks in turn)."""
+        prior = None
         if query_rows is not None:
             query_rows = np.atleast_2d(query_rows)
-            alternate_with = query_rows[0] if alternate else None
+            prior = query_rows[0] if round_prior else None
             query_rows = scaled_query_rows(self.spread, query_rows, query_row_weight) if query_row_weight else None
         budget = max(1, min(budget, len(self.doc_ids)))
         count = max(1, budget // rounds) if method == "adaptive" else max(1, int(budget * anchor_share))
@@ -187,7 +187,7 @@ class CurIndex:
             first = self.anchors(anchor_method, count)
         if method == "adaptive":
             return adaptive_cur(score_items, self.features(vector_weights), first, budget, rounds - 1, k, allowed,
-                                query_rows, alternate_with)
+                                query_rows, prior, round_prior == "blend")
         return single_round_cur(score_items, self.features(vector_weights), first, budget, k, allowed, query_rows)
 
 
