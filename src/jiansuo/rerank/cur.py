@@ -109,12 +109,10 @@ def adaptive_cur(score: Callable[[np.ndarray], np.ndarray], rows: np.ndarray, fi
     remaining = budget - len(exact)
     per_round = max(1, -(-remaining // max(1, rounds)))
     approx = cur_scores(np.array([exact[i] for i in anchors]), rows, np.array(anchors), query_rows=query_rows)
+    blended = _standardised(prior) if prior is not None and blend else None
     while remaining > 0:
         count = min(per_round, remaining)
-        if prior is not None and blend:
-            chosen = best_unscored(_standardised(approx) + _standardised(prior), exact, allowed, count)
-        else:
-            chosen = best_unscored(approx, exact, allowed, count)
+        chosen = best_unscored(approx if blended is None else _standardised(approx) + blended, exact, allowed, count)
         if prior is not None and not blend:
             other = best_unscored(prior, exact, allowed, count)
             chosen = list(dict.fromkeys(i for pair in zip(chosen, other, strict=False) for i in pair))[:count]

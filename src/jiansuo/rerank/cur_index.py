@@ -173,6 +173,8 @@ class CurIndex:
         `query_rows`: this query's own rows over every column (e.g. its cross-vector similarities), fitted with
         the others at `query_row_weight` (cur.cur_scores). `round_prior`: how each adaptive round also follows
         the first query row's own ranking: "blend" (picks by both, summed) or "alternate" (their picks in turn)."""
+        if round_prior not in ("", "blend", "alternate"):
+            raise ValueError(f"round_prior is '', 'blend' or 'alternate', not {round_prior!r}")
         prior = None
         if query_rows is not None:
             query_rows = np.atleast_2d(query_rows)
