@@ -48,7 +48,7 @@ from jiansuo.evaluate.metrics import score_run
 from jiansuo.model import SearchRequest
 from jiansuo.rerank import ce_knn, distill
 from jiansuo.rerank.cross_encoder import CrossEncoder
-from jiansuo.rerank.cur import best_unscored
+from jiansuo.rerank.cur import best_unscored, interleaved
 from jiansuo.train.pairs import document_text
 
 warnings.filterwarnings("ignore")
@@ -353,7 +353,7 @@ def query_seeds(engine, cur, model, raw_vectors: np.ndarray, texts: list[str], c
     out["raw"] = [best_unscored(raw_vectors @ v, {}, None, depth) for v in model.segment_vectors(texts, side=0)]
     rows = ce_knn.one_sided_model(cur, model).segment_vectors(texts, side=0) @ cur.vectors["cross"].T
     out["cross"] = [best_unscored(row, {}, None, depth) for row in rows]
-    out["mixed"] = [ce_knn.interleaved(h, c) for h, c in zip(out["hybrid"], out["cross"], strict=True)]
+    out["mixed"] = [interleaved(h, c) for h, c in zip(out["hybrid"], out["cross"], strict=True)]
     return out, rows
 
 

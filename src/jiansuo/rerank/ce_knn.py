@@ -23,7 +23,7 @@ import numpy as np
 
 from jiansuo.model import Hit, SearchRequest
 from jiansuo.rerank import distill
-from jiansuo.rerank.cur import best_unscored
+from jiansuo.rerank.cur import best_unscored, interleaved
 from jiansuo.rerank.cur_index import STUDENT, CurIndex, item_anchor_sets, score_rows
 from jiansuo.retrieve.query import MUST, MUST_NOT, ParsedQuery
 from jiansuo.train.pairs import document_text
@@ -122,7 +122,8 @@ def publish(engine, rows: np.ndarray, doc_ids: list[str], texts: list[str], anch
         if distilled is not None:
             one_sided = distill.load(model.model_dir, model.max_tokens, distilled)
         else:
-            one_sided = first or distill.distil(model.model_dir, model.max_tokens, anchor_queries, texts, rows, steps)
+            one_sided = first if first is not None else distill.distil(model.model_dir, model.max_tokens,
+                                                                       anchor_queries, texts, rows, steps)
             if distill_queries:
                 if distill_rows is None:
                     distill_rows = distillation_rows(engine, model, list(distill_queries), doc_ids, texts,
@@ -246,13 +247,6 @@ def _query_vector(cur: CurIndex, model, text: str) -> np.ndarray | None:
         return None
     vectors = one_sided_model(cur, model).segment_vectors([text], side=0)
     return None if vectors is None else vectors[0]
-
-
-def interleaved(first: list[int], second: list[int]) -> list[int]:
-    """first[0], second[0], first[1], second[1], ... without repeats."""
-    merged = [item for pair in zip(first, second, strict=False) for item in pair]
-    longer = first if len(first) > len(second) else second
-    return list(dict.fromkeys(merged + longer[min(len(first), len(second)) :]))
 
 
 def _constrained(parsed: ParsedQuery, request: SearchRequest) -> bool:

@@ -114,8 +114,7 @@ def adaptive_cur(score: Callable[[np.ndarray], np.ndarray], rows: np.ndarray, fi
         count = min(per_round, remaining)
         chosen = best_unscored(approx if blended is None else _standardised(approx) + blended, exact, allowed, count)
         if prior is not None and not blend:
-            other = best_unscored(prior, exact, allowed, count)
-            chosen = list(dict.fromkeys(i for pair in zip(chosen, other, strict=False) for i in pair))[:count]
+            chosen = interleaved(chosen, best_unscored(prior, exact, allowed, count))[:count]
         if not chosen:
             break
         exact.update(zip(chosen, score(np.array(chosen)).tolist(), strict=True))
@@ -123,6 +122,13 @@ def adaptive_cur(score: Callable[[np.ndarray], np.ndarray], rows: np.ndarray, fi
         items = np.fromiter(exact, dtype=np.int64)
         approx = cur_scores(np.fromiter(exact.values(), dtype=np.float64), rows, items, query_rows=query_rows)
     return _ranking(approx, exact, allowed, k), exact
+
+
+def interleaved(first: list[int], second: list[int]) -> list[int]:
+    """first[0], second[0], first[1], second[1], ... without repeats."""
+    merged = [item for pair in zip(first, second, strict=False) for item in pair]
+    longer = first if len(first) > len(second) else second
+    return list(dict.fromkeys(merged + longer[min(len(first), len(second)) :]))
 
 
 def _standardised(values: np.ndarray) -> np.ndarray:
