@@ -141,3 +141,13 @@ def test_hubness_command_reports_on_a_real_store(dense_engine):
     report = json.loads(result.stdout)
     assert report["documents"] == 5 and {"plain", "csls"} <= set(report)
     assert sum(count for _, count in report["plain"]["hubs"]) == 5 * 2
+
+
+def test_warm_up_encodes_once_and_leaves_no_query_behind(dense_engine, tmp_path):
+    encoder, encoded = dense_engine._encoder, []
+    encode_queries = encoder.encode_queries
+    encoder.encode_queries = lambda texts: encoded.extend(texts) or encode_queries(texts)
+    dense_engine.warm_up()
+    assert encoded == ["warm up"] and not dense_engine._query_vectors
+    assert ids(dense_engine.search("hubs proximity"))[0] == "p5"
+    Engine(tmp_path / "no-index").warm_up()  # nothing indexed yet: nothing to warm, no error

@@ -64,6 +64,14 @@ class Engine:
     def close(self) -> None:
         self.store.close()
 
+    def warm_up(self) -> None:
+        """Open the indexes and run one throwaway search of the default mode, so that the first user's search does
+        not pay for loading the query encoder and its first forward pass (hybrid on SciFact: see
+        bench/first_query.py)."""
+        if self.keyword is not None:
+            self.search("warm up", hydrate=False)
+            self._query_vectors.clear()
+
     # -- writing -------------------------------------------------------------------------------
     def add(self, documents: Iterable[Document]) -> int:
         """Store documents (insert or update by id); returns how many changed."""

@@ -33,7 +33,9 @@ def _run_worker(store: str, sock: socket.socket, reranker: str | None = None, wo
     from jiansuo.web.app import create_app
 
     _share_cores(workers)
-    app = create_app(Engine(store, reranker=reranker))
+    engine = Engine(store, reranker=reranker)
+    engine.warm_up()
+    app = create_app(engine)
     server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="off"))
     server.run(sockets=[sock])
 
