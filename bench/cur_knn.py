@@ -176,6 +176,11 @@ def main() -> None:
     parser.add_argument("--distill-queries", type=int, default=0,
                         help="further anchor-source queries (after the anchors and dev) scored on "
                              f"{ce_knn.DISTILL_CANDIDATES} candidates each, for distillation only")
+    parser.add_argument("--distill-titles", type=int, default=0,
+                        help="further distillation queries generated from the corpus: document titles "
+                             "(ce_knn.title_queries), mined and trained on with the --distill-queries")
+    parser.add_argument("--further-steps", type=int, default=None,
+                        help="training steps on the further queries (default: --distill-steps)")
     parser.add_argument("--int8", action="store_true", help="int8 dynamic quantisation of the cross-encoder")
     parser.add_argument("--split", default="test", help="qrels split the test queries are sampled from")
     parser.add_argument("--only", choices=["exact", "rows"], default=None,
@@ -197,6 +202,8 @@ def main() -> None:
     scored_texts = ordered[:args.anchors + args.dev]
     distill_texts = ordered[args.anchors + args.dev:][:args.distill_queries]
     anchor_texts, dev_texts = scored_texts[:args.anchors], scored_texts[args.anchors:]
+    title_texts = [t for t in ce_knn.title_queries(engine, args.distill_titles) if t not in set(scored_texts)] \
+        if args.distill_titles else []
 
     documents = list(engine.store.documents())
     doc_ids = [d.id for d in documents]
@@ -224,17 +231,27 @@ def main() -> None:
     # folder for later runs, as is the final copy.
     trained_on = f"{args.anchor_source}{args.anchors}"
     first = work / f"student-{trained_on}-0-{args.distill_steps}.pt"
-    student = work / f"student-{trained_on}-{len(distill_texts)}m-{args.distill_steps}.pt" if distill_texts else first
+    further = f"{len(distill_texts)}m" + (f"{len(title_texts)}t" if title_texts else "")
+    further_steps = args.distill_steps if args.further_steps is None else args.further_steps
+    student = work / (f"student-{trained_on}-{further}-{args.distill_steps}"
+                      f"{'' if further_steps == args.distill_steps else f'+{further_steps}'}.pt") \
+        if distill_texts else first
     first_copy, distill_rows, distill_seconds = None, None, 0.0
     if distill_texts and args.distill_steps:
-        mined = work / f"mined-{trained_on}-{len(distill_texts)}"
-        if not (student.exists() and mined.with_suffix(".done.json").exists()):
+        mined = [(distill_texts, work / f"mined-{trained_on}-{len(distill_texts)}")]
+        if title_texts:
+            mined.append((title_texts, work / f"mined-{trained_on}-titles{len(title_texts)}"))
+        if not (student.exists() and all(stem.with_suffix(".done.json").exists() for _, stem in mined)):
             first_copy = cached_copy(first, model, lambda: distill.distil(
                 model.model_dir, model.max_tokens, anchor_texts, texts, rows, args.distill_steps))
-        distill_rows, distill_seconds = partial_rows(engine, model, distill_texts, doc_ids, texts, mined, first_copy)
+        parts = [partial_rows(engine, model, queries_, doc_ids, texts, stem, first_copy) for queries_, stem in mined]
+        distill_texts = [t for queries_, _ in mined for t in queries_]
+        distill_rows = np.concatenate([part for part, _ in parts])
+        distill_seconds = sum(seconds for _, seconds in parts)
     params = ce_knn.publish(engine, rows, doc_ids, texts, anchor_texts, model, rows_seconds, engine.store.seq,
                             args.distill_steps, distilled=student if student.exists() else None,
                             distill_queries=distill_texts, distill_rows=distill_rows, first=first_copy,
+                            further_steps=further_steps,
                             anchor_source=args.anchor_source)
     cur = engine.cur
     if cur.student_path is not None and not student.exists():
@@ -334,8 +351,8 @@ def main() -> None:
           f"{len(anchor_texts) * len(doc_ids):,} cross-encoder calls, {rows_seconds:.0f} s "
           f"({per_call_ms:.2f} ms per call on this machine); exact test matrix: {exact_seconds:.0f} s; "
           f"distillation: {len(distill_texts)} further queries x {ce_knn.DISTILL_CANDIDATES} candidates = "
-          f"{params['distill_calls']:,} calls, {distill_seconds:.0f} s; {args.distill_steps} training steps "
-          f"{'per stage ' if distill_texts else ''}{training_seconds:.0f} s; "
+          f"{params['distill_calls']:,} calls, {distill_seconds:.0f} s; {args.distill_steps}"
+          f"{f' + {further_steps}' if distill_texts else ''} training steps {training_seconds:.0f} s; "
           f"{len(doc_ids):,} one-sided document passes: {cur.params['vector_seconds']:.0f} s")
     print(table(["budget (CE calls)", "ce-knn query p50 ms", "p95 ms"], latency))
     plot(results, budgets, work / "recall_at_10.png", args.dataset)

@@ -120,8 +120,10 @@ def test_further_distillation_queries_are_scored_on_candidates_only(knn_engine):
                               one_sided=reader)
     nearest = np.argsort(-(reader.segment_vectors(texts, 1) @ reader.segment_vectors(["hubness"], 0)[0]))[:6]
     assert not np.isnan(mined[0, nearest]).any()  # three quarters of the candidates: that copy's own top
-    params = knn_engine.build_cur(title_queries(knn_engine, 3), distill_steps=3, distill_queries=["diffusion"])
+    params = knn_engine.build_cur(title_queries(knn_engine, 3), distill_steps=3, distill_queries=["diffusion"],
+                                  further_steps=2)
     assert params["distill_queries"] == 1 and params["distill_calls"] == min(200, n)
+    assert (params["distill_steps"], params["further_steps"]) == (3, 2)
     assert knn_engine.cur.student_path is not None
 
 
@@ -224,3 +226,15 @@ def test_the_cli_builds_updates_and_searches(tmp_path, fixtures, tiny_base):
     jiansuo("index", fixtures / "blog", "--store", store, "--progress", "none")
     updated = jiansuo("cur", "--store", store)  # reuses the cross-encoder it was built with
     assert "up to date" in updated.stderr
+
+
+def test_the_cli_distils_on_further_titles(tmp_path, fixtures, tiny_segment):
+    from test_cli import jiansuo
+
+    store = tmp_path / "store"
+    jiansuo("index", fixtures / "posts.jsonl", "--store", store, "--progress", "none")
+    built = jiansuo("cur", "--reranker", tiny_segment, "--count", 2, "--anchor-queries", "titles", "--distill-steps", 2,
+                    "--distill-titles", 2, "--further-steps", 1, "--store", store)
+    assert "distillation: 2 further queries" in built.stderr
+    params = json.loads(next((store / "indexes" / "cur").glob("v*/params.json")).read_text())
+    assert (params["distill_steps"], params["further_steps"]) == (2, 1)

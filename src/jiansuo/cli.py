@@ -113,6 +113,11 @@ def _parser() -> argparse.ArgumentParser:
                      help="further queries from the same source, each scored on 200 candidate documents picked by "
                           "the copy distilled on the anchor rows, which then trains --distill-steps more on both "
                           "(more query variety for 200 calls a query)")
+    cur.add_argument("--distill-titles", type=int, default=0,
+                     help="further distillation queries generated from the corpus: N sampled document titles, "
+                          "beside the --distill-queries from the anchor source")
+    cur.add_argument("--further-steps", type=int, default=None,
+                     help="training steps on the further queries (default: as many as --distill-steps)")
 
     serve = command("serve", "Serve the search page and JSON API.", "jiansuo serve --port 8000 --store site")
     serve.add_argument("--host", default="127.0.0.1")
@@ -374,10 +379,15 @@ def _cur(args: argparse.Namespace) -> int:
     if not queries:
         print("jiansuo cur: no anchor queries", file=sys.stderr)
         return EXIT_USAGE
+    further = further[: args.distill_queries]
+    if args.distill_titles > 0:
+        taken = set(queries) | set(further)
+        further += [t for t in title_queries(engine, args.distill_titles + len(taken), seed=1) if t not in taken
+                    ][: args.distill_titles]
     bar = _bar("bar", "anchor queries", unit="query", total=len(queries))
     try:
         params = engine.build_cur(queries, (lambda done, total: bar.update(1)) if bar is not None else None,
-                                  args.distill_steps, further[: args.distill_queries])
+                                  args.distill_steps, further, args.further_steps)
     except CeKnnUnavailable as error:
         print(f"jiansuo cur: {error}", file=sys.stderr)
         return EXIT_USAGE

@@ -58,10 +58,10 @@ def _vectors(engine, doc_ids: list[str]) -> np.ndarray | None:
 
 
 def build(engine, anchor_queries: list[str], progress=None, distill_steps: int | None = None,
-          distill_queries: list[str] = ()) -> dict:
+          distill_queries: list[str] = (), further_steps: int | None = None) -> dict:
     """Score `anchor_queries` x every document with the engine's cross-encoder into a new live CUR version
-    (then distil the model's one-sided vectors on those rows and on `distill_queries` scored against a few
-    candidates each, `distill_steps` steps; 0: not at all)."""
+    (then distil the model's one-sided vectors on those rows, `distill_steps` steps, 0: not at all; and
+    `further_steps` more on `distill_queries` scored against a few candidates each, see publish)."""
     model = engine.reranker
     if model is None:
         raise CeKnnUnavailable("building a cross-encoder k-NN index needs a cross-encoder (--reranker DIR)")
@@ -71,7 +71,7 @@ def build(engine, anchor_queries: list[str], progress=None, distill_steps: int |
     texts = _texts(engine, doc_ids)
     rows = score_rows(model.score, anchor_queries, texts, progress)
     return publish(engine, rows, doc_ids, texts, anchor_queries, model, time.perf_counter() - started, seq,
-                   distill_steps, distill_queries=list(distill_queries))
+                   distill_steps, distill_queries=list(distill_queries), further_steps=further_steps)
 
 
 def distillation_rows(engine, model, queries: list[str], doc_ids: list[str], texts: list[str],
@@ -105,14 +105,16 @@ def distillation_rows(engine, model, queries: list[str], doc_ids: list[str], tex
 
 def publish(engine, rows: np.ndarray, doc_ids: list[str], texts: list[str], anchor_queries: list[str], model,
             seconds: float, seq: int, distill_steps: int | None = None, distilled: Path | None = None,
-            distill_queries: list[str] = (), distill_rows: np.ndarray | None = None, first=None, **extra) -> dict:
+            distill_queries: list[str] = (), distill_rows: np.ndarray | None = None, first=None,
+            further_steps: int | None = None, **extra) -> dict:
     """Write exact anchor rows (scored by `model` up to store sequence `seq`) as the store's live CUR index,
     with the documents' dense vectors and the model's own document vectors (`texts`: the documents' texts), read
     by a copy distilled on the rows when the model has one-sided vectors and `distill_steps` is not 0
     (`distilled`: that copy's layers saved by an earlier run on the same rows, reused instead of training).
     `distill_queries`: further training queries. The copy distilled on the anchor rows picks their candidates
     (distillation_rows; or their partial rows are given as `distill_rows`), then trains `distill_steps` more
-    on the anchor rows and theirs together (`first`: that copy distilled on the anchor rows, when already made)."""
+    on the anchor rows and theirs together (`further_steps`, default `distill_steps`; `first`: that copy distilled on
+    the anchor rows, when already made)."""
     version = engine._cur_dirs.new_version()
     vectors = _vectors(engine, doc_ids)
     steps = distill.STEPS if distill_steps is None else distill_steps
@@ -129,7 +131,8 @@ def publish(engine, rows: np.ndarray, doc_ids: list[str], texts: list[str], anch
                     distill_rows = distillation_rows(engine, model, list(distill_queries), doc_ids, texts,
                                                      one_sided=one_sided)
                 one_sided = distill.distil(model.model_dir, model.max_tokens, anchor_queries + list(distill_queries),
-                                           texts, np.concatenate([rows, distill_rows]), steps, start=one_sided)
+                                           texts, np.concatenate([rows, distill_rows]),
+                                           steps if further_steps is None else further_steps, start=one_sided)
             distill_seconds = time.perf_counter() - started
         distill.save(one_sided, version / STUDENT)
     else:
@@ -142,6 +145,7 @@ def publish(engine, rows: np.ndarray, doc_ids: list[str], texts: list[str], anch
     params = {"kind": "cur", "anchor_queries": len(anchor_queries), "documents": len(doc_ids),
               "build_calls": len(anchor_queries) * len(doc_ids), "build_seconds": round(seconds, 1),
               "distill_steps": steps, "distill_seconds": round(distill_seconds, 1),
+              "further_steps": (steps if further_steps is None else further_steps) if distill_queries and steps else 0,
               "distill_queries": len(distill_queries) if steps else 0,
               "distill_calls": int((~np.isnan(distill_rows)).sum()) if steps and distill_rows is not None else 0,
               "vector_passes": 0 if cross is None else len(doc_ids), "vector_seconds": round(vector_seconds, 1),
