@@ -151,3 +151,36 @@ def test_warm_up_encodes_once_and_leaves_no_query_behind(dense_engine, tmp_path)
     assert encoded == ["warm up"] and not dense_engine._query_vectors
     assert ids(dense_engine.search("hubs proximity"))[0] == "p5"
     Engine(tmp_path / "no-index").warm_up()  # nothing indexed yet: nothing to warm, no error
+
+
+def test_an_update_inserts_into_the_hnsw_graph_and_a_stale_one_is_rebuilt(tmp_path, fixtures, monkeypatch):
+    from jiansuo.retrieve import dense as dense_module
+
+    monkeypatch.setattr(dense_module, "EXACT_MAX_PASSAGES", 2)  # the posts fixture is then "large": HNSW
+    engine = Engine(tmp_path / "store", encoder="bow64")
+    engine._encoder = BagOfWordsEncoder()
+    engine.add(d for d in read_path(fixtures / "posts.jsonl") if hasattr(d, "id"))
+    engine.refresh()
+
+    def graph_labels() -> set[int]:
+        assert engine.dense._hnsw is not None
+        return set(engine.dense._hnsw.get_ids_list())
+
+    built = graph_labels()
+    assert built == set(np.flatnonzero(engine.dense.passage_doc >= 0).tolist())
+    selective = {"mode": "dense", "categories": "cs.CY"}  # fewer eligible passages than the depth asked for
+    through_graph = ids(engine.search("相似度", **selective))
+    engine.dense._hnsw, graph = None, engine.dense._hnsw
+    assert through_graph and through_graph == ids(engine.search("相似度", **selective))  # as the exact scan finds them
+    engine.dense._hnsw = graph
+    assert ids(engine.search("hubs proximity", mode="dense"))[0] == "p5"
+    engine.add([Document(id="n1", title="量子退火", body="quantum annealing for combinatorial optimisation")])
+    engine.delete(["p5"])
+    engine.refresh()
+    labels = graph_labels()
+    assert built < labels  # the old graph, deleted passages marked, new ones inserted: not rebuilt
+    assert ids(engine.search("quantum annealing", mode="dense"))[0] == "n1"
+    assert "p5" not in ids(engine.search("hubs proximity", mode="dense", limit=50))
+    engine.delete(["p1", "p2"])  # now over a quarter of the graph is deleted passages
+    engine.refresh()
+    assert graph_labels() == set(np.flatnonzero(engine.dense.passage_doc >= 0).tolist())

@@ -24,6 +24,7 @@ from jiansuo.store.documents import Change
 from jiansuo.store.index_dirs import IndexDirs
 
 EXACT_MAX_PASSAGES = 50_000
+STALE_SHARE = 0.25  # an updated HNSW graph is rebuilt whole once this share of it is deleted passages
 Embed = Callable[[list[str]], np.ndarray]
 
 
@@ -80,7 +81,9 @@ class DenseIndex:
     # -- building ----------------------------------------------------------------------------
     @staticmethod
     def write(folder: Path, vectors: np.ndarray, passage_doc: np.ndarray, passage_span: np.ndarray,
-              docs: list[dict | None], hub_penalty: np.ndarray | None = None) -> None:
+              docs: list[dict | None], hub_penalty: np.ndarray | None = None, hnsw=None) -> None:
+        """Save a version; above EXACT_MAX_PASSAGES live passages, with an HNSW graph: `hnsw` (an updated one) or
+        built from the live passages."""
         np.save(folder / "vectors.npy", vectors.astype(np.float32))
         np.save(folder / "passage_doc.npy", passage_doc.astype(np.int32))
         np.save(folder / "passage_span.npy", passage_span.astype(np.int32))
@@ -88,7 +91,9 @@ class DenseIndex:
             np.save(folder / "hub_penalty.npy", hub_penalty.astype(np.float32))
         (folder / "docs.json").write_text(json.dumps(docs, ensure_ascii=False), encoding="utf-8")
         alive = np.flatnonzero(passage_doc >= 0)
-        if len(alive) > EXACT_MAX_PASSAGES:
+        if hnsw is not None:
+            hnsw.save_index(str(folder / "hnsw.bin"))
+        elif len(alive) > EXACT_MAX_PASSAGES:
             import hnswlib
 
             index = hnswlib.Index(space="ip", dim=vectors.shape[1])
@@ -147,7 +152,27 @@ class DenseIndex:
         if self.hub_penalty is not None:  # new passages get the median penalty until the next rebuild
             fill = float(np.median(self.hub_penalty)) if len(self.hub_penalty) else 0.0
             penalty = np.concatenate([self.hub_penalty, np.full(len(vectors) - len(self.hub_penalty), fill)])
-        self.write(folder, vectors, passage_doc, spans, docs, penalty)  # HNSW (if any) is rebuilt
+        self.write(folder, vectors, passage_doc, spans, docs, penalty, self._hnsw_updated(passage_doc, vectors))
+
+    def _hnsw_updated(self, passage_doc: np.ndarray, vectors: np.ndarray):
+        """This version's HNSW graph with the passages an update killed marked deleted and its new passages
+        inserted (the new passages' share of a whole build; bench/dense_update.py), or None where write builds
+        one whole: no graph yet, or a quarter of it would be deleted passages, which still cost search time."""
+        if self._hnsw is None or (passage_doc >= 0).sum() <= EXACT_MAX_PASSAGES:
+            return None
+        import hnswlib
+
+        first_new = len(self.passage_doc)
+        graph = hnswlib.Index(space="ip", dim=vectors.shape[1])
+        graph.load_index(str(self.folder / "hnsw.bin"), max_elements=len(vectors))
+        labels = np.array(graph.get_ids_list(), dtype=np.int64)
+        if (passage_doc[labels] < 0).sum() > STALE_SHARE * (len(labels) + len(vectors) - first_new):
+            return None
+        for label in np.flatnonzero((self.passage_doc >= 0) & (passage_doc[:first_new] < 0)):
+            graph.mark_deleted(int(label))
+        if len(vectors) > first_new:
+            graph.add_items(np.asarray(vectors[first_new:]), np.arange(first_new, len(vectors)))
+        return graph
 
     # -- searching ---------------------------------------------------------------------------
     def search(self, query: np.ndarray, request: SearchRequest, k: int = 100,
@@ -157,9 +182,9 @@ class DenseIndex:
         depth = min(len(self.vectors), max(k * 4, 50))
         if depth == 0:
             return []
-        if self._hnsw is not None and not hubness:
-            labels, distances = self._knn_hnsw(query, depth, allowed)
-            scores = 1.0 - distances
+        found = self._knn_hnsw(query, depth, allowed) if self._hnsw is not None and not hubness else None
+        if found is not None:
+            labels, scores = found
         else:
             scores_all = np.asarray(self.vectors) @ query.astype(np.float32)
             if hubness and self.hub_penalty is not None:
@@ -185,17 +210,28 @@ class DenseIndex:
                 break
         return hits
 
-    def _knn_hnsw(self, query: np.ndarray, depth: int, allowed: np.ndarray | None):
+    def _knn_hnsw(self, query: np.ndarray, depth: int, allowed: np.ndarray | None
+                  ) -> tuple[np.ndarray, np.ndarray] | None:
+        """(labels, scores) from the HNSW graph, or None where the exact scan must answer: hnswlib raises when it
+        finds fewer than `depth` eligible passages, which a selective filter can cause."""
         passage_doc = self.passage_doc
+        eligible = passage_doc >= 0  # the graph also holds passages deleted by updates (marked, never returned)
         if allowed is None:
             keep = None
         else:
+            eligible &= allowed[np.maximum(passage_doc, 0)]
+
             def keep(label: int) -> bool:
                 ordinal = passage_doc[label]
                 return ordinal >= 0 and bool(allowed[ordinal])
-        depth = min(depth, self._hnsw.get_current_count())
-        labels, distances = self._hnsw.knn_query(query.reshape(1, -1), k=depth, filter=keep)
-        return labels[0], distances[0]
+        depth = min(depth, int(eligible.sum()))
+        if depth == 0:
+            return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float32)
+        try:
+            labels, distances = self._hnsw.knn_query(query.reshape(1, -1), k=depth, filter=keep)
+        except RuntimeError:
+            return None
+        return labels[0], 1.0 - distances[0]
 
     def allowed_docs(self, request: SearchRequest, known_categories: set[str] | None) -> np.ndarray | None:
         """Boolean mask over document ordinals, or None when the request has no filter."""
