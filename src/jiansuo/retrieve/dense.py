@@ -50,6 +50,7 @@ class DenseIndex:
         self.alive = np.array([d is not None for d in self.docs], dtype=bool)
         self._labels = _label_index(self.docs)  # (field, value) -> document ordinals, built once
         self._hnsw = None
+        self._live_passages = int((self.passage_doc >= 0).sum())
         if (self.folder / "hnsw.bin").exists():
             import hnswlib
 
@@ -215,16 +216,16 @@ class DenseIndex:
         """(labels, scores) from the HNSW graph, or None where the exact scan must answer: hnswlib raises when it
         finds fewer than `depth` eligible passages, which a selective filter can cause."""
         passage_doc = self.passage_doc
-        eligible = passage_doc >= 0  # the graph also holds passages deleted by updates (marked, never returned)
+        eligible = self._live_passages  # the graph also holds passages deleted by updates (marked, never returned)
         if allowed is None:
             keep = None
         else:
-            eligible &= allowed[np.maximum(passage_doc, 0)]
+            eligible = int(((passage_doc >= 0) & allowed[np.maximum(passage_doc, 0)]).sum())
 
             def keep(label: int) -> bool:
                 ordinal = passage_doc[label]
                 return ordinal >= 0 and bool(allowed[ordinal])
-        depth = min(depth, int(eligible.sum()))
+        depth = min(depth, eligible)
         if depth == 0:
             return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float32)
         try:
