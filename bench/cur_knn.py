@@ -114,6 +114,8 @@ def partial_rows(engine, model, queries: list[str], doc_ids: list[str], texts: l
     they cost) for later runs."""
     path, done = stem.with_suffix(".npy"), stem.with_suffix(".done.json")
     if path.exists() and done.exists():
+        if json.loads(stem.with_suffix(".queries.json").read_text()) != queries:
+            raise SystemExit(f"{path} was scored for other queries: delete it")
         return np.load(path), json.loads(done.read_text())["seconds"]
     started = time.perf_counter()
     rows = ce_knn.distillation_rows(engine, model, queries, doc_ids, texts, one_sided=one_sided)
@@ -202,7 +204,7 @@ def main() -> None:
     scored_texts = ordered[:args.anchors + args.dev]
     distill_texts = ordered[args.anchors + args.dev:][:args.distill_queries]
     anchor_texts, dev_texts = scored_texts[:args.anchors], scored_texts[args.anchors:]
-    title_texts = [t for t in ce_knn.title_queries(engine, args.distill_titles) if t not in set(scored_texts)] \
+    title_texts = ce_knn.title_queries(engine, args.distill_titles, exclude=set(scored_texts)) \
         if args.distill_titles else []
 
     documents = list(engine.store.documents())

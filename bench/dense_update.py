@@ -80,8 +80,7 @@ def main() -> None:
             with tempfile.TemporaryDirectory(dir=WORK) as folder:
                 target = Path(folder) / "v"
                 target.mkdir()
-                for name in ("params.json",):
-                    shutil.copy2(base.folder / name, target / name)
+                shutil.copy2(base.folder / "params.json", target / "params.json")
                 started = time.perf_counter()
                 base.updated(target, changes, noisy_embedder(base))
                 seconds = time.perf_counter() - started

@@ -120,7 +120,10 @@ def test_further_distillation_queries_are_scored_on_candidates_only(knn_engine):
                               one_sided=reader)
     nearest = np.argsort(-(reader.segment_vectors(texts, 1) @ reader.segment_vectors(["hubness"], 0)[0]))[:6]
     assert not np.isnan(mined[0, nearest]).any()  # three quarters of the candidates: that copy's own top
-    params = knn_engine.build_cur(title_queries(knn_engine, 3), distill_steps=3, distill_queries=["diffusion"],
+    anchors = title_queries(knn_engine, 3)
+    assert len(title_queries(knn_engine, 2, exclude=set(anchors))) == 2
+    assert not set(title_queries(knn_engine, 2, exclude=set(anchors))) & set(anchors)
+    params = knn_engine.build_cur(anchors, distill_steps=3, distill_queries=["diffusion"],
                                   further_steps=2)
     assert params["distill_queries"] == 1 and params["distill_calls"] == min(200, n)
     assert (params["distill_steps"], params["further_steps"]) == (3, 2)

@@ -111,7 +111,7 @@ def _parser() -> argparse.ArgumentParser:
                           "600, about 20 minutes on 2 CPU cores; 0: use the model's own)")
     cur.add_argument("--distill-queries", type=int, default=0,
                      help="further queries from the same source, each scored on 200 candidate documents picked by "
-                          "the copy distilled on the anchor rows, which then trains --distill-steps more on both "
+                          "the copy distilled on the anchor rows, which then trains --further-steps more on both "
                           "(more query variety for 200 calls a query)")
     cur.add_argument("--distill-titles", type=int, default=0,
                      help="further distillation queries generated from the corpus: N sampled document titles, "
@@ -367,8 +367,7 @@ def _cur(args: argparse.Namespace) -> int:
     total = args.count + max(0, args.distill_queries)
     if args.anchor_queries == "titles":
         queries = title_queries(engine, args.count)
-        taken = set(queries)
-        further = [t for t in title_queries(engine, total) if t not in taken] if args.distill_queries else []
+        further = title_queries(engine, args.distill_queries, exclude=set(queries)) if args.distill_queries > 0 else []
     elif args.anchor_queries == "clicks":
         logged = list(dict.fromkeys(c["query"] for c in engine.store.clicks()))[::-1]  # newest first
         queries, further = logged[: args.count], logged[args.count : total]
@@ -379,11 +378,8 @@ def _cur(args: argparse.Namespace) -> int:
     if not queries:
         print("jiansuo cur: no anchor queries", file=sys.stderr)
         return EXIT_USAGE
-    further = further[: args.distill_queries]
     if args.distill_titles > 0:
-        taken = set(queries) | set(further)
-        further += [t for t in title_queries(engine, args.distill_titles + len(taken), seed=1) if t not in taken
-                    ][: args.distill_titles]
+        further += title_queries(engine, args.distill_titles, seed=1, exclude=set(queries) | set(further))
     bar = _bar("bar", "anchor queries", unit="query", total=len(queries))
     try:
         params = engine.build_cur(queries, (lambda done, total: bar.update(1)) if bar is not None else None,

@@ -40,9 +40,10 @@ class CeKnnUnavailable(ValueError):
     """mode=ce-knn was asked for but the store has no cross-encoder k-NN index (or no cross-encoder)."""
 
 
-def title_queries(engine, count: int, seed: int = 0) -> list[str]:
-    """Anchor queries generated from the corpus itself: document titles (they read like queries)."""
-    titles = sorted({d.title.strip() for d in engine.store.documents() if d.title.strip()})
+def title_queries(engine, count: int, seed: int = 0, exclude: set[str] = frozenset()) -> list[str]:
+    """Anchor queries generated from the corpus itself: `count` document titles (they read like queries) sampled
+    from those not in `exclude`."""
+    titles = sorted({d.title.strip() for d in engine.store.documents() if d.title.strip()} - exclude)
     picked = np.random.default_rng(seed).permutation(len(titles))[:count]
     return [titles[i] for i in sorted(picked)]
 
@@ -118,6 +119,7 @@ def publish(engine, rows: np.ndarray, doc_ids: list[str], texts: list[str], anch
     version = engine._cur_dirs.new_version()
     vectors = _vectors(engine, doc_ids)
     steps = distill.STEPS if distill_steps is None else distill_steps
+    further_steps = steps if further_steps is None else further_steps
     one_sided, distill_seconds = model, 0.0
     if steps and model.head == "segment-cosine":
         started = time.perf_counter()
@@ -131,8 +133,8 @@ def publish(engine, rows: np.ndarray, doc_ids: list[str], texts: list[str], anch
                     distill_rows = distillation_rows(engine, model, list(distill_queries), doc_ids, texts,
                                                      one_sided=one_sided)
                 one_sided = distill.distil(model.model_dir, model.max_tokens, anchor_queries + list(distill_queries),
-                                           texts, np.concatenate([rows, distill_rows]),
-                                           steps if further_steps is None else further_steps, start=one_sided)
+                                           texts, np.concatenate([rows, distill_rows]), further_steps,
+                                           start=one_sided)
             distill_seconds = time.perf_counter() - started
         distill.save(one_sided, version / STUDENT)
     else:
@@ -145,7 +147,7 @@ def publish(engine, rows: np.ndarray, doc_ids: list[str], texts: list[str], anch
     params = {"kind": "cur", "anchor_queries": len(anchor_queries), "documents": len(doc_ids),
               "build_calls": len(anchor_queries) * len(doc_ids), "build_seconds": round(seconds, 1),
               "distill_steps": steps, "distill_seconds": round(distill_seconds, 1),
-              "further_steps": (steps if further_steps is None else further_steps) if distill_queries and steps else 0,
+              "further_steps": further_steps if distill_queries and steps else 0,
               "distill_queries": len(distill_queries) if steps else 0,
               "distill_calls": int((~np.isnan(distill_rows)).sum()) if steps and distill_rows is not None else 0,
               "vector_passes": 0 if cross is None else len(doc_ids), "vector_seconds": round(vector_seconds, 1),
