@@ -184,3 +184,18 @@ def test_an_update_inserts_into_the_hnsw_graph_and_a_stale_one_is_rebuilt(tmp_pa
     engine.delete(["p1", "p2"])  # now over a quarter of the graph is deleted passages
     engine.refresh()
     assert graph_labels() == set(np.flatnonzero(engine.dense.passage_doc >= 0).tolist())
+
+
+def test_a_search_holds_numpy_blas_to_one_thread_and_lets_it_go_after(dense_engine):
+    threadpoolctl = pytest.importorskip("threadpoolctl")
+    blas = threadpoolctl.ThreadpoolController().select(internal_api="openblas")
+    threads = lambda: [info["num_threads"] for info in blas.info() if "numpy" in info["filepath"]]  # noqa: E731
+    if max(threads(), default=1) < 2:  # (scipy's own OpenBLAS may be loaded too; searches do not use it)
+        pytest.skip("numpy's BLAS is not a multi-threaded OpenBLAS here: nothing to hold")
+    before, during = threads(), []
+    encoder = dense_engine._encoder
+    encode_queries = encoder.encode_queries
+    encoder.encode_queries = lambda texts: during.append(threads()) or encode_queries(texts)
+    assert ids(dense_engine.search("hubs proximity", mode="hybrid"))[0] == "p5"
+    assert during == [[1]]  # the query was encoded while numpy's OpenBLAS ran on one thread
+    assert threads() == before

@@ -27,6 +27,7 @@ from jiansuo.retrieve.dense import DenseIndex
 from jiansuo.retrieve.hubness import csls_penalty
 from jiansuo.retrieve.query import MUST, MUST_NOT, ParsedQuery, parse_query, plain_query
 from jiansuo.store import DocumentStore, IndexDirs
+from jiansuo.threads import one_blas_thread
 
 ANALYZER_VERSION = "jieba-precise-nohmm+porter+lucene-stop+cjk-bigram/1"
 Progress = Callable[[int], None]
@@ -210,6 +211,10 @@ class Engine:
 
     def search(self, request: SearchRequest | str = "", hydrate: bool = True, **options) -> SearchPage:
         """Run a search. `options` are SearchRequest fields (sort, limit, offset, date_from, …)."""
+        with one_blas_thread():  # numpy's spinning threads would starve the query encoder (threads.py)
+            return self._search(request, hydrate, **options)
+
+    def _search(self, request: SearchRequest | str, hydrate: bool, **options) -> SearchPage:
         if isinstance(request, str):
             request = SearchRequest(query=request, **options)
         elif options:

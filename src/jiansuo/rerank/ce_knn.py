@@ -15,7 +15,6 @@ is a strong retriever, and the approximation is still rough after a few rounds).
 from __future__ import annotations
 
 import time
-from contextlib import nullcontext
 from dataclasses import replace
 from pathlib import Path
 
@@ -209,11 +208,11 @@ def search(engine, backend, parsed: ParsedQuery, request: SearchRequest, known: 
         calls += 1  # the query's own forward pass
         query_row = cur.vectors["cross"] @ query
         seeds = interleaved(seeds, best_unscored(query_row, {}, allowed, count))
-    with one_blas_thread():
-        top, exact = cur.search(score_items, request.budget - calls, request.offset + request.limit,
-                                method="adaptive", anchor_method="retriever", rounds=ROUNDS, allowed=allowed,
-                                seeds=seeds, vector_weights=VECTOR_WEIGHTS, query_rows=query_row,
-                                query_row_weight=QUERY_ROW_WEIGHT, round_prior=ROUND_PRIOR)
+    # Engine.search holds numpy's BLAS to one thread while algebra and model calls alternate (threads.py)
+    top, exact = cur.search(score_items, request.budget - calls, request.offset + request.limit,
+                            method="adaptive", anchor_method="retriever", rounds=ROUNDS, allowed=allowed,
+                            seeds=seeds, vector_weights=VECTOR_WEIGHTS, query_rows=query_row,
+                            query_row_weight=QUERY_ROW_WEIGHT, round_prior=ROUND_PRIOR)
     floor = min(exact.values(), default=0.0) - 1.0  # below every exact score: only approximated
     hits = [Hit(cur.doc_ids[i], exact.get(int(i), floor), {"cross_encoder": exact.get(int(i), floor),
                                                            "exact": float(int(i) in exact)}) for i in top]
@@ -228,23 +227,6 @@ def one_sided_model(cur: CurIndex, model):
         cur.student = distill.load(model.model_dir, int(cur.params.get("max_tokens", model.max_tokens)),
                                    cur.student_path)
     return cur.student
-
-
-_BLAS = None  # threadpoolctl's handle on numpy's OpenBLAS, made on first use
-
-
-def one_blas_thread():
-    """numpy's OpenBLAS held to one thread while algebra and model calls alternate: its idle threads spin after
-    each product and starve the model's threads in the next round (SciFact, 50 calls on 2 cores: 1.19 s -> 0.54 s
-    a query)."""
-    global _BLAS
-    try:
-        from threadpoolctl import ThreadpoolController
-    except ImportError:
-        return nullcontext()
-    if _BLAS is None:
-        _BLAS = ThreadpoolController().select(internal_api="openblas")
-    return _BLAS.limit(limits=1)
 
 
 def _query_vector(cur: CurIndex, model, text: str) -> np.ndarray | None:
