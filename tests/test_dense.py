@@ -189,7 +189,10 @@ def test_an_update_inserts_into_the_hnsw_graph_and_a_stale_one_is_rebuilt(tmp_pa
 def test_a_search_holds_numpy_blas_to_one_thread_and_lets_it_go_after(dense_engine):
     threadpoolctl = pytest.importorskip("threadpoolctl")
     blas = threadpoolctl.ThreadpoolController().select(internal_api="openblas")
-    threads = lambda: [info["num_threads"] for info in blas.info() if "numpy" in info["filepath"]]  # noqa: E731
+
+    def threads() -> list[int]:
+        return [info["num_threads"] for info in blas.info() if "numpy" in info["filepath"]]
+
     if max(threads(), default=1) < 2:  # (scipy's own OpenBLAS may be loaded too; searches do not use it)
         pytest.skip("numpy's BLAS is not a multi-threaded OpenBLAS here: nothing to hold")
     before, during = threads(), []
