@@ -10,18 +10,19 @@ from __future__ import annotations
 
 from contextlib import nullcontext
 
-_BLAS = None  # threadpoolctl's handle on numpy's OpenBLAS, made on first use
+_BLAS = None  # threadpoolctl's handle on numpy's OpenBLAS, made on first use; False: threadpoolctl is missing
 
 
 def one_blas_thread():
     """A context holding numpy's OpenBLAS to one thread (nothing when threadpoolctl is not installed).
-    Measured on 2 cores: a SciFact hybrid search 77-99 ms -> 24-29 ms p50 (bench/search_threads.py); ce-knn with
+    Measured on 2 cores: a SciFact hybrid search 96.9 -> 21.0 ms p50 (bench/search_threads.py); ce-knn with
     50 calls 1.19 s -> 0.54 s a query."""
     global _BLAS
-    try:
-        from threadpoolctl import ThreadpoolController
-    except ImportError:
-        return nullcontext()
     if _BLAS is None:
-        _BLAS = ThreadpoolController().select(internal_api="openblas")
-    return _BLAS.limit(limits=1)
+        try:
+            from threadpoolctl import ThreadpoolController
+        except ImportError:  # the bm25-only install: looked for once, not on every search
+            _BLAS = False
+        else:
+            _BLAS = ThreadpoolController().select(internal_api="openblas")
+    return _BLAS.limit(limits=1) if _BLAS else nullcontext()
