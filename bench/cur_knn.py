@@ -181,6 +181,9 @@ def main() -> None:
     parser.add_argument("--distill-titles", type=int, default=0,
                         help="further distillation queries generated from the corpus: document titles "
                              "(ce_knn.title_queries), mined and trained on with the --distill-queries")
+    parser.add_argument("--distill-sentences", type=int, default=0,
+                        help="further distillation queries generated from the corpus: one sentence each from that "
+                             "many documents (ce_knn.sentence_queries)")
     parser.add_argument("--further-steps", type=int, default=None,
                         help="training steps on the further queries (default: --distill-steps)")
     parser.add_argument("--int8", action="store_true", help="int8 dynamic quantisation of the cross-encoder")
@@ -206,6 +209,9 @@ def main() -> None:
     anchor_texts, dev_texts = scored_texts[:args.anchors], scored_texts[args.anchors:]
     title_texts = ce_knn.title_queries(engine, args.distill_titles, exclude=set(scored_texts)) \
         if args.distill_titles else []
+    sentence_texts = ce_knn.sentence_queries(engine, args.distill_sentences,
+                                             exclude=set(scored_texts) | set(distill_texts)) \
+        if args.distill_sentences else []
 
     documents = list(engine.store.documents())
     doc_ids = [d.id for d in documents]
@@ -233,7 +239,8 @@ def main() -> None:
     # folder for later runs, as is the final copy.
     trained_on = f"{args.anchor_source}{args.anchors}"
     first = work / f"student-{trained_on}-0-{args.distill_steps}.pt"
-    further = f"{len(distill_texts)}m" + (f"{len(title_texts)}t" if title_texts else "")
+    further = (f"{len(distill_texts)}m" + (f"{len(title_texts)}t" if title_texts else "")
+               + (f"{len(sentence_texts)}s" if sentence_texts else ""))
     further_steps = args.distill_steps if args.further_steps is None else args.further_steps
     student = work / (f"student-{trained_on}-{further}-{args.distill_steps}"
                       f"{'' if further_steps == args.distill_steps else f'+{further_steps}'}.pt") \
@@ -243,6 +250,8 @@ def main() -> None:
         mined = [(distill_texts, work / f"mined-{trained_on}-{len(distill_texts)}")]
         if title_texts:
             mined.append((title_texts, work / f"mined-{trained_on}-titles{len(title_texts)}"))
+        if sentence_texts:
+            mined.append((sentence_texts, work / f"mined-{trained_on}-sentences{len(sentence_texts)}"))
         if not (student.exists() and all(stem.with_suffix(".done.json").exists() for _, stem in mined)):
             first_copy = cached_copy(first, model, lambda: distill.distil(
                 model.model_dir, model.max_tokens, anchor_texts, texts, rows, args.distill_steps))

@@ -13,7 +13,12 @@ from conftest import BagOfWordsEncoder  # noqa: E402
 from jiansuo.engine import Engine  # noqa: E402
 from jiansuo.ingest import read_path  # noqa: E402
 from jiansuo.model import Document, SearchRequest  # noqa: E402
-from jiansuo.rerank.ce_knn import CeKnnUnavailable, one_sided_model, title_queries  # noqa: E402
+from jiansuo.rerank.ce_knn import (  # noqa: E402
+    CeKnnUnavailable,
+    one_sided_model,
+    sentence_queries,
+    title_queries,
+)
 from jiansuo.train.pairs import document_text  # noqa: E402
 
 pytestmark = pytest.mark.slow
@@ -231,13 +236,33 @@ def test_the_cli_builds_updates_and_searches(tmp_path, fixtures, tiny_base):
     assert "up to date" in updated.stderr
 
 
-def test_the_cli_distils_on_further_titles(tmp_path, fixtures, tiny_segment):
+def test_the_cli_distils_on_further_titles_and_sentences(tmp_path, fixtures, tiny_segment):
     from test_cli import jiansuo
 
     store = tmp_path / "store"
     jiansuo("index", fixtures / "posts.jsonl", "--store", store, "--progress", "none")
     built = jiansuo("cur", "--reranker", tiny_segment, "--count", 2, "--anchor-queries", "titles", "--distill-steps", 2,
-                    "--distill-titles", 2, "--further-steps", 1, "--store", store)
-    assert "distillation: 2 further queries" in built.stderr
+                    "--distill-titles", 2, "--distill-sentences", 1, "--further-steps", 1, "--store", store)
+    assert "distillation: 3 further queries" in built.stderr
     params = json.loads(next((store / "indexes" / "cur").glob("v*/params.json")).read_text())
     assert (params["distill_steps"], params["further_steps"]) == (2, 1)
+
+
+def test_sentence_queries_are_claim_length_sentences_from_after_each_documents_opening(tmp_path):
+    engine = Engine(tmp_path / "store")
+    engine.add([
+        Document("en", title="Hubness", body="Hubness is a known problem of nearest neighbours. RESULTS Centring the "
+                 "vectors reduces the skew of k-occurrence by half. Too short here. (n = 12)\nWe show that local "
+                 "scaling also lowers the number of hubs in every collection."),
+        Document("zh", title="扩散模型", body="扩散模型是一类生成模型。条件控制让扩散模型按照文本提示生成图像。好。"),
+        Document("none", title="Only a title", body="One sentence only, which is the opening one."),
+    ])
+    english = {"Centring the vectors reduces the skew of k-occurrence by half.",
+               "We show that local scaling also lowers the number of hubs in every collection."}
+    chinese = "条件控制让扩散模型按照文本提示生成图像。"
+    for seed in range(4):
+        picked = sentence_queries(engine, 10, seed=seed)
+        assert len(picked) == 2 and chinese in picked and set(picked) - {chinese} <= english
+    assert len(sentence_queries(engine, 1)) == 1
+    assert sentence_queries(engine, 10, exclude={chinese}) == [s for s in sentence_queries(engine, 10) if s in english]
+    engine.close()

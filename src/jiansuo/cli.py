@@ -116,6 +116,9 @@ def _parser() -> argparse.ArgumentParser:
     cur.add_argument("--distill-titles", type=int, default=0,
                      help="further distillation queries generated from the corpus: N sampled document titles, "
                           "beside the --distill-queries from the anchor source")
+    cur.add_argument("--distill-sentences", type=int, default=0,
+                     help="further distillation queries generated from the corpus: one claim-length sentence from "
+                          "each of N sampled documents (they read like typed claims and questions)")
     cur.add_argument("--further-steps", type=int, default=None,
                      help="training steps on the further queries (default: as many as --distill-steps)")
 
@@ -352,7 +355,7 @@ def _eval(args: argparse.Namespace) -> int:
 
 def _cur(args: argparse.Namespace) -> int:
     from jiansuo.engine import Engine
-    from jiansuo.rerank.ce_knn import CeKnnUnavailable, title_queries
+    from jiansuo.rerank.ce_knn import CeKnnUnavailable, sentence_queries, title_queries
 
     engine = Engine(args.store, reranker=args.reranker)
     if engine.keyword is None:
@@ -380,6 +383,8 @@ def _cur(args: argparse.Namespace) -> int:
         return EXIT_USAGE
     if args.distill_titles > 0:
         further += title_queries(engine, args.distill_titles, seed=1, exclude=set(queries) | set(further))
+    if args.distill_sentences > 0:
+        further += sentence_queries(engine, args.distill_sentences, exclude=set(queries) | set(further))
     bar = _bar("bar", "anchor queries", unit="query", total=len(queries))
     try:
         params = engine.build_cur(queries, (lambda done, total: bar.update(1)) if bar is not None else None,

@@ -14,12 +14,14 @@ is a strong retriever, and the approximation is still rough after a few rounds).
 
 from __future__ import annotations
 
+import re
 import time
 from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
 
+from jiansuo.analysis.passages import passage_source
 from jiansuo.model import Hit, SearchRequest
 from jiansuo.rerank import distill
 from jiansuo.rerank.cur import best_unscored, interleaved
@@ -45,6 +47,37 @@ def title_queries(engine, count: int, seed: int = 0, exclude: set[str] = frozens
     titles = sorted({d.title.strip() for d in engine.store.documents() if d.title.strip()} - exclude)
     picked = np.random.default_rng(seed).permutation(len(titles))[:count]
     return [titles[i] for i in sorted(picked)]
+
+
+SENTENCE_BREAK = re.compile(r"(?<=[.!?])\s+(?=[A-Z0-9(])|(?<=[。！？；])|\n+")
+CJK = re.compile(r"[\u3400-\u9fff]")
+SECTION_LABEL = re.compile(r"^[A-Z]{3,}(?:\s+[A-Z]{3,})*\s+(?=[A-Z][a-z]|[A-Z]\s|\d)")  # "RESULTS The ..." in abstracts
+
+
+def _claim_like(sentence: str) -> bool:
+    """A sentence the length of a typed query or claim: 6-25 words, or 8-60 characters of Chinese."""
+    if CJK.search(sentence):
+        return 8 <= len(sentence) <= 60
+    return 6 <= len(sentence.split()) <= 25
+
+
+def sentence_queries(engine, count: int, seed: int = 0, exclude: set[str] = frozenset()) -> list[str]:
+    """Queries generated from the corpus itself: one sentence each from `count` random documents, taken from the
+    body after its opening sentence (findings and conclusions read like the claims and questions users type;
+    titles read like topics). Sentences in `exclude` are skipped."""
+    rng = np.random.default_rng(seed)
+    documents = sorted(engine.store.documents(), key=lambda d: d.id)
+    picked: list[str] = []
+    seen = set(exclude)
+    for i in rng.permutation(len(documents)).tolist():
+        sentences = [SECTION_LABEL.sub("", s.strip()) for s in SENTENCE_BREAK.split(passage_source(documents[i]))]
+        body = [s for s in sentences[1:] if _claim_like(s) and s not in seen]
+        if body:
+            picked.append(body[int(rng.integers(len(body)))])
+            seen.add(picked[-1])
+        if len(picked) == count:
+            break
+    return picked
 
 
 def _texts(engine, doc_ids: list[str]) -> list[str]:
