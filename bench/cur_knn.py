@@ -182,8 +182,10 @@ def main() -> None:
                         help="further distillation queries generated from the corpus: document titles "
                              "(ce_knn.title_queries), mined and trained on with the --distill-queries")
     parser.add_argument("--distill-sentences", type=int, default=0,
-                        help="further distillation queries generated from the corpus: one sentence each from that "
-                             "many documents (ce_knn.sentence_queries)")
+                        help="distillation queries generated from the corpus: one sentence each from that many "
+                             "documents (ce_knn.sentence_queries), for a second copy (ce_knn.publish)")
+    parser.add_argument("--sentence-steps", type=int, default=None,
+                        help="training steps of the copy that reads the sentences (default: --further-steps)")
     parser.add_argument("--further-steps", type=int, default=None,
                         help="training steps on the further queries (default: --distill-steps)")
     parser.add_argument("--int8", action="store_true", help="int8 dynamic quantisation of the cross-encoder")
@@ -239,52 +241,65 @@ def main() -> None:
     # folder for later runs, as is the final copy.
     trained_on = f"{args.anchor_source}{args.anchors}"
     first = work / f"student-{trained_on}-0-{args.distill_steps}.pt"
-    further = (f"{len(distill_texts)}m" + (f"{len(title_texts)}t" if title_texts else "")
-               + (f"{len(sentence_texts)}s" if sentence_texts else ""))
+    further = f"{len(distill_texts)}m" + (f"{len(title_texts)}t" if title_texts else "")
     further_steps = args.distill_steps if args.further_steps is None else args.further_steps
-    student = work / (f"student-{trained_on}-{further}-{args.distill_steps}"
-                      f"{'' if further_steps == args.distill_steps else f'+{further_steps}'}.pt") \
-        if distill_texts else first
-    first_copy, distill_rows, distill_seconds = None, None, 0.0
+    sentence_steps = further_steps if args.sentence_steps is None else args.sentence_steps
+
+    def student_at(queries_: str, steps: int):
+        return work / f"student-{trained_on}-{queries_}-{args.distill_steps}{'' if steps == args.distill_steps else f'+{steps}'}.pt"  # noqa: E501
+
+    student = student_at(further, further_steps) if distill_texts else first
+    # with sentence queries the copy trained on them as well reads the index's vectors; the one above is the second
+    primary = student_at(f"{further}{len(sentence_texts)}s", sentence_steps) if sentence_texts else student
+    saved = [primary] + ([student] if sentence_texts else [])
+    first_copy, distill_rows, sentence_rows, distill_seconds = None, None, None, 0.0
     if distill_texts and args.distill_steps:
         mined = [(distill_texts, work / f"mined-{trained_on}-{len(distill_texts)}")]
         if title_texts:
             mined.append((title_texts, work / f"mined-{trained_on}-titles{len(title_texts)}"))
         if sentence_texts:
             mined.append((sentence_texts, work / f"mined-{trained_on}-sentences{len(sentence_texts)}"))
-        if not (student.exists() and all(stem.with_suffix(".done.json").exists() for _, stem in mined)):
+        if not (all(path.exists() for path in saved) and all(stem.with_suffix(".done.json").exists()
+                                                             for _, stem in mined)):
             first_copy = cached_copy(first, model, lambda: distill.distil(
                 model.model_dir, model.max_tokens, anchor_texts, texts, rows, args.distill_steps))
         parts = [partial_rows(engine, model, queries_, doc_ids, texts, stem, first_copy) for queries_, stem in mined]
-        distill_texts = [t for queries_, _ in mined for t in queries_]
+        distill_seconds = sum(seconds for _, seconds in parts)  # the sentences' candidates included
+        if sentence_texts:
+            sentence_rows = parts.pop()[0]
+        distill_texts = [t for queries_, _ in mined[: len(parts)] for t in queries_]
         distill_rows = np.concatenate([part for part, _ in parts])
-        distill_seconds = sum(seconds for _, seconds in parts)
+    reuse = all(path.exists() for path in saved)
     params = ce_knn.publish(engine, rows, doc_ids, texts, anchor_texts, model, rows_seconds, engine.store.seq,
-                            args.distill_steps, distilled=student if student.exists() else None,
+                            args.distill_steps, distilled=primary if reuse else None,
+                            distilled_second=student if reuse and sentence_texts else None,
                             distill_queries=distill_texts, distill_rows=distill_rows, first=first_copy,
-                            further_steps=further_steps,
+                            further_steps=further_steps, generated_queries=sentence_texts,
+                            generated_rows=sentence_rows, generated_steps=sentence_steps,
                             anchor_source=args.anchor_source)
     cur = engine.cur
-    if cur.student_path is not None and not student.exists():
-        shutil.copy2(cur.student_path, student)
-        (work / f"{student.stem}.json").write_text(json.dumps({"seconds": params["distill_seconds"]}))
-    training_seconds = sum(training_time(path) for path in {first, student} if path.exists())
+    for name, path in zip(("cross", "cross-second"), saved, strict=False):
+        if name in cur.student_paths and not path.exists():
+            shutil.copy2(cur.student_paths[name], path)
+            (work / f"{path.stem}.json").write_text(json.dumps({"seconds": params["distill_seconds"]}))
+    training_seconds = sum(training_time(path) for path in {first, *saved} if path.exists())
     raw_vectors = model.segment_vectors(texts, side=1)
 
     truth = np.argsort(-exact, axis=1, kind="stable")
     column = {d: i for i, d in enumerate(doc_ids)}
-    retrieved, query_rows = query_seeds(engine, cur, model, raw_vectors, [queries[q] for q in test_ids], column,
-                                        max(budgets))
+    retrieved, query_rows, passes = query_seeds(engine, cur, model, raw_vectors, [queries[q] for q in test_ids],
+                                                column, max(budgets))
 
     def rerank_rank(mode: str, qi: int, budget: int) -> np.ndarray:
-        top = np.array(retrieved[mode][qi][:budget - (mode in ("cross", "raw"))])  # the query's own pass is a call
+        own = {"raw": 1, "cross": passes}.get(mode, 0)  # the query's own forward passes are calls
+        top = np.array(retrieved[mode][qi][:budget - own])
         return top[np.argsort(-exact[qi, top], kind="stable")]
 
     def cur_rank(method: str, anchors: str, qi: int, budget: int, rounds: int = 5,
                  weights: dict | None = None, seeds: str = "hybrid", row_weight: float = 0.0,
                  round_prior: str = "") -> np.ndarray:
-        one_pass = seeds == "mixed" or row_weight > 0 or bool(round_prior)
-        ranking, _ = cur.search(lambda items: exact[qi, items], budget - one_pass, 100,
+        own = passes if seeds == "mixed" or row_weight > 0 or round_prior else 0
+        ranking, _ = cur.search(lambda items: exact[qi, items], budget - own, 100,
                                 method=method, anchor_method=anchors, seeds=retrieved[seeds][qi], rounds=rounds,
                                 vector_weights=weights, query_rows=query_rows[qi] if row_weight else None,
                                 query_row_weight=row_weight, round_prior=round_prior)
@@ -361,28 +376,32 @@ def main() -> None:
     print(f"offline: {len(anchor_texts)} anchor queries x {len(doc_ids)} documents = "
           f"{len(anchor_texts) * len(doc_ids):,} cross-encoder calls, {rows_seconds:.0f} s "
           f"({per_call_ms:.2f} ms per call on this machine); exact test matrix: {exact_seconds:.0f} s; "
-          f"distillation: {len(distill_texts)} further queries x {ce_knn.DISTILL_CANDIDATES} candidates = "
-          f"{params['distill_calls']:,} calls, {distill_seconds:.0f} s; {args.distill_steps}"
-          f"{f' + {further_steps}' if distill_texts else ''} training steps {training_seconds:.0f} s; "
-          f"{len(doc_ids):,} one-sided document passes: {cur.params['vector_seconds']:.0f} s")
+          f"distillation: {len(distill_texts)} further queries + {len(sentence_texts)} sentence queries x "
+          f"{ce_knn.DISTILL_CANDIDATES} candidates = {params['distill_calls'] + params['generated_calls']:,} calls, "
+          f"{distill_seconds:.0f} s; {args.distill_steps}{f' + {further_steps}' if distill_texts else ''}"
+          f"{f' (+ {sentence_steps}: the sentence copy)' if sentence_texts else ''} training steps "
+          f"{training_seconds:.0f} s; {params['vector_passes']:,} one-sided document passes: "
+          f"{cur.params['vector_seconds']:.0f} s")
     print(table(["budget (CE calls)", "ce-knn query p50 ms", "p95 ms"], latency))
     plot(results, budgets, work / "recall_at_10.png", args.dataset)
     print(f"\nplot: {work / 'recall_at_10.png'}")
 
 
 def query_seeds(engine, cur, model, raw_vectors: np.ndarray, texts: list[str], column: dict, depth: int
-                ) -> tuple[dict[str, list[list[int]]], np.ndarray]:
+                ) -> tuple[dict[str, list[list[int]]], np.ndarray, int]:
     """Per query, the columns each cheap ranking puts first: BM25, dense, hybrid, the cross-encoder's own
     vectors undistilled ("raw") and distilled ("cross"; one forward pass of the query each), and "mixed" (hybrid
-    and distilled vectors interleaved, as ce_knn does); and each query's row of distilled similarities."""
+    and distilled vectors interleaved, as ce_knn does); each query's row of distilled similarities (ce_knn.query_row:
+    with a second copy, both copies' summed); and the forward passes that row costs a query."""
     out = {mode: [[column[h.doc_id] for h in engine.search(SearchRequest(query=t, limit=depth, syntax=False,
                                                                           mode=mode), hydrate=False).hits]
                   for t in texts] for mode in ("bm25", "dense", "hybrid")}
     out["raw"] = [best_unscored(raw_vectors @ v, {}, None, depth) for v in model.segment_vectors(texts, side=0)]
-    rows = ce_knn.one_sided_model(cur, model).segment_vectors(texts, side=0) @ cur.vectors["cross"].T
+    rows_and_passes = [ce_knn.query_row(cur, model, t) for t in texts]  # what ce_knn.search reads
+    rows = np.stack([row for row, _ in rows_and_passes])
     out["cross"] = [best_unscored(row, {}, None, depth) for row in rows]
     out["mixed"] = [interleaved(h, c) for h, c in zip(out["hybrid"], out["cross"], strict=True)]
-    return out, rows
+    return out, rows, rows_and_passes[0][1]
 
 
 def dev_grid(cur, engine, model, raw_vectors: np.ndarray, dev_texts: list[str], dev_rows: np.ndarray,
@@ -391,11 +410,12 @@ def dev_grid(cur, engine, model, raw_vectors: np.ndarray, dev_texts: list[str], 
     defaults in ce_knn (ROUNDS, VECTOR_WEIGHTS, QUERY_ROW_WEIGHT, mixed seeds) were picked (best mean over
     budgets <= 200). The first rows are the retrievers alone, for scale."""
     truth = np.argsort(-dev_rows, axis=1, kind="stable")[:, :10]
-    seeds, query_rows = query_seeds(engine, cur, model, raw_vectors, dev_texts, column, max(budgets))
+    seeds, query_rows, passes = query_seeds(engine, cur, model, raw_vectors, dev_texts, column, max(budgets))
     small_budgets = [b for b in budgets if b <= 200]
     grid = []
     for kind in ("hybrid", "raw", "cross"):
-        reranked = [[sorted(seeds[kind][qi][:b - (kind != "hybrid")], key=lambda i, qi=qi: -dev_rows[qi, i])
+        own = {"hybrid": 0, "raw": 1, "cross": passes}[kind]  # the query's own forward passes are calls
+        reranked = [[sorted(seeds[kind][qi][:b - own], key=lambda i, qi=qi: -dev_rows[qi, i])
                      for qi in range(len(dev_texts))] for b in small_budgets]
         recalls = [np.mean([recall_at(np.array(top), truth[qi], 10) for qi, top in enumerate(tops)])
                    for tops in reranked]
@@ -413,8 +433,8 @@ def dev_grid(cur, engine, model, raw_vectors: np.ndarray, dev_texts: list[str], 
     for rounds, dense, cross, row, kind, round_prior in configs:
         recalls = []
         for budget in small_budgets:
-            one_pass = kind == "mixed" or row > 0 or bool(round_prior)  # the query's own forward pass is a call
-            found = [cur.search(lambda items, qi=qi: dev_rows[qi, items], budget - one_pass, 10,
+            own = passes if kind == "mixed" or row > 0 or round_prior else 0  # the query's own passes are calls
+            found = [cur.search(lambda items, qi=qi: dev_rows[qi, items], budget - own, 10,
                                 anchor_method="retriever", seeds=seeds[kind][qi], rounds=rounds,
                                 vector_weights={"dense": dense, "cross": cross},
                                 query_rows=query_rows[qi] if row or round_prior else None, query_row_weight=row,

@@ -135,6 +135,38 @@ def test_further_distillation_queries_are_scored_on_candidates_only(knn_engine):
     assert knn_engine.cur.student_path is not None
 
 
+def test_sentence_queries_train_a_second_copy_whose_similarities_join_the_query_row(knn_engine):
+    from jiansuo.rerank.ce_knn import query_row
+    from jiansuo.rerank.cur import standardised
+
+    sentences = sentence_queries(knn_engine, 2)
+    params = knn_engine.build_cur(title_queries(knn_engine, 3), distill_steps=2, distill_queries=["diffusion"],
+                                  further_steps=1, generated_queries=sentences, generated_steps=2)
+    n = knn_engine.store.count()
+    assert (params["copies"], params["generated_queries"], params["generated_steps"]) == (2, len(sentences), 2)
+    assert params["generated_calls"] == len(sentences) * min(200, n)
+    cur = knn_engine.cur
+    assert set(cur.student_paths) == {"cross", "cross-second"} and cur.vectors["cross-second"].shape[0] == n
+    first, second = (one_sided_model(cur, knn_engine.reranker, name) for name in ("cross", "cross-second"))
+    assert first is not second
+    row, passes = query_row(cur, knn_engine.reranker, "hubness")
+    own = [cur.vectors[name] @ copy.segment_vectors(["hubness"], 0)[0]
+           for name, copy in (("cross", first), ("cross-second", second))]
+    assert passes == 2 and np.allclose(row, standardised(own[0]) + standardised(own[1]), atol=1e-4)
+    page = knn_engine.search(SearchRequest(query="hubness", mode="ce-knn", budget=6, limit=3))
+    assert page.hits and page.timings["cross_encoder_calls"] <= 6
+    knn_engine.add([Document(id="new1", title="CUR decomposition", summary="anchor items and anchor queries")])
+    knn_engine.refresh()
+    assert knn_engine.refresh_cur() == 1
+    cur = knn_engine.cur
+    column = cur.doc_ids.index("new1")
+    text = document_text(knn_engine.get("new1"))
+    assert set(cur.student_paths) == {"cross", "cross-second"}  # the update keeps both copies and both vector sets
+    assert np.allclose(cur.vectors["cross-second"][column],
+                       one_sided_model(cur, knn_engine.reranker, "cross-second").segment_vectors([text], 1)[0],
+                       atol=1e-5)
+
+
 def test_the_index_holds_anchor_rows_for_every_document(knn_engine):
     cur = knn_engine.cur
     n = knn_engine.store.count()
@@ -242,10 +274,11 @@ def test_the_cli_distils_on_further_titles_and_sentences(tmp_path, fixtures, tin
     store = tmp_path / "store"
     jiansuo("index", fixtures / "posts.jsonl", "--store", store, "--progress", "none")
     built = jiansuo("cur", "--reranker", tiny_segment, "--count", 2, "--anchor-queries", "titles", "--distill-steps", 2,
-                    "--distill-titles", 2, "--distill-sentences", 1, "--further-steps", 1, "--store", store)
-    assert "distillation: 3 further queries" in built.stderr
+                    "--distill-titles", 2, "--distill-sentences", 1, "--further-steps", 1, "--sentence-steps", 1,
+                    "--store", store)
+    assert "distillation: 2 further queries" in built.stderr and "1 sentence queries" in built.stderr
     params = json.loads(next((store / "indexes" / "cur").glob("v*/params.json")).read_text())
-    assert (params["distill_steps"], params["further_steps"]) == (2, 1)
+    assert (params["distill_steps"], params["further_steps"], params["copies"]) == (2, 1, 2)
 
 
 def test_sentence_queries_are_claim_length_sentences_from_after_each_documents_opening(tmp_path):

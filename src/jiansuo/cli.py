@@ -117,8 +117,11 @@ def _parser() -> argparse.ArgumentParser:
                      help="further distillation queries generated from the corpus: N sampled document titles, "
                           "beside the --distill-queries from the anchor source")
     cur.add_argument("--distill-sentences", type=int, default=0,
-                     help="further distillation queries generated from the corpus: one claim-length sentence from "
-                          "each of N sampled documents (they read like typed claims and questions)")
+                     help="distillation queries generated from the corpus: one claim-length sentence from each of N "
+                          "sampled documents. A second copy trains --sentence-steps on them with the further queries; "
+                          "search sums both copies' query similarities (one more forward pass a query)")
+    cur.add_argument("--sentence-steps", type=int, default=None,
+                     help="training steps of the copy that reads the sentences (default: as many as --further-steps)")
     cur.add_argument("--further-steps", type=int, default=None,
                      help="training steps on the further queries (default: as many as --distill-steps)")
 
@@ -383,12 +386,12 @@ def _cur(args: argparse.Namespace) -> int:
         return EXIT_USAGE
     if args.distill_titles > 0:
         further += title_queries(engine, args.distill_titles, seed=1, exclude=set(queries) | set(further))
-    if args.distill_sentences > 0:
-        further += sentence_queries(engine, args.distill_sentences, exclude=set(queries) | set(further))
+    sentences = sentence_queries(engine, args.distill_sentences, exclude=set(queries) | set(further)) \
+        if args.distill_sentences > 0 else []
     bar = _bar("bar", "anchor queries", unit="query", total=len(queries))
     try:
         params = engine.build_cur(queries, (lambda done, total: bar.update(1)) if bar is not None else None,
-                                  args.distill_steps, further, args.further_steps)
+                                  args.distill_steps, further, args.further_steps, sentences, args.sentence_steps)
     except CeKnnUnavailable as error:
         print(f"jiansuo cur: {error}", file=sys.stderr)
         return EXIT_USAGE
@@ -397,6 +400,7 @@ def _cur(args: argparse.Namespace) -> int:
     print(f"built: {params['anchor_queries']} anchor queries x {params['documents']} documents = "
           f"{params['build_calls']} cross-encoder calls in {params['build_seconds']} s; "
           f"distillation: {params['distill_queries']} further queries ({params['distill_calls']} calls), "
+          f"{params['generated_queries']} sentence queries ({params['generated_calls']} calls), "
           f"{params['distill_steps']} steps in {params['distill_seconds']} s; "
           f"{params['vector_passes']} one-sided passes for the model's own document vectors in "
           f"{params['vector_seconds']} s", file=sys.stderr)

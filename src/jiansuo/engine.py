@@ -269,10 +269,12 @@ class Engine:
         return self._cur_dirs.current() is not None
 
     def build_cur(self, anchor_queries: list[str], progress=None, distill_steps: int | None = None,
-                  distill_queries: list[str] = (), further_steps: int | None = None) -> dict:
+                  distill_queries: list[str] = (), further_steps: int | None = None,
+                  generated_queries: list[str] = (), generated_steps: int | None = None) -> dict:
         from jiansuo.rerank import ce_knn
 
-        return ce_knn.build(self, anchor_queries, progress, distill_steps, distill_queries, further_steps)
+        return ce_knn.build(self, anchor_queries, progress, distill_steps, distill_queries, further_steps,
+                            generated_queries, generated_steps)
 
     def refresh_cur(self) -> int:
         from jiansuo.rerank import ce_knn

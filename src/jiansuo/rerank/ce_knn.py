@@ -24,8 +24,8 @@ import numpy as np
 from jiansuo.analysis.passages import passage_source
 from jiansuo.model import Hit, SearchRequest
 from jiansuo.rerank import distill
-from jiansuo.rerank.cur import best_unscored, interleaved
-from jiansuo.rerank.cur_index import STUDENT, CurIndex, item_anchor_sets, score_rows
+from jiansuo.rerank.cur import best_unscored, interleaved, standardised
+from jiansuo.rerank.cur_index import STUDENTS, CurIndex, item_anchor_sets, score_rows
 from jiansuo.retrieve.query import MUST, MUST_NOT, ParsedQuery
 from jiansuo.train.pairs import document_text
 
@@ -91,10 +91,12 @@ def _vectors(engine, doc_ids: list[str]) -> np.ndarray | None:
 
 
 def build(engine, anchor_queries: list[str], progress=None, distill_steps: int | None = None,
-          distill_queries: list[str] = (), further_steps: int | None = None) -> dict:
+          distill_queries: list[str] = (), further_steps: int | None = None, generated_queries: list[str] = (),
+          generated_steps: int | None = None) -> dict:
     """Score `anchor_queries` x every document with the engine's cross-encoder into a new live CUR version
     (then distil the model's one-sided vectors on those rows, `distill_steps` steps, 0: not at all; and
-    `further_steps` more on `distill_queries` scored against a few candidates each, see publish)."""
+    `further_steps` more on `distill_queries` scored against a few candidates each; `generated_queries`: a second
+    copy, see publish)."""
     model = engine.reranker
     if model is None:
         raise CeKnnUnavailable("building a cross-encoder k-NN index needs a cross-encoder (--reranker DIR)")
@@ -104,7 +106,8 @@ def build(engine, anchor_queries: list[str], progress=None, distill_steps: int |
     texts = _texts(engine, doc_ids)
     rows = score_rows(model.score, anchor_queries, texts, progress)
     return publish(engine, rows, doc_ids, texts, anchor_queries, model, time.perf_counter() - started, seq,
-                   distill_steps, distill_queries=list(distill_queries), further_steps=further_steps)
+                   distill_steps, distill_queries=list(distill_queries), further_steps=further_steps,
+                   generated_queries=list(generated_queries), generated_steps=generated_steps)
 
 
 def distillation_rows(engine, model, queries: list[str], doc_ids: list[str], texts: list[str],
@@ -139,7 +142,9 @@ def distillation_rows(engine, model, queries: list[str], doc_ids: list[str], tex
 def publish(engine, rows: np.ndarray, doc_ids: list[str], texts: list[str], anchor_queries: list[str], model,
             seconds: float, seq: int, distill_steps: int | None = None, distilled: Path | None = None,
             distill_queries: list[str] = (), distill_rows: np.ndarray | None = None, first=None,
-            further_steps: int | None = None, **extra) -> dict:
+            further_steps: int | None = None, generated_queries: list[str] = (),
+            generated_rows: np.ndarray | None = None, generated_steps: int | None = None,
+            distilled_second: Path | None = None, **extra) -> dict:
     """Write exact anchor rows (scored by `model` up to store sequence `seq`) as the store's live CUR index,
     with the documents' dense vectors and the model's own document vectors (`texts`: the documents' texts), read
     by a copy distilled on the rows when the model has one-sided vectors and `distill_steps` is not 0
@@ -147,42 +152,66 @@ def publish(engine, rows: np.ndarray, doc_ids: list[str], texts: list[str], anch
     `distill_queries`: further training queries. The copy distilled on the anchor rows picks their candidates
     (distillation_rows; or their partial rows are given as `distill_rows`), then trains `distill_steps` more
     on the anchor rows and theirs together (`further_steps`, default `distill_steps`; `first`: that copy distilled on
-    the anchor rows, when already made)."""
+    the anchor rows, when already made). `generated_queries` (sentence_queries; candidates and rows likewise) make
+    two copies: the first trains `generated_steps` (default `further_steps`) on all of the queries, and the copy
+    trained without them stays beside it as the second (`distilled_second` when saved), see query_row."""
     version = engine._cur_dirs.new_version()
     vectors = _vectors(engine, doc_ids)
     steps = distill.STEPS if distill_steps is None else distill_steps
     further_steps = steps if further_steps is None else further_steps
-    one_sided, distill_seconds = model, 0.0
+    generated_steps = further_steps if generated_steps is None else generated_steps
+    copies, distill_seconds = {"cross": model}, 0.0
     if steps and model.head == "segment-cosine":
         started = time.perf_counter()
         if distilled is not None:
-            one_sided = distill.load(model.model_dir, model.max_tokens, distilled)
+            copies["cross"] = distill.load(model.model_dir, model.max_tokens, distilled)
+            if distilled_second is not None:
+                copies["cross-second"] = distill.load(model.model_dir, model.max_tokens, distilled_second)
         else:
-            one_sided = first if first is not None else distill.distil(model.model_dir, model.max_tokens,
+            stage_one = first if first is not None else distill.distil(model.model_dir, model.max_tokens,
                                                                        anchor_queries, texts, rows, steps)
+            if distill_queries and distill_rows is None:
+                distill_rows = distillation_rows(engine, model, list(distill_queries), doc_ids, texts,
+                                                 one_sided=stage_one)
+            if generated_queries and generated_rows is None:
+                generated_rows = distillation_rows(engine, model, list(generated_queries), doc_ids, texts,
+                                                   one_sided=stage_one)
+            trained = stage_one
             if distill_queries:
-                if distill_rows is None:
-                    distill_rows = distillation_rows(engine, model, list(distill_queries), doc_ids, texts,
-                                                     one_sided=one_sided)
-                one_sided = distill.distil(model.model_dir, model.max_tokens, anchor_queries + list(distill_queries),
-                                           texts, np.concatenate([rows, distill_rows]), further_steps,
-                                           start=one_sided)
+                trained = distill.distil(model.model_dir, model.max_tokens, anchor_queries + list(distill_queries),
+                                         texts, np.concatenate([rows, distill_rows]), further_steps, start=stage_one)
+            if generated_queries:
+                if trained is not stage_one:
+                    copies["cross-second"] = trained
+                parts = [rows] + ([distill_rows] if distill_queries else []) + [generated_rows]
+                trained = distill.distil(model.model_dir, model.max_tokens,
+                                         anchor_queries + list(distill_queries) + list(generated_queries), texts,
+                                         np.concatenate(parts), generated_steps, start=stage_one)
+            copies["cross"] = trained
             distill_seconds = time.perf_counter() - started
-        distill.save(one_sided, version / STUDENT)
+        for name, copy in copies.items():
+            distill.save(copy, version / STUDENTS[name])
     else:
         steps = 0
     started = time.perf_counter()
-    cross = one_sided.segment_vectors(texts, side=1)
+    cross = {name: copy.segment_vectors(texts, side=1) for name, copy in copies.items()}
     vector_seconds = time.perf_counter() - started
     CurIndex.write(version, rows, doc_ids, anchor_queries, item_anchor_sets(len(doc_ids), vectors),
-                   {"dense": vectors, "cross": cross})
+                   {"dense": vectors, **cross})
+
+    def calls(partial: np.ndarray | None) -> int:
+        return int((~np.isnan(partial)).sum()) if steps and partial is not None else 0
+
     params = {"kind": "cur", "anchor_queries": len(anchor_queries), "documents": len(doc_ids),
               "build_calls": len(anchor_queries) * len(doc_ids), "build_seconds": round(seconds, 1),
               "distill_steps": steps, "distill_seconds": round(distill_seconds, 1),
               "further_steps": further_steps if distill_queries and steps else 0,
-              "distill_queries": len(distill_queries) if steps else 0,
-              "distill_calls": int((~np.isnan(distill_rows)).sum()) if steps and distill_rows is not None else 0,
-              "vector_passes": 0 if cross is None else len(doc_ids), "vector_seconds": round(vector_seconds, 1),
+              "distill_queries": len(distill_queries) if steps else 0, "distill_calls": calls(distill_rows),
+              "generated_queries": len(generated_queries) if steps else 0, "generated_calls": calls(generated_rows),
+              "generated_steps": generated_steps if generated_queries and steps else 0,
+              "copies": len(copies) if steps else 0,
+              "vector_passes": sum(len(doc_ids) for v in cross.values() if v is not None),
+              "vector_seconds": round(vector_seconds, 1),
               "max_tokens": model.max_tokens, "store_seq": seq, "reranker": str(model.model_dir.resolve()), **extra}
     engine._cur_dirs.publish(version, params)
     return params
@@ -204,9 +233,11 @@ def refresh(engine) -> int:
     version = engine._cur_dirs.new_version()
     model = engine.reranker
     texts = _texts(engine, new_ids)
-    params = cur.extended(version, model.score, keep, new_ids, texts,
-                          {"dense": _vectors(engine, new_ids),
-                           "cross": one_sided_model(cur, model).segment_vectors(texts, side=1)})
+    new_vectors = {"dense": _vectors(engine, new_ids)}
+    for name in STUDENTS:
+        if name in cur.vectors:
+            new_vectors[name] = one_sided_model(cur, model, name).segment_vectors(texts, side=1)
+    params = cur.extended(version, model.score, keep, new_ids, texts, new_vectors)
     engine._cur_dirs.publish(version, {**params, "store_seq": seq})
     return len(changes)
 
@@ -236,15 +267,16 @@ def search(engine, backend, parsed: ParsedQuery, request: SearchRequest, known: 
                           hydrate=False)  # BM25 or hybrid
     seeds = [cur.column[h.doc_id] for h in first.hits if h.doc_id in cur.column]
     candidates = int(allowed.sum()) if allowed is not None else len(cur.doc_ids)
-    query_row = None
-    if 1 < request.budget < candidates and (query := _query_vector(cur, model, text)) is not None:
-        calls += 1  # the query's own forward pass
-        query_row = cur.vectors["cross"] @ query
-        seeds = interleaved(seeds, best_unscored(query_row, {}, allowed, count))
+    row = None
+    if sum(name in cur.vectors for name in STUDENTS) < request.budget < candidates:
+        row, passes = query_row(cur, model, text)
+        calls += passes  # the query's own forward passes
+    if row is not None:
+        seeds = interleaved(seeds, best_unscored(row, {}, allowed, count))
     # Engine.search holds numpy's BLAS to one thread while algebra and model calls alternate (threads.py)
     top, exact = cur.search(score_items, request.budget - calls, request.offset + request.limit,
                             method="adaptive", anchor_method="retriever", rounds=ROUNDS, allowed=allowed,
-                            seeds=seeds, vector_weights=VECTOR_WEIGHTS, query_rows=query_row,
+                            seeds=seeds, vector_weights=VECTOR_WEIGHTS, query_rows=row,
                             query_row_weight=QUERY_ROW_WEIGHT, round_prior=ROUND_PRIOR)
     floor = min(exact.values(), default=0.0) - 1.0  # below every exact score: only approximated
     hits = [Hit(cur.doc_ids[i], exact.get(int(i), floor), {"cross_encoder": exact.get(int(i), floor),
@@ -252,22 +284,30 @@ def search(engine, backend, parsed: ParsedQuery, request: SearchRequest, known: 
     return hits[request.offset :], candidates, calls
 
 
-def one_sided_model(cur: CurIndex, model):
-    """What reads texts alone for this index: the distilled copy of `model` when it has one, else `model`."""
-    if cur.student_path is None:
+def one_sided_model(cur: CurIndex, model, name: str = "cross"):
+    """What reads texts alone for the index's vector set `name`: its distilled copy of `model`, else `model`."""
+    path = cur.student_paths.get(name)
+    if path is None:
         return model
-    if cur.student is None:
-        cur.student = distill.load(model.model_dir, int(cur.params.get("max_tokens", model.max_tokens)),
-                                   cur.student_path)
-    return cur.student
+    if name not in cur.students:
+        cur.students[name] = distill.load(model.model_dir, int(cur.params.get("max_tokens", model.max_tokens)), path)
+    return cur.students[name]
 
 
-def _query_vector(cur: CurIndex, model, text: str) -> np.ndarray | None:
-    """The query read alone by the cross-encoder, when the index holds the documents' counterparts."""
-    if "cross" not in cur.vectors:
-        return None
-    vectors = one_sided_model(cur, model).segment_vectors([text], side=0)
-    return None if vectors is None else vectors[0]
+def query_row(cur: CurIndex, model, text: str) -> tuple[np.ndarray | None, int]:
+    """The query's own row over every document and the forward passes it took: its one-sided vector's similarity
+    to the documents' (cross), or with a second distilled copy both copies' similarities, standardised and summed
+    (two copies trained on different further queries err on different documents; SciFact dev: bench/results)."""
+    names = [name for name in STUDENTS if name in cur.vectors]
+    similarities = []
+    for name in names:
+        vectors = one_sided_model(cur, model, name).segment_vectors([text], side=0)
+        if vectors is None:
+            return None, 0
+        similarities.append(cur.vectors[name] @ vectors[0])
+    if len(similarities) < 2:
+        return (similarities[0] if similarities else None), len(similarities)
+    return sum(standardised(s) for s in similarities), len(similarities)
 
 
 def _constrained(parsed: ParsedQuery, request: SearchRequest) -> bool:

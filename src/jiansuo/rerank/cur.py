@@ -109,10 +109,10 @@ def adaptive_cur(score: Callable[[np.ndarray], np.ndarray], rows: np.ndarray, fi
     remaining = budget - len(exact)
     per_round = max(1, -(-remaining // max(1, rounds)))
     approx = cur_scores(np.array([exact[i] for i in anchors]), rows, np.array(anchors), query_rows=query_rows)
-    blended = _standardised(prior) if prior is not None and blend else None
+    blended = standardised(prior) if prior is not None and blend else None
     while remaining > 0:
         count = min(per_round, remaining)
-        chosen = best_unscored(approx if blended is None else _standardised(approx) + blended, exact, allowed, count)
+        chosen = best_unscored(approx if blended is None else standardised(approx) + blended, exact, allowed, count)
         if prior is not None and not blend:
             chosen = interleaved(chosen, best_unscored(prior, exact, allowed, count))[:count]
         if not chosen:
@@ -131,5 +131,5 @@ def interleaved(first: list[int], second: list[int]) -> list[int]:
     return list(dict.fromkeys(merged + longer[min(len(first), len(second)) :]))
 
 
-def _standardised(values: np.ndarray) -> np.ndarray:
+def standardised(values: np.ndarray) -> np.ndarray:
     return (values - values.mean()) / (values.std() or 1.0)

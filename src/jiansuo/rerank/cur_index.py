@@ -5,7 +5,8 @@ float32), ``doc_ids.json`` (column order), ``anchor_queries.json``, ``anchor_ite
 selection method and size), ``vectors-dense.npy`` (the documents' dense vectors in column order, when the store has
 a dense index), ``vectors-cross.npy`` (the cross-encoder's own document-side vectors, one forward pass per document;
 see CrossEncoder.segment_vectors; from the distilled copy when there is one), ``student.pt`` (that copy's trained
-layers, rerank/distill.py) and ``params.json`` with the offline cost (cross-encoder calls = anchor queries x
+layers, rerank/distill.py; a second copy trained on other queries adds ``student-second.pt`` and
+``vectors-cross-second.npy``) and ``params.json`` with the offline cost (cross-encoder calls = anchor queries x
 documents, wall seconds). New documents extend R by being scored against the anchor queries only (k_q calls each);
 deleted documents drop their column. Nothing here is needed by the other search modes.
 """
@@ -26,6 +27,9 @@ from jiansuo.rerank.cur import adaptive_cur, scaled_query_rows, single_round_cur
 ANCHOR_SIZES = (10, 20, 25, 40, 50, 100, 150, 200, 250, 500)
 
 STUDENT = "student.pt"
+# each distilled copy's layers, by the document vector set it reads: the second copy (trained on other further queries)
+# only adds its query similarities to the first's (ce_knn.query_row)
+STUDENTS = {"cross": STUDENT, "cross-second": "student-second.pt"}
 Scorer = Callable[[str, list[str]], np.ndarray]  # (query, texts) -> exact cross-encoder scores
 
 
@@ -93,8 +97,10 @@ class CurIndex:
         self.vectors = {path.stem.removeprefix("vectors-"): np.load(path) for path in self.folder.glob("vectors-*.npy")}
         self._features: dict[tuple, np.ndarray] = {}
         self.spread = float(self.rows.std())  # scales each query's own rows (cur.scaled_query_rows)
-        self.student_path: Path | None = self.folder / STUDENT if (self.folder / STUDENT).exists() else None
-        self.student = None  # the distilled model behind vectors-cross.npy, once ce_knn has loaded it
+        self.student_paths = {name: self.folder / file for name, file in STUDENTS.items()
+                              if (self.folder / file).exists()}
+        self.student_path: Path | None = self.student_paths.get("cross")
+        self.students: dict[str, object] = {}  # the distilled models behind vectors-cross*.npy, once ce_knn loads them
 
     @staticmethod
     def write(folder: Path, rows: np.ndarray, doc_ids: list[str], anchor_queries: list[str],
@@ -120,8 +126,8 @@ class CurIndex:
         vectors = {name: np.concatenate([stored[kept], new_vectors[name]])
                    for name, stored in self.vectors.items() if new_vectors.get(name) is not None}
         self.write(folder, rows, doc_ids, self.anchor_queries, self._remapped_anchor_sets(doc_ids), vectors)
-        if self.student_path is not None:
-            _link_or_copy(self.student_path, folder / STUDENT)
+        for path in self.student_paths.values():
+            _link_or_copy(path, folder / path.name)
         calls = len(self.anchor_queries) * len(new_ids)
         return {**self.params, "documents": len(doc_ids),
                 "build_calls": self.params.get("build_calls", 0) + calls,
