@@ -19,13 +19,16 @@ budget of B exact scores per query, looked up in E:
 --dev D scores D more anchor-source queries fully (never anchors) and prints the grid that picked ce_knn's
 ROUNDS, VECTOR_WEIGHTS and QUERY_ROW_WEIGHT. The distilled copy is trained on the anchor rows (never dev or test);
 with --distill-queries N, that copy picks the candidates the N further queries are scored on and trains on them
-too. Each stage is kept in the work folder for later runs with the same anchors and steps.
+too. --distill-sentences N adds N queries generated from document sentences (ce_knn.sentence_queries), scored the
+same way, and a second copy trained on all of them (--sentence-steps); the index then holds both copies and a query's
+row sums their similarities (ce_knn.query_row, one forward pass each, counted as calls). Each stage is kept in the
+work folder for later runs with the same anchors and steps.
 recall@k = |method's top k & exact top k| / k. nDCG@10 uses the collection's qrels for the same queries.
 Latency: `Engine.search(mode="ce-knn", budget=B)` end to end on the real store (model calls included).
 Writes a table (stdout) and a PNG plot of recall@10 against calls.
 Rows already scored by an earlier run (same folder, same query text) are reused.
 Run: python bench/cur_knn.py --dataset scifact --model runs/rerank/scifact-qrels-segment-cosine --max-tokens 64 \
-         --int8 --test 20 --anchors 160 --dev 40 --distill-queries 600
+         --int8 --test 50 --anchors 160 --dev 40 --distill-queries 600 --distill-sentences 1200 --sentence-steps 900
      python bench/cur_knn.py --dataset lo-help/zh --model runs/sts/cross-STS-B-cosent-segment-cosine \
          --max-tokens 64 --int8 --test 15 --anchors 100 --dev 25 --anchor-source queries
 """
