@@ -234,9 +234,8 @@ def refresh(engine) -> int:
     model = engine.reranker
     texts = _texts(engine, new_ids)
     new_vectors = {"dense": _vectors(engine, new_ids)}
-    for name in STUDENTS:
-        if name in cur.vectors:
-            new_vectors[name] = one_sided_model(cur, model, name).segment_vectors(texts, side=1)
+    for name in _copies(cur):
+        new_vectors[name] = one_sided_model(cur, model, name).segment_vectors(texts, side=1)
     params = cur.extended(version, model.score, keep, new_ids, texts, new_vectors)
     engine._cur_dirs.publish(version, {**params, "store_seq": seq})
     return len(changes)
@@ -268,7 +267,7 @@ def search(engine, backend, parsed: ParsedQuery, request: SearchRequest, known: 
     seeds = [cur.column[h.doc_id] for h in first.hits if h.doc_id in cur.column]
     candidates = int(allowed.sum()) if allowed is not None else len(cur.doc_ids)
     row = None
-    if sum(name in cur.vectors for name in STUDENTS) < request.budget < candidates:
+    if len(_copies(cur)) < request.budget < candidates:
         row, passes = query_row(cur, model, text)
         calls += passes  # the query's own forward passes
     if row is not None:
@@ -298,9 +297,8 @@ def query_row(cur: CurIndex, model, text: str) -> tuple[np.ndarray | None, int]:
     """The query's own row over every document and the forward passes it took: its one-sided vector's similarity
     to the documents' (cross), or with a second distilled copy both copies' similarities, standardised and summed
     (two copies trained on different further queries err on different documents; SciFact dev: bench/results)."""
-    names = [name for name in STUDENTS if name in cur.vectors]
     similarities = []
-    for name in names:
+    for name in _copies(cur):
         vectors = one_sided_model(cur, model, name).segment_vectors([text], side=0)
         if vectors is None:
             return None, 0
@@ -308,6 +306,11 @@ def query_row(cur: CurIndex, model, text: str) -> tuple[np.ndarray | None, int]:
     if len(similarities) < 2:
         return (similarities[0] if similarities else None), len(similarities)
     return sum(standardised(s) for s in similarities), len(similarities)
+
+
+def _copies(cur: CurIndex) -> list[str]:
+    """The index's one-sided document vector sets, each read by its own copy (one query pass each)."""
+    return [name for name in STUDENTS if name in cur.vectors]
 
 
 def _constrained(parsed: ParsedQuery, request: SearchRequest) -> bool:

@@ -99,7 +99,6 @@ class CurIndex:
         self.spread = float(self.rows.std())  # scales each query's own rows (cur.scaled_query_rows)
         self.student_paths = {name: self.folder / file for name, file in STUDENTS.items()
                               if (self.folder / file).exists()}
-        self.student_path: Path | None = self.student_paths.get("cross")
         self.students: dict[str, object] = {}  # the distilled models behind vectors-cross*.npy, once ce_knn loads them
 
     @staticmethod
