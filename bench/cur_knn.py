@@ -249,7 +249,8 @@ def main() -> None:
     sentence_steps = further_steps if args.sentence_steps is None else args.sentence_steps
 
     def student_at(queries_: str, steps: int):
-        return work / f"student-{trained_on}-{queries_}-{args.distill_steps}{'' if steps == args.distill_steps else f'+{steps}'}.pt"  # noqa: E501
+        more = "" if steps == args.distill_steps else f"+{steps}"
+        return work / f"student-{trained_on}-{queries_}-{args.distill_steps}{more}.pt"
 
     student = student_at(further, further_steps) if distill_texts else first
     # with sentence queries the copy trained on them as well reads the index's vectors; the one above is the second
@@ -281,10 +282,12 @@ def main() -> None:
                             generated_rows=sentence_rows, generated_steps=sentence_steps,
                             anchor_source=args.anchor_source)
     cur = engine.cur
-    for name, path in zip(("cross", "cross-second"), saved, strict=False):
+    for n, (name, path) in enumerate(zip(("cross", "cross-second"), saved, strict=False)):
         if name in cur.student_paths and not path.exists():
             shutil.copy2(cur.student_paths[name], path)
-            (work / f"{path.stem}.json").write_text(json.dumps({"seconds": params["distill_seconds"]}))
+            # publish times all of its training at once: the first copy carries it, so the sum is not doubled
+            seconds = params["distill_seconds"] if n == 0 else 0.0
+            (work / f"{path.stem}.json").write_text(json.dumps({"seconds": seconds}))
     training_seconds = sum(training_time(path) for path in {first, *saved} if path.exists())
     raw_vectors = model.segment_vectors(texts, side=1)
 

@@ -154,7 +154,8 @@ def publish(engine, rows: np.ndarray, doc_ids: list[str], texts: list[str], anch
     on the anchor rows and theirs together (`further_steps`, default `distill_steps`; `first`: that copy distilled on
     the anchor rows, when already made). `generated_queries` (sentence_queries; candidates and rows likewise) make
     two copies: the first trains `generated_steps` (default `further_steps`) on all of the queries, and the copy
-    trained without them stays beside it as the second (`distilled_second` when saved), see query_row."""
+    trained on the `distill_queries` without them (when there are any) stays beside it as the second
+    (`distilled_second` when saved), see query_row."""
     version = engine._cur_dirs.new_version()
     vectors = _vectors(engine, doc_ids)
     steps = distill.STEPS if distill_steps is None else distill_steps
