@@ -346,13 +346,15 @@ def main() -> None:
                                                row_weight=ce_knn.QUERY_ROW_WEIGHT, round_prior=ce_knn.ROUND_PRIOR)}
     results: dict[str, dict[int, dict[int, float]]] = {}
     rankings: dict[tuple[str, int], list[np.ndarray]] = {}
+    recall_at_10: dict[tuple[str, int], np.ndarray] = {}  # per test query
     for label, rank in methods.items():
         results[label] = {}
         for budget in budgets:
             ranked = [rank(qi, budget) for qi in range(len(test_ids))]
             rankings[(label, budget)] = ranked
-            results[label][budget] = {k: float(np.mean([recall_at(r, truth[qi], k) for qi, r in enumerate(ranked)]))
-                                      for k in KS}
+            per_query = {k: np.array([recall_at(r, truth[qi], k) for qi, r in enumerate(ranked)]) for k in KS}
+            recall_at_10[(label, budget)] = per_query[10]
+            results[label][budget] = {k: float(values.mean()) for k, values in per_query.items()}
     rows_out = [[label, budget] + [f"{results[label][budget][k]:.3f}" for k in KS]
                 for budget in budgets for label in methods]
     print(f"\n{args.dataset}: {len(doc_ids)} documents, {len(test_ids)} test queries, {len(anchor_texts)} anchor "
@@ -363,12 +365,11 @@ def main() -> None:
     spread = []
     for budget in budgets:
         rival = max(best_rerank, key=lambda label: results[label][budget][10])
-        per_query = {label: np.array([recall_at(r, truth[qi], 10) for qi, r in enumerate(rankings[(label, budget)])])
-                     for label in (DEFAULT, rival)}
-        low, high = bootstrap_interval(per_query[DEFAULT])
-        gap_low, gap_high = bootstrap_interval(per_query[DEFAULT] - per_query[rival])
-        spread.append([budget, f"{per_query[DEFAULT].mean():.3f}", f"[{low:.3f}, {high:.3f}]", rival,
-                       f"{(per_query[DEFAULT] - per_query[rival]).mean():+.3f} [{gap_low:+.3f}, {gap_high:+.3f}]"])
+        ours, theirs = recall_at_10[(DEFAULT, budget)], recall_at_10[(rival, budget)]
+        low, high = bootstrap_interval(ours)
+        gap_low, gap_high = bootstrap_interval(ours - theirs)
+        spread.append([budget, f"{ours.mean():.3f}", f"[{low:.3f}, {high:.3f}]", rival,
+                       f"{(ours - theirs).mean():+.3f} [{gap_low:+.3f}, {gap_high:+.3f}]"])
     print(f"\nrecall@10 of the default over the {len(test_ids)} test queries, 95% bootstrap interval "
           "(queries resampled)")
     print(table(["CE calls / query", "ce-knn default recall@10", "95% interval", "best retrieve-and-rerank",
