@@ -19,6 +19,7 @@ from jiansuo.rerank.ce_knn import (  # noqa: E402
     sentence_queries,
     title_queries,
 )
+from jiansuo.retrieve.query import parse_query  # noqa: E402
 from jiansuo.train.pairs import document_text  # noqa: E402
 
 pytestmark = pytest.mark.slow
@@ -195,6 +196,15 @@ def test_filters_and_exclusions_hold(knn_engine):
     page = knn_engine.search(SearchRequest(query="models", mode="ce-knn", categories=category, budget=50))
     assert page.hits and all(category in everything[h.doc_id].categories for h in page.hits)
     assert page.total == sum(category in d.categories for d in everything.values())
+    excluded = next(w for d in everything.values() for w in d.title.lower().split()
+                    if w.isascii() and w.isalpha() and len(w) > 4)
+    request = SearchRequest(query=f"models -{excluded}", mode="ce-knn", budget=50)
+    parsed = parse_query(request.query)
+    allowed = knn_engine.keyword.satisfying(parsed, request, list(everything))
+    assert allowed == knn_engine.keyword.satisfying(parsed, request, None)  # None: every indexed document
+    assert 0 < len(allowed) < len(everything)
+    page = knn_engine.search(request)
+    assert page.hits and {h.doc_id for h in page.hits} <= allowed
 
 
 def test_new_documents_extend_the_rows_and_deleted_ones_leave(knn_engine):

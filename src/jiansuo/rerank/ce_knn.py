@@ -253,7 +253,7 @@ def search(engine, backend, parsed: ParsedQuery, request: SearchRequest, known: 
         return [], 0, 0
     allowed = None
     if _constrained(parsed, request):
-        keep = backend.satisfying(parsed, request, cur.doc_ids, known)
+        keep = backend.satisfying(parsed, request, None, known)  # every document: no id set to match
         allowed = np.array([d in keep for d in cur.doc_ids], dtype=bool)
     calls = 0
 

@@ -26,6 +26,11 @@ class KeywordBackend(Protocol):
     def apply(self, changes: Iterable[Change], progress: Callable[[int], None] | None = None) -> int:
         """Apply store changes incrementally and persist the new store sequence; returns the count."""
 
+    def satisfying(self, query: ParsedQuery, request: SearchRequest, doc_ids: list[str] | None,
+                   known_categories: set[str] | None = None) -> set[str]:
+        """The subset of `doc_ids` (None: every indexed document) that meets the query's required and excluded
+        clauses and the request's filters."""
+
     def num_docs(self) -> int: ...
 
     def reload_if_changed(self) -> None:
