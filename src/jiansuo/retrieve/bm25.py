@@ -138,17 +138,15 @@ class TantivyIndex:
                    known_categories: set[str] | None = None) -> set[str]:
         """The subset of `doc_ids` (None: every indexed document) that meets the query's required/excluded
         clauses and the filters."""
-        if doc_ids is not None and not doc_ids:
+        searcher = self._index.searcher()
+        limit = searcher.num_docs if doc_ids is None else len(doc_ids)
+        if not limit:
             return set()
         constraints = ParsedQuery([c for c in query.clauses if c.occur != "should"])
         compiled = self._compile(constraints, request, known_categories)
-        searcher = self._index.searcher()
         if doc_ids is not None:  # a term set over the whole corpus would cost more than the constraints
             compiled = tantivy.Query.boolean_query([
                 (Occur.Must, tantivy.Query.term_set_query(self._schema, "id", doc_ids)), (Occur.Must, compiled)])
-        limit = len(doc_ids) if doc_ids is not None else searcher.num_docs
-        if not limit:
-            return set()
         result = searcher.search(compiled, limit, count=False)
         return {searcher.doc(address)["id"][0] for _, address in result.hits}
 
