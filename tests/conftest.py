@@ -112,7 +112,8 @@ def web_engine(tmp_path_factory):
     from jiansuo.ingest import read_path
 
     engine = Engine(tmp_path_factory.mktemp("web") / "store")
-    for path in (FIXTURES / "posts.jsonl", FIXTURES / "blog", FIXTURES / "hostile.jsonl"):
+    for path in (FIXTURES / "posts.jsonl", FIXTURES / "blog", FIXTURES / "hostile.jsonl",
+                 FIXTURES / "research_blog.jsonl"):
         engine.add(d for d in read_path(path) if hasattr(d, "id"))
     engine.refresh()
     return engine

@@ -112,3 +112,21 @@ def test_hostile_document_is_shown_inert(page, live_server, path):
     assert page.evaluate("[...document.querySelectorAll('a')].filter(a => /^\\s*javascript:/i.test("
                          "a.getAttribute('href') || '')).length") == 0
     assert "<script>window.__pwned=1</script>" in page.inner_text("main")
+
+
+def test_research_post_with_aligned_display_math(page, live_server):
+    page.goto(live_server.url + "/doc/blog-aligned")
+    body = page.locator("section.body")
+    assert body.locator("math[display=block]").count() == 2
+    assert body.locator("math[display=block] mtable").count() == 1  # the aligned rows laid out as a table
+    assert page.evaluate("document.querySelector('section.body math mtable') instanceof MathMLElement")
+    rows = page.evaluate("[...document.querySelectorAll('section.body mtable > mtr')].map(r => "
+                         "r.getBoundingClientRect().top)")
+    assert len(rows) == 2 and rows[1] > rows[0] + 5  # two rows, one under the other
+    text = page.evaluate("(() => { const c = document.querySelector('section.body').cloneNode(true);"
+                         " c.querySelectorAll('math').forEach(m => m.remove()); return c.innerText; })()")
+    assert "\\" not in text and "$" not in text and "&" not in text and "5pt" not in text
+    assert page.locator("section.body .eqno").all_inner_texts() == ["(1)", "(2)"]
+    assert body.locator("a", has_text="《第一篇》").get_attribute("href") == "https://blog.example.org/archives/7"
+    assert body.locator("table td math").count() == 1
+    page.screenshot(path=str(ARTIFACTS / "research-post-aligned.png"), full_page=True)

@@ -50,7 +50,7 @@ def test_document_api_and_404(client):
 
 
 def test_stats_and_openapi(client):
-    assert client.get("/api/stats").json()["documents"] == 9
+    assert client.get("/api/stats").json()["documents"] == 10
     schema = client.get("/openapi.json").json()
     names = {p["name"] for p in schema["paths"]["/api/search"]["get"]["parameters"]}
     assert {"q", "from", "to", "category", "venue", "tag", "sort", "page", "limit"} <= names

@@ -18,7 +18,9 @@ from pathlib import Path
 import numpy as np
 
 from jiansuo.analysis import analyze, excerpt
+from jiansuo.analysis.highlight import excerpt_at
 from jiansuo.analysis.passages import MAX_PASSAGES, TOKEN_BUDGET, passage_source
+from jiansuo.analysis.plaintext import plain_text
 from jiansuo.model import Document, Hit, SearchPage, SearchRequest
 from jiansuo.retrieve import fusion
 from jiansuo.retrieve.backend import KeywordBackend, build_backend, open_backend
@@ -405,9 +407,7 @@ class Engine:
                 continue
             hit.excerpt = best_excerpt(hit.document, terms)
             if "passage_start" in hit.scores and not any(m for _, m in hit.excerpt):
-                start, end = int(hit.scores["passage_start"]), int(hit.scores["passage_end"])
-                passage = passage_source(hit.document)[start:end]  # the passage the dense match came from
-                hit.excerpt = excerpt(passage, terms, 200) or hit.excerpt
+                hit.excerpt = passage_excerpt(hit.document, int(hit.scores["passage_start"])) or hit.excerpt
 
     def _params(self, seq: int) -> dict:
         return {"kind": "bm25", "engine": "tantivy", "analyzer": ANALYZER_VERSION, "store_seq": seq,
@@ -425,14 +425,28 @@ def _now() -> str:
 
 
 def best_excerpt(document: Document, terms: set[str], width: int = 200) -> list[tuple[str, bool]]:
-    """The excerpt (from the summary or the body) showing the most distinct query terms."""
+    """The excerpt (from the summary or the body, as plain text) showing the most distinct query terms."""
     best: list[tuple[str, bool]] = []
     best_count = -1
     for text in (document.summary, document.body):
-        segments = excerpt(text, terms, width)
+        segments = excerpt(plain_text(text), terms, width)
         count = len({piece.casefold() for piece, is_match in segments if is_match})
         if count > best_count and segments:
             best, best_count = segments, count
         if terms and best_count >= len(terms):  # the summary shows every term: skip a long body
             break
     return best
+
+
+def passage_excerpt(document: Document, passage_start: int, width: int = 200) -> list[tuple[str, bool]]:
+    """The excerpt where the dense match's passage starts: its offset in the source, carried over by
+    proportion into the plain text (Markdown syntax is about evenly spread), snapped to a sentence."""
+    source = passage_source(document)
+    summary = plain_text(document.summary)
+    if document.summary and passage_start < len(document.summary):
+        text, share = summary, passage_start / max(1, len(document.summary))
+    else:
+        text = plain_text(document.body)
+        offset = passage_start - (len(document.summary) + 1 if document.summary else 0)
+        share = offset / max(1, len(source) - (len(document.summary) + 1 if document.summary else 0))
+    return excerpt_at(text, int(share * len(text)), width)

@@ -84,7 +84,7 @@ def create_app(engine: Engine) -> FastAPI:
             return error_page(request, 404, doc_id)
         related = engine.related(doc_id, limit=6)
         return templates.TemplateResponse(request, "doc.html", page_context(
-            request, doc=document, body=render.markdown(document.body), related=related,
+            request, doc=document, body=render.markdown(document.body, document.url), related=related,
             back=request.query_params.get("back", "")))
 
     @app.get("/click", include_in_schema=False)
@@ -180,7 +180,7 @@ def _hit_json(hit: Hit) -> dict:
         "venue": document.venue if document else "",
         "tags": document.tags if document else [],
         "reads": document.reads if document else 0,
-        "excerpt": [{"text": text, "match": match} for text, match in hit.excerpt],
+        "excerpt": render.excerpt_text(hit.excerpt),
     }
 
 

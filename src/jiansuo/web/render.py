@@ -1,83 +1,77 @@
 """Turn untrusted document text into safe HTML: escaped text, highlighted excerpts, MathML, Markdown.
 
-Everything that leaves here is either escaped by markupsafe or built as an element tree and serialized,
-so no document can inject markup. LaTeX that latex2mathml cannot convert stays as its raw TeX text.
+Formulas are found before Markdown sees the text (jiansuo.analysis.latex) and stand in it as placeholders,
+so Markdown can neither mangle them (`_` into italics) nor cut them. Everything that leaves here is either
+escaped by markupsafe, rendered by markdown-it with raw HTML off, or MathML built as an element tree and
+serialised (jiansuo.web.mathml), so no document can inject markup.
 """
 
 from __future__ import annotations
 
-import html
 import re
-import xml.etree.ElementTree as ET
-from functools import lru_cache
-from urllib.parse import urlsplit
+from urllib.parse import urljoin, urlsplit
 
-from latex2mathml.converter import convert_to_element
 from markdown_it import MarkdownIt
 from markupsafe import Markup, escape
-from mdit_py_plugins.dollarmath import dollarmath_plugin
 
-_MATH = re.compile(r"\$\$(?P<block>.+?)\$\$|(?<![\\$])\$(?P<inline>[^\s$](?:[^$\n]*?[^\s\\$])?)\$(?![0-9$])", re.S)
+from jiansuo.analysis.plaintext import (
+    MATH,
+    MATH_CLOSE,
+    MATH_OPEN,
+    PLACEHOLDER,
+    Formulas,
+    looks_like_markdown,
+    prepared,
+)
+from jiansuo.web.mathml import Numbering, formula_html
 
-
-@lru_cache(maxsize=4096)
-def latex_to_mathml(tex: str, display: str = "inline") -> str:
-    """MathML for `tex`, with every text and attribute re-escaped (latex2mathml un-escapes its own
-    output, which let `\\text{<img onerror=…>}` through); the TeX itself, escaped, when it fails."""
-    try:
-        root = convert_to_element(tex, display=display)
-    except Exception:  # latex2mathml raises many kinds of errors on bad input
-        return f'<code class="tex">{escape(tex)}</code>'
-    for element in root.iter():
-        element.text = html.unescape(element.text) if element.text else element.text
-        element.tail = html.unescape(element.tail) if element.tail else element.tail
-        element.attrib.pop("href", None)
-        for key in [k for k in element.attrib if k.lower().startswith("on")]:
-            element.attrib.pop(key)
-        for key, value in element.attrib.items():
-            element.attrib[key] = html.unescape(value)
-    return ET.tostring(root, encoding="unicode")
+EXCERPT_FORMULA_CHARS = 120  # longer formulas are elided from excerpts, not shown cut
+_TAG_OR_TEXT = re.compile(r"(<[^>]*>)")
+_CONTROL = re.compile(r"[\x00-\x20\x7f]")
 
 
 def text_with_math(text: str) -> Markup:
-    """Plain text (a title, a summary) with `$…$` / `$$…$$` rendered as MathML."""
-    return highlighted([(text, False)]) if text else Markup("")
+    """Plain text (a title, a summary) with its formulas rendered as MathML."""
+    if not text:
+        return Markup("")
+    placeheld, formulas = prepared(text)
+    return Markup(_with_formulas(str(escape(placeheld)), formulas, Numbering()))
 
 
 def highlighted(segments: list[tuple[str, bool]]) -> Markup:
-    """Excerpt segments -> escaped HTML with <mark> around matches and math rendered.
+    """Excerpt segments -> escaped HTML with <mark> around matches and formulas rendered.
 
-    Math spans win over highlighting inside them; a `$` cut off by the excerpt window stays literal.
+    Segments come from jiansuo.analysis.highlight: formulas stand whole between MATH_OPEN and MATH_CLOSE,
+    and a formula wins over highlighting inside it.
     """
-    text = "".join(s for s, _ in segments)
-    marked = [False] * len(text)
-    position = 0
-    for segment, is_match in segments:
-        if is_match:
-            marked[position : position + len(segment)] = [True] * len(segment)
-        position += len(segment)
     out: list[str] = []
-    cursor = 0
-    for match in _MATH.finditer(text):
-        out.append(_marked_text(text, marked, cursor, match.start()))
-        display = "block" if match.group("block") is not None else "inline"
-        out.append(latex_to_mathml(match.group("block") or match.group("inline"), display))
-        cursor = match.end()
-    out.append(_marked_text(text, marked, cursor, len(text)))
+    for text, is_match in segments:
+        position = 0
+        for match in MATH.finditer(text):
+            out.append(_marked(text[position : match.start()], is_match))
+            out.append(excerpt_formula(match.group(1)))
+            position = match.end()
+        out.append(_marked(text[position:], is_match))
     return Markup("".join(out))
 
 
-def _marked_text(text: str, marked: list[bool], start: int, end: int) -> str:
-    out: list[str] = []
-    i = start
-    while i < end:
-        j = i
-        while j < end and marked[j] == marked[i]:
-            j += 1
-        piece = str(escape(text[i:j]))
-        out.append(f"<mark>{piece}</mark>" if marked[i] else piece)
-        i = j
-    return "".join(out)
+def excerpt_formula(tex: str) -> str:
+    if len(tex) > EXCERPT_FORMULA_CHARS:
+        return '<span class="formula-elided" title="formula">[⋯]</span>'
+    return formula_html(tex, display=False)
+
+
+def excerpt_text(segments: list[tuple[str, bool]]) -> list[dict]:
+    """Excerpt segments for the JSON API: formulas written back as `$…$`."""
+    return [{"text": text.replace(MATH_OPEN, "$").replace(MATH_CLOSE, "$"), "match": is_match}
+            for text, is_match in segments]
+
+
+def _marked(text: str, is_match: bool) -> str:
+    if not text:
+        return ""
+    piece = str(escape(text))
+    return f"<mark>{piece}</mark>" if is_match else piece
 
 
 def safe_url(url: str) -> str | None:
@@ -85,20 +79,26 @@ def safe_url(url: str) -> str | None:
     url = (url or "").strip()
     if not url:
         return None
-    if url.startswith("/") and not url.startswith("//"):
+    if url.startswith("/") and not url.startswith("//") and not url.startswith("/\\"):
+        return None if _CONTROL.search(url) else url
+    parts = urlsplit(url)
+    return url if parts.scheme.lower() in ("http", "https") and parts.netloc else None
+
+
+def resolve_url(url: str, base: str) -> str | None:
+    """A link of a document resolved against the document's own address, then checked by safe_url."""
+    url = (url or "").strip()
+    if url.startswith("#"):
         return url
-    scheme = urlsplit(url).scheme.lower()
-    return url if scheme in ("http", "https") else None
-
-
-def _math_renderer(tex: str, options: dict) -> str:
-    return latex_to_mathml(tex, "block" if options.get("display_mode") else "inline")
+    absolute_base = safe_url(base) if base and not base.startswith("/") else None
+    if absolute_base and not urlsplit(url).scheme:
+        url = urljoin(absolute_base, url)
+    return safe_url(url)
 
 
 def _markdown() -> MarkdownIt:
     md = MarkdownIt("commonmark", {"html": False, "linkify": False})
-    md.use(dollarmath_plugin, allow_space=False, allow_digits=False, double_inline=True, renderer=_math_renderer)
-    md.validateLink = lambda url: safe_url(url) is not None or url.startswith("#")
+    md.validateLink = lambda url: True  # links are checked (and resolved) by _links instead
     md.enable("table")
     return md
 
@@ -106,6 +106,54 @@ def _markdown() -> MarkdownIt:
 _MD = _markdown()
 
 
-def markdown(text: str) -> Markup:
-    """Markdown (raw HTML disabled, unsafe links dropped) with `$…$` and `$$…$$` as MathML."""
-    return Markup(_MD.render(text or ""))
+def markdown(text: str, base_url: str = "") -> Markup:
+    """A document body as HTML: Markdown (raw HTML off) or plain text with its line breaks, formulas as
+    MathML with equation numbers, links and images resolved against `base_url`, unsafe ones dropped."""
+    placeheld, formulas = prepared(text)
+    numbering = Numbering.of(formulas.spans)
+    if looks_like_markdown(placeheld):
+        tokens = _MD.parse(placeheld)
+        _links(tokens, base_url)
+        rendered = _MD.renderer.render(tokens, _MD.options, {})
+    else:
+        rendered = "".join(f"<p>{'<br>'.join(str(escape(line)) for line in paragraph.split(chr(10)))}</p>\n"
+                           for paragraph in re.split(r"\n\s*\n", placeheld.strip()) if paragraph.strip())
+    return Markup(_with_formulas(rendered, formulas, numbering))
+
+
+def _links(tokens: list, base_url: str) -> None:
+    for token in tokens:
+        for child in token.children or []:
+            if child.type == "link_open":
+                href = resolve_url(child.attrGet("href") or "", base_url)
+                if href is None:
+                    child.attrs.pop("href", None)
+                else:
+                    child.attrSet("href", href)
+                    if not href.startswith(("/", "#")):
+                        child.attrSet("rel", "noopener noreferrer")
+            elif child.type == "image":
+                src = resolve_url(child.attrGet("src") or "", base_url)
+                if src is None:
+                    child.attrs.pop("src", None)
+                else:
+                    child.attrSet("src", src)
+                    child.attrSet("loading", "lazy")
+
+
+def _with_formulas(rendered: str, formulas: Formulas, numbering: Numbering) -> str:
+    """Placeholders -> formulas: MathML in text, the TeX itself inside a tag (an image's alt text)."""
+    out: list[str] = []
+    for part in _TAG_OR_TEXT.split(rendered):
+        if part.startswith("<"):
+            out.append(PLACEHOLDER.sub(lambda m: str(escape(formulas.spans[int(m.group(1))].tex)), part))
+        else:
+            out.append(PLACEHOLDER.sub(lambda m: _formula(formulas, numbering, int(m.group(1))), part))
+    return "".join(out)
+
+
+def _formula(formulas: Formulas, numbering: Numbering, index: int) -> str:
+    span = formulas.spans[index]
+    if not span.tex.strip():
+        return ""
+    return formula_html(span.tex, span.display, numbering.numbers.get(index, ""), numbering.labels)
