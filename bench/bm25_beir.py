@@ -7,7 +7,8 @@ Prints one table: nDCG@10 / MRR@10 / recall@100 for
   tantivy default    raw title+text in tantivy's default tokenizer (the original site search's setting)
 plus query latency p50/p95 of `jiansuo` (search call, 100 hits, no hydration).
 
-Run: python bench/bm25_beir.py [--datasets scifact,cisi,medline,lo-help/zh,lo-help/en]
+Run: python bench/bm25_beir.py [--datasets scifact,cisi,medline,lo-help/zh,lo-help/en] [--split train]
+     [--only-engine]   (our engine alone: the before/after check of an analyzer or ranking change)
 """
 
 from __future__ import annotations
@@ -33,9 +34,11 @@ warnings.filterwarnings("ignore")
 METRICS = ("ndcg@10", "mrr@10", "recall@100")
 
 
-def evaluate_dataset(name: str) -> list[list]:
+def evaluate_dataset(name: str, split: str = "test", only_engine: bool = False) -> list[list]:
     folder = need(DATA / name)
-    qrels = read_qrels(folder, "test")
+    if not (folder / "qrels" / f"{split}.tsv").exists():
+        return []
+    qrels = read_qrels(folder, split)
     queries = {q: t for q, t in read_queries(folder).items() if q in qrels}
     documents = [d for d in read_path(folder / "corpus.jsonl", "beir") if not isinstance(d, IngestProblem)]
     rows = []
@@ -48,6 +51,8 @@ def evaluate_dataset(name: str) -> list[list]:
     run, latencies = run_queries(engine, queries)
     p50, p95 = percentiles(latencies)
     rows.append(_row(name, "jiansuo", qrels, run, f"{p50:.2f} / {p95:.2f}"))
+    if only_engine:
+        return rows
 
     single = Engine(store.with_name(store.name + "-1field"), boosts={"cjk": 0.0})
     single.add(Document(id=d.id, body=_flat(d)) for d in documents)
@@ -83,8 +88,11 @@ def _row(dataset: str, system: str, qrels: dict, run: dict, latency: str = "") -
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--datasets", default="scifact,cisi,medline,lo-help/zh,lo-help/en")
+    parser.add_argument("--split", default="test", help="qrels split (sets without it are skipped)")
+    parser.add_argument("--only-engine", action="store_true", help="skip the reference systems")
     args = parser.parse_args()
-    rows = [row for name in args.datasets.split(",") for row in evaluate_dataset(name)]
+    rows = [row for name in args.datasets.split(",")
+            for row in evaluate_dataset(name, args.split, args.only_engine)]
     print(table(["dataset", "system", *METRICS, "p50 / p95 ms"], rows))
 
 

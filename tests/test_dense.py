@@ -202,3 +202,11 @@ def test_a_search_holds_numpy_blas_to_one_thread_and_lets_it_go_after(dense_engi
     assert ids(dense_engine.search("hubs proximity", mode="hybrid"))[0] == "p5"
     assert during == [[1]]  # the query was encoded while numpy's OpenBLAS ran on one thread
     assert threads() == before
+
+
+def test_hybrid_says_when_no_document_matches_the_words(dense_engine):
+    absent = dense_engine.search("qwzxv", mode="hybrid")
+    assert absent.hits and absent.by_meaning_only  # listed by meaning, and the page says so
+    present = dense_engine.search("扩散模型", mode="hybrid")
+    assert present.hits and not present.by_meaning_only
+    assert not dense_engine.search("qwzxv", mode="dense").by_meaning_only  # asked for meaning: nothing to say

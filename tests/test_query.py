@@ -14,9 +14,17 @@ def test_syntax_pieces():
     ]
 
 
-def test_and_makes_both_sides_required_or_keeps_them_optional():
-    occurs = [c.occur for c in parse_query("a AND b OR c").clauses]
-    assert occurs == [MUST, MUST, SHOULD]
+def test_and_makes_both_sides_required():
+    assert [c.occur for c in parse_query("a AND b c").clauses] == [MUST, MUST, SHOULD]
+
+
+def test_or_binds_the_clauses_on_its_two_sides_into_one_required_group():
+    clauses = parse_query('"扩散模型" OR "优化器" OR title:Lion rest -x').clauses
+    group = clauses[0]
+    assert group.occur == MUST and [(m.text, m.occur, m.phrase, m.field) for m in group.any_of] == [
+        ("扩散模型", SHOULD, True, None), ("优化器", SHOULD, True, None), ("Lion", SHOULD, False, "title")]
+    assert [(c.text, c.occur) for c in clauses[1:]] == [("rest", SHOULD), ("x", MUST_NOT)]
+    assert [c.occur for c in parse_query("a AND b OR c").clauses] == [MUST, MUST]  # b OR c, required
 
 
 def test_unknown_field_and_broken_quotes_degrade_to_text():
@@ -33,3 +41,11 @@ def test_category_union_and_difference():
     assert category_expression("-cs.CY") == ([], ["cs.CY"])
     known = {"hep-ph", "astro-ph", "hep-th"}
     assert category_expression("hep-ph+astro-ph-hep-th", known) == (["hep-ph", "astro-ph"], ["hep-th"])
+
+
+def test_category_names_with_spaces_need_the_known_names():
+    known = {"Physical sciences", "Biology", "cs.AI"}
+    assert category_expression("Physical sciences", known) == (["Physical sciences"], [])
+    assert category_expression("Physical sciences Biology-cs.AI", known) == (["Physical sciences", "Biology"],
+                                                                             ["cs.AI"])
+    assert category_expression("cs.AI cs.LG") == (["cs.AI", "cs.LG"], [])  # a URL's "+" arrives as a space

@@ -102,3 +102,51 @@ def test_random_bad_input_never_gets_a_5xx(client, q, frm, to, category, sort, p
     params = {"q": q, "from": frm, "to": to, "category": category, "sort": sort, "page": page}
     response = client.get(path, params={k: v for k, v in params.items() if v})
     assert response.status_code < 500, response.text[:300]
+
+
+def test_back_to_results_keeps_query_filters_sort_and_page(client):
+    search = {"q": "模型", "from": "2020-01-01", "sort": "date", "limit": "1", "page": "2"}
+    page = client.get("/", params=search).text
+    link = page.split('<a class="title" href="')[1].split('"')[0].replace("&amp;", "&")
+    document = client.get(link, follow_redirects=True)
+    back = document.text.split('<a class="back" href="')[1].split('"')[0].replace("&amp;", "&")
+    assert back.startswith("/?") and all(f"{k}={v}" in back for k, v in
+                                         [("from", "2020-01-01"), ("sort", "date"), ("page", "2")])
+    assert "q=%E6%A8%A1%E5%9E%8B" in back
+
+
+@pytest.mark.parametrize("back", ["//evil.example", "/\\evil.example", "https://evil.example", "/%09/x",
+                                  "javascript:alert(1)", "/doc/p1"])
+def test_back_link_never_leaves_the_result_page(client, back):
+    page = client.get("/doc/p1", params={"back": back}).text
+    assert 'class="back"' not in page
+
+
+def test_byline_without_author_or_date_has_no_stray_separator(tmp_path):
+    from starlette.testclient import TestClient
+
+    from jiansuo.engine import Engine
+    from jiansuo.model import Document
+    from jiansuo.web.app import create_app
+
+    engine = Engine(tmp_path / "store")
+    engine.add([Document(id="u1", title="Only a link", url="https://example.org/u1", body="text"),
+                Document(id="u2", title="Nothing else", body="text")])
+    engine.refresh()
+    client = TestClient(create_app(engine))
+    byline = client.get("/doc/u1").text.split('class="byline">')[1].split("</p>")[0]
+    assert byline.startswith("<a class=\"original\"")
+    assert 'class="byline"' not in client.get("/doc/u2").text
+
+
+def test_no_results_advice_fits_the_query(client):
+    plain = client.get("/", params={"q": "zzzqqqxxx", "lang": "en"}).text
+    assert "No documents match" in plain and "without filters" not in plain and "Quoted phrases" not in plain
+    filtered = client.get("/", params={"q": '"zzzqqqxxx"', "from": "2020-01-01", "lang": "en"}).text
+    assert "without filters" in filtered and "Quoted phrases" in filtered
+
+
+def test_favicon_and_no_cdn_docs(client):
+    assert client.get("/favicon.ico", follow_redirects=True).headers["content-type"].startswith("image/svg")
+    assert client.get("/docs").status_code == 404 and client.get("/redoc").status_code == 404
+    assert client.get("/openapi.json").status_code == 200

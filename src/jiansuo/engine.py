@@ -21,6 +21,7 @@ from jiansuo.analysis import analyze, excerpt
 from jiansuo.analysis.highlight import excerpt_at
 from jiansuo.analysis.passages import MAX_PASSAGES, TOKEN_BUDGET, passage_source
 from jiansuo.analysis.plaintext import plain_text
+from jiansuo.analysis.tokenize import add_user_words, user_words
 from jiansuo.model import Document, Hit, SearchPage, SearchRequest
 from jiansuo.retrieve import fusion
 from jiansuo.retrieve.backend import KeywordBackend, build_backend, open_backend
@@ -31,7 +32,7 @@ from jiansuo.retrieve.query import MUST, MUST_NOT, ParsedQuery, parse_query, pla
 from jiansuo.store import DocumentStore, IndexDirs
 from jiansuo.threads import one_blas_thread
 
-ANALYZER_VERSION = "jieba-precise-nohmm+porter+lucene-stop+cjk-bigram/1"
+ANALYZER_VERSION = "jieba-precise-nohmm+store-author-words+porter+lucene-stop+cjk-bigram+exact-title/2"
 Progress = Callable[[int], None]
 
 
@@ -182,6 +183,9 @@ class Engine:
         seq = self.store.seq
         version = self._bm25_dirs.new_version()
         params = self._params(seq)
+        words = user_words(author for document in self.store.documents() for author in document.authors)
+        add_user_words(words)  # before any text is analysed, so documents and queries segment alike
+        params["user_words"] = sorted(words)
         build_backend("bm25", version, self.store.documents(), seq, params, progress)
         params["documents"] = self.store.count()
         self._bm25_dirs.publish(version, params)
@@ -227,13 +231,14 @@ class Engine:
         backend = self.keyword
         if backend is None:
             return SearchPage([], 0, request, terms)
-        known = self.known_categories() if "-" in request.categories else None
+        known = self.known_categories() if request.categories else None
         dense = self.dense  # one read of the CURRENT pointer per search
         mode = request.mode or ("hybrid" if dense is not None else "bm25")
         reranking = request.rerank > 0 and self.reranker_path is not None
         retrieve = replace(request, offset=0, limit=max(request.rerank, request.offset + request.limit)) \
             if reranking else request
         started = time.perf_counter()
+        by_meaning_only = False
         if mode == "ce-knn":
             from jiansuo.rerank import ce_knn
 
@@ -242,7 +247,8 @@ class Engine:
         elif mode == "bm25" or dense is None:
             hits, total = backend.search(parsed, retrieve, known)
         else:
-            hits, total = self._semantic_search(backend, dense, parsed, retrieve, terms, known, mode)
+            hits, total, keyword_total = self._semantic_search(backend, dense, parsed, retrieve, terms, known, mode)
+            by_meaning_only = bool(hits) and keyword_total == 0 and mode == "hybrid"
         timings = {"retrieve": (time.perf_counter() - started) * 1000}
         if mode == "ce-knn":
             timings["cross_encoder_calls"] = calls
@@ -252,7 +258,7 @@ class Engine:
             timings["rerank"] = (time.perf_counter() - started) * 1000
         if hydrate:
             self._hydrate(hits, set(terms))
-        return SearchPage(hits, total, request, terms, timings)
+        return SearchPage(hits, total, request, terms, timings, by_meaning_only)
 
     @property
     def cur(self):
@@ -308,7 +314,8 @@ class Engine:
 
     def _semantic_search(self, backend: KeywordBackend, dense: DenseIndex, parsed: ParsedQuery,
                          request: SearchRequest, terms: list[str], known: set[str] | None,
-                         mode: str) -> tuple[list[Hit], int]:
+                         mode: str) -> tuple[list[Hit], int, int | None]:
+        """Hits, their total, and how many documents matched by keywords (None: not asked, in dense mode)."""
         depth = max(100, request.offset + request.limit)
         text = " ".join(c.text for c in parsed.clauses if c.occur != MUST_NOT and not c.is_keyword).strip()
         dense_hits: list[Hit] = []
@@ -317,17 +324,19 @@ class Engine:
         if any(c.occur in (MUST, MUST_NOT) for c in parsed.clauses):
             keep = backend.satisfying(parsed, request, [h.doc_id for h in dense_hits], known)
             dense_hits = [h for h in dense_hits if h.doc_id in keep]
+        keyword_total = None
         if mode == "dense":
             hits, total = dense_hits, len(dense_hits)
         else:
             keyword_hits, total = backend.search(parsed, replace(request, offset=0, limit=depth, sort="relevance"),
                                                  known)
             hits = self._fuse(backend, keyword_hits, dense_hits, terms)
+            keyword_total = total
             total = max(total, len(hits))
         if request.sort in ("date", "popularity"):
             values = dense.day if request.sort == "date" else dense.popularity
             hits.sort(key=lambda h: -values[dense.ordinal[h.doc_id]] if h.doc_id in dense.ordinal else 0)
-        return hits[request.offset : request.offset + request.limit], total
+        return hits[request.offset : request.offset + request.limit], total, keyword_total
 
     def _fuse(self, backend: KeywordBackend, keyword_hits: list[Hit], dense_hits: list[Hit],
               terms: list[str]) -> list[Hit]:

@@ -90,3 +90,4 @@ class SearchPage:
     request: SearchRequest
     terms: list[str] = field(default_factory=list)  # analyzed query terms, for highlighting
     timings: dict[str, float] = field(default_factory=dict)  # milliseconds per stage
+    by_meaning_only: bool = False  # no document matched the query's words: every hit came from the dense index

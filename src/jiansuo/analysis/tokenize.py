@@ -1,15 +1,18 @@
 """Tokenize mixed Chinese/English/LaTeX text into index terms.
 
 Chinese runs are segmented with rjieba (precise mode, HMM off, so a word segments the same way in a
-query as in a document); Latin words are lowercased, stop-listed and Porter-stemmed (the
-Pyserini/BEIR BM25 setting); LaTeX commands such as ``\\mathcal`` stay single terms so math does not
-dissolve into noise. Tantivy receives the terms joined by spaces and splits them on whitespace.
+query as in a document), with a user dictionary built from the store: the Chinese author names it
+holds, so ``苏剑林`` stays one word instead of 苏/剑/林 (add_user_words; the index keeps its list).
+Latin words are lowercased, stop-listed and Porter-stemmed (the Pyserini/BEIR BM25 setting); LaTeX
+commands such as ``\\mathcal`` stay single terms so math does not dissolve into noise. Tantivy receives
+the terms joined by spaces and splits them on whitespace.
 """
 
 from __future__ import annotations
 
 import re
 import unicodedata
+from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import lru_cache
 
@@ -28,6 +31,23 @@ _SPLIT = re.compile(
 _CJK_CHAR = re.compile(f"[{_CJK}]")
 MAX_TERM_CHARS = 64
 _stemmer = Stemmer.Stemmer("porter")
+
+
+_USER_WORD = re.compile(f"[{_CJK}·]{{2,12}}")
+_user_words: set[str] = set()
+
+
+def user_words(names: Iterable[str]) -> set[str]:
+    """The Chinese names among `names` (author names of the store): words for the segmenter's dictionary."""
+    return {name.strip() for name in names if _USER_WORD.fullmatch(name.strip() or "-")}
+
+
+def add_user_words(words: Iterable[str]) -> None:
+    """Teach the segmenter these words (process-wide, as jieba's dictionary is); known ones are skipped."""
+    for word in words:
+        if word not in _user_words:
+            rjieba.add_word(word, None, None)
+            _user_words.add(word)
 
 
 @dataclass(frozen=True)

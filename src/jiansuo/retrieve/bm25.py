@@ -15,6 +15,7 @@ from pathlib import Path
 import tantivy
 
 from jiansuo.analysis import analyze, cjk_bigrams
+from jiansuo.analysis.tokenize import add_user_words, user_words
 from jiansuo.model import Document, Hit, SearchRequest
 from jiansuo.retrieve.query import MUST, MUST_NOT, Clause, ParsedQuery, category_expression
 from jiansuo.store.documents import Change
@@ -35,6 +36,7 @@ def _schema() -> tantivy.Schema:
         builder.add_text_field(name, tokenizer_name="whitespace", index_option="position")
     for name in KEYWORD_FIELDS:
         builder.add_text_field(name, tokenizer_name="raw", index_option="basic")
+    builder.add_text_field("title_exact", tokenizer_name="raw", index_option="basic")
     builder.add_integer_field("day", fast=True, indexed=True)
     builder.add_integer_field("popularity", fast=True, indexed=True)
     return builder.build()
@@ -50,6 +52,7 @@ def _to_tantivy(document: Document) -> tantivy.Document:
         "cjk": " ".join(cjk_bigrams("\n".join((document.title, document.summary, document.body)))),
         "day": document.date.toordinal() if document.date else 0,
         "popularity": document.reads + document.stars,
+        "title_exact": exact_title(document.title),
     }
     keyword_values = {"categories": document.categories, "tags": document.tags,
                       "venue": [document.venue] if document.venue else [],
@@ -60,6 +63,15 @@ def _to_tantivy(document: Document) -> tantivy.Document:
     return tantivy.Document(**fields)
 
 
+EXACT_TITLE_SCORE = 1_000.0  # far above any BM25 score: a query that is a document's title lists it first
+_NOT_TITLE_CHARS = re.compile(r"[\W_]+")
+
+
+def exact_title(text: str) -> str:
+    """A title (or query) reduced to what makes it the same title: case, spaces and punctuation dropped."""
+    return _NOT_TITLE_CHARS.sub("", text.casefold())[:200]
+
+
 class TantivyIndex:
     """One version directory of the BM25 index: search it, or apply store changes to it."""
 
@@ -68,6 +80,7 @@ class TantivyIndex:
         self.params = IndexDirs.read_params(self.folder)
         self._params_stamp = (self.folder / "params.json").stat().st_mtime_ns
         self.boosts = dict(DEFAULT_BOOSTS)
+        add_user_words(self.params.get("user_words", []))
         self._index = tantivy.Index(_schema(), path=str(self.folder / "tantivy"), reuse=True)
         self._schema = self._index.schema
 
@@ -90,6 +103,11 @@ class TantivyIndex:
 
     def apply(self, changes: Iterable[Change], progress: Callable[[int], None] | None = None) -> int:
         """Delete-then-add each changed id in one tantivy commit (atomic; replaying it is harmless)."""
+        changes = list(changes)
+        words = user_words(a for c in changes if c.document is not None for a in c.document.authors)
+        if words - set(self.params.get("user_words", [])):
+            add_user_words(words)
+            self.params["user_words"] = sorted(words | set(self.params.get("user_words", [])))
         writer = self._index.writer(WRITER_HEAP, 1)
         count, last_seq = 0, self.indexed_seq
         for change in changes:
@@ -167,22 +185,33 @@ class TantivyIndex:
     def _compile(self, query: ParsedQuery, request: SearchRequest,
                  known_categories: set[str] | None) -> tantivy.Query:
         clauses: list[tuple] = []
+        labels: list[tuple] = []  # label clauses typed in the box filter like the request's filters
         for clause in query.clauses:
             compiled = self._clause(clause)
-            if compiled is not None:
-                clauses.append((_OCCURS[clause.occur], compiled))
-            elif clause.occur == MUST:  # a required clause with no searchable terms matches nothing
-                return tantivy.Query.empty_query()
+            if compiled is None:
+                if clause.occur == MUST:  # a required clause with no searchable terms matches nothing
+                    return tantivy.Query.empty_query()
+                continue
+            (labels if clause.is_keyword else clauses).append((_OCCURS[clause.occur], compiled))
         if not any(occur != Occur.MustNot for occur, _ in clauses):
             clauses.append((Occur.Must, tantivy.Query.all_query()))
-        # The user's clauses nest in their own query: beside a required filter, optional words
+        title = exact_title(" ".join(c.text for c in query.clauses if c.occur != MUST_NOT and not c.is_keyword))
+        if title:
+            clauses.append((Occur.Should, tantivy.Query.const_score_query(
+                tantivy.Query.term_query(self._schema, "title_exact", title), EXACT_TITLE_SCORE)))
+        # The user's words nest in their own query: beside a required filter, optional words
         # would otherwise stop being needed to match at all.
         combined = [(Occur.Must, tantivy.Query.boolean_query(clauses))]
+        combined.extend(labels)
         combined.extend((Occur.Must if keep else Occur.MustNot, _unscored(q))
                         for keep, q in self._filters(request, known_categories))
         return combined[0][1] if len(combined) == 1 else tantivy.Query.boolean_query(combined)
 
     def _clause(self, clause: Clause) -> tantivy.Query | None:
+        if clause.any_of:
+            members = [self._clause(member) for member in clause.any_of]
+            found = [(Occur.Should, member) for member in members if member is not None]
+            return tantivy.Query.boolean_query(found) if found else None
         if clause.is_keyword:
             return _unscored(tantivy.Query.term_query(self._schema, clause.field, clause.text.casefold()))
         fields = [clause.field] if clause.field else list(TEXT_FIELDS)

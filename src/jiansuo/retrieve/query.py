@@ -1,15 +1,19 @@
 """Parse the search-box syntax into clauses any backend can translate.
 
 Syntax: words; ``"a phrase"``; ``-word`` / ``-"phrase"`` to exclude; ``title:`` ``author:`` ``venue:``
-``tag:`` ``category:`` with a word or a quoted phrase; ``AND`` / ``OR`` between clauses.
+``tag:`` ``category:`` ``lang:`` with a word or a quoted phrase (``category:"Physical sciences"``);
+``AND`` / ``OR`` between clauses.
 Plain words are optional (ranked by BM25) unless joined by AND; phrases and field clauses are required;
-exclusions must not match. Anything unparseable degrades to plain words, never to an error.
+``A OR B`` binds the clauses on its two sides into one required group (at least one must match);
+exclusions must not match. Label clauses (category, tag, venue, lang) filter without scoring and leave
+the rest of the query as it was. Anything unparseable degrades to plain words, never to an error.
 """
 
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass
+from dataclasses import field as dataclass_field
 
 TEXT_FIELDS = {"title": "title", "author": "authors", "authors": "authors", "summary": "summary",
                "abstract": "summary", "body": "body"}
@@ -30,15 +34,18 @@ class Clause:
     occur: str = SHOULD
     field: str | None = None
     phrase: bool = False
+    any_of: list[Clause] = dataclass_field(default_factory=list)  # an OR group: at least one of these matches
 
     @property
     def is_keyword(self) -> bool:
+        if self.any_of:
+            return all(member.is_keyword for member in self.any_of)
         return self.field in KEYWORD_FIELDS.values()
 
 
 @dataclass
 class ParsedQuery:
-    clauses: list[Clause] = field(default_factory=list)
+    clauses: list[Clause] = dataclass_field(default_factory=list)
 
     @property
     def positive(self) -> list[Clause]:
@@ -74,40 +81,75 @@ def plain_query(text: str) -> ParsedQuery:
 
 
 def _apply_operators(raw: list[Clause | str]) -> list[Clause]:
-    clauses: list[Clause] = []
+    """AND makes its neighbours required; OR joins its neighbours (chains too) into one required group."""
+    items: list[Clause | str] = []
     for i, item in enumerate(raw):
         if isinstance(item, str):
+            items.append(item)
             continue
         before = raw[i - 1] if i > 0 else None
         after = raw[i + 1] if i + 1 < len(raw) else None
         if item.occur == SHOULD and "AND" in (before, after):
             item.occur = MUST
-        clauses.append(item)
+        items.append(item)
+    clauses: list[Clause] = []
+    pending_or = False
+    for item in items:
+        if item == "OR":
+            pending_or = bool(clauses) and clauses[-1].occur != MUST_NOT
+            continue
+        if isinstance(item, str):
+            pending_or = False
+            continue
+        if pending_or and item.occur != MUST_NOT:
+            clauses[-1] = _either(clauses[-1], item)
+        else:
+            clauses.append(item)
+        pending_or = False
     return clauses
+
+
+def _either(left: Clause, right: Clause) -> Clause:
+    members = (left.any_of or [left]) + [right]
+    for member in members:
+        member.occur = SHOULD
+    return Clause(" ".join(m.text for m in members), MUST, None, False, members)
 
 
 def category_expression(expression: str, known: set[str] | None = None) -> tuple[list[str], list[str]]:
     """``cs.AI+cs.LG-cs.CY`` -> (["cs.AI", "cs.LG"], ["cs.CY"]): union of the first, minus the second.
 
-    Category names may hold hyphens themselves (``hep-ph``); with `known` names given, a ``-`` right
-    after a known name is the operator and any other ``-`` belongs to the name.
+    ``+``, ``,`` and spaces join names (a URL turns ``+`` into a space), ``-`` subtracts. With `known`
+    names given, names may hold hyphens (``hep-ph``: a ``-`` right after a known name is the operator, any
+    other belongs to the name) and spaces (``Physical sciences``: words joined while they begin a known name).
     """
+    folded = {name.casefold() for name in known} if known is not None else None
+    prefixes = set()
+    for name in folded or ():
+        words = name.split()
+        prefixes.update(" ".join(words[:i]) for i in range(1, len(words) + 1))
     include: list[str] = []
     exclude: list[str] = []
     sign, name = "+", ""
-    for piece in re.split(r"([+\-,\s])", expression or ""):
-        if piece in ("+", ",", " ", "-"):
-            joins_name = piece == "-" and name and known is not None and name not in known
-            if joins_name:
+    pieces = [p for p in re.split(r"([+\-,]|\s+)", (expression or "").strip()) if p]
+    for index, piece in enumerate(pieces):
+        if piece.isspace():
+            following = pieces[index + 1] if index + 1 < len(pieces) else ""
+            if name and following and f"{name} {following}".casefold() in prefixes:
+                name += " "
+                continue
+            piece = "+"
+        if piece in ("+", ",", "-"):
+            if piece == "-" and name and folded is not None and name.casefold() not in folded:
                 name += "-"
                 continue
             if name:
                 (exclude if sign == "-" else include).append(name)
-            sign = piece if piece in "+-" else ("+" if piece else sign)
-            if piece in (",", " ") and not name:
-                continue
+            elif piece != "-" and sign == "-":
+                continue  # "-+x": keep the pending minus
+            sign = "-" if piece == "-" else "+"
             name = ""
-        elif piece:
+        else:
             name += piece
     if name:
         (exclude if sign == "-" else include).append(name)

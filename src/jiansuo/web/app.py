@@ -17,7 +17,7 @@ from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
 
 from jiansuo.engine import Engine
-from jiansuo.model import Document, Hit, SearchPage
+from jiansuo.model import Document, Hit, SearchPage, SearchRequest
 from jiansuo.rerank.ce_knn import CeKnnUnavailable
 from jiansuo.web import render
 from jiansuo.web.feed import atom_feed
@@ -35,7 +35,9 @@ SECURITY_HEADERS = {
 
 
 def create_app(engine: Engine) -> FastAPI:
-    app = FastAPI(title="jiansuo", version="0.1.0", summary="Search research writing (中文/English/LaTeX)")
+    # /docs and /redoc would load their scripts from a CDN, which an air-gapped site cannot reach: not served
+    app = FastAPI(title="jiansuo", version="0.1.0", summary="Search research writing (中文/English/LaTeX)",
+                  docs_url=None, redoc_url=None)
     app.state.engine = engine
     templates = Jinja2Templates(directory=HERE / "templates")
     templates.env.globals.update(highlighted=render.highlighted, text_with_math=render.text_with_math,
@@ -75,7 +77,8 @@ def create_app(engine: Engine) -> FastAPI:
         except BadParameter as error:
             return error_page(request, 400, str(error))
         return templates.TemplateResponse(request, "search.html", page_context(
-            request, search=search, page=page, pages=_pagination(page) if page else None))
+            request, search=search, page=page, pages=_pagination(page) if page else None,
+            back_url=search_url("/", search), has_filters=_has_filters(search)))
 
     @app.get("/doc/{doc_id:path}", response_class=HTMLResponse, include_in_schema=False)
     async def document_page(request: Request, doc_id: str):
@@ -85,15 +88,20 @@ def create_app(engine: Engine) -> FastAPI:
         related = engine.related(doc_id, limit=6)
         return templates.TemplateResponse(request, "doc.html", page_context(
             request, doc=document, body=render.markdown(document.body, document.url), related=related,
-            back=request.query_params.get("back", "")))
+            back=_local_path(request.query_params.get("back", ""))))
+
+    @app.get("/favicon.ico", include_in_schema=False)
+    async def favicon():
+        return RedirectResponse("/static/favicon.svg", status_code=301)
 
     @app.get("/click", include_in_schema=False)
-    async def click(q: str = "", id: str = "", rank: int = 0, mode: str = ""):
-        """Log which result of which query was opened, then go to it. Nothing about the user is kept."""
+    async def click(q: str = "", id: str = "", rank: int = 0, mode: str = "", back: str = ""):
+        """Log which result of which query was opened, then go to it (with the way back to the result page:
+        query, filters, sort and page). Nothing about the user is kept."""
         if id and engine.get(id) is not None:
             engine.store.log_click(q[:1000], id, max(0, min(rank, 10_000)), mode[:20])
-            return RedirectResponse(f"/doc/{quote(id)}?back={quote(search_url('/', parse_search({'q': q[:1000]})))}",
-                                    status_code=303)
+            way_back = _local_path(back) or search_url("/", SearchRequest(query=q[:1000]))
+            return RedirectResponse(f"/doc/{quote(id)}?back={quote(way_back)}", status_code=303)
         return RedirectResponse("/", status_code=303)
 
     @app.get("/api/search", summary="Search; the same parameters as the result page")
@@ -156,6 +164,12 @@ def create_app(engine: Engine) -> FastAPI:
     return app
 
 
+def _local_path(url: str) -> str:
+    """`url` when it is a path on this site (the result page), else "" (never a way off the site)."""
+    url = (url or "")[:2000]
+    return url if (url.startswith("/?") or url == "/") and render.safe_url(url) else ""
+
+
 def _has_filters(search) -> bool:
     return bool(search.date_from or search.date_to or search.categories or search.venue or search.tag)
 
@@ -186,7 +200,8 @@ def _hit_json(hit: Hit) -> dict:
 
 def _page_json(page: SearchPage) -> dict:
     return {"total": page.total, "offset": page.request.offset, "limit": page.request.limit,
-            "terms": page.terms, "timings_ms": page.timings, "hits": [_hit_json(h) for h in page.hits]}
+            "terms": page.terms, "timings_ms": page.timings, "by_meaning_only": page.by_meaning_only,
+            "hits": [_hit_json(h) for h in page.hits]}
 
 
 def app_from_env() -> FastAPI:

@@ -21,6 +21,7 @@ TEXT = {
         "error": "Bad request", "not_found": "No such document", "switch": "中文",
         "mode": "Mode", "mode_auto": "Automatic", "mode_bm25": "Keywords (BM25)", "mode_dense": "Meaning (dense)",
         "mode_hybrid": "Hybrid", "mode_ce-knn": "Cross-encoder k-NN (CUR)", "budget": "Model calls",
+        "by_meaning": "No document contains these words; the results below are related by meaning only.",
     },
     "zh": {
         "title": "检索", "search": "搜索", "placeholder": '例如 扩散模型 "条件控制" -GAN author:苏剑林',
@@ -38,6 +39,7 @@ TEXT = {
         "error": "请求有误", "not_found": "没有这篇文档", "switch": "English",
         "mode": "模式", "mode_auto": "自动", "mode_bm25": "关键词 (BM25)", "mode_dense": "语义 (向量)",
         "mode_hybrid": "混合", "mode_ce-knn": "交互式 k-NN (CUR)", "budget": "模型调用次数",
+        "by_meaning": "没有文档包含这些词；以下结果仅按语义相关排列。",
     },
 }
 
