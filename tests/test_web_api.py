@@ -150,3 +150,12 @@ def test_favicon_and_no_cdn_docs(client):
     assert client.get("/favicon.ico", follow_redirects=True).headers["content-type"].startswith("image/svg")
     assert client.get("/docs").status_code == 404 and client.get("/redoc").status_code == 404
     assert client.get("/openapi.json").status_code == 200
+
+
+def test_error_messages_follow_the_page_language(client):
+    chinese = client.get("/", params={"q": "x", "from": "2022-13-01"}, headers={"Accept-Language": "zh-CN"})
+    assert chinese.status_code == 400 and "须为形如 2022-11-09 的日期" in chinese.text
+    english = client.get("/", params={"q": "x", "from": "2022-13-01", "lang": "en"})
+    assert english.status_code == 400 and "must be a date like 2022-11-09" in english.text
+    api = client.get("/api/search", params={"sort": "nope"}, headers={"Accept-Language": "zh-CN"}).json()
+    assert api["error"].startswith("sort must be one of")  # the API speaks English

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
-from jiansuo.analysis import analyze, excerpt
+from jiansuo.analysis import analyze, excerpt, tokenize
 from jiansuo.analysis.highlight import excerpt_at
 from jiansuo.analysis.passages import MAX_PASSAGES, TOKEN_BUDGET, passage_source
 from jiansuo.analysis.plaintext import plain_text
@@ -32,7 +32,10 @@ from jiansuo.retrieve.query import MUST, MUST_NOT, ParsedQuery, parse_query, pla
 from jiansuo.store import DocumentStore, IndexDirs
 from jiansuo.threads import one_blas_thread
 
-ANALYZER_VERSION = "jieba-precise-nohmm+store-author-words+porter+lucene-stop+cjk-bigram+exact-title/2"
+
+def analyzer_version() -> str:
+    """What the keyword index's terms depend on: a store whose index was built otherwise is rebuilt."""
+    return f"jieba-precise-nohmm+store-author-words+{tokenize.STEMMER}+lucene-stop+cjk-bigram+exact-title/2"
 Progress = Callable[[int], None]
 
 
@@ -419,14 +422,14 @@ class Engine:
                 hit.excerpt = passage_excerpt(hit.document, int(hit.scores["passage_start"])) or hit.excerpt
 
     def _params(self, seq: int) -> dict:
-        return {"kind": "bm25", "engine": "tantivy", "analyzer": ANALYZER_VERSION, "store_seq": seq,
+        return {"kind": "bm25", "engine": "tantivy", "analyzer": analyzer_version(), "store_seq": seq,
                 "built_at": _now()}
 
     def _params_match(self, version: Path | None) -> bool:
         if version is None:
             return False
         params = IndexDirs.read_params(version)
-        return params.get("analyzer") == ANALYZER_VERSION
+        return params.get("analyzer") == analyzer_version()
 
 
 def _now() -> str:

@@ -30,7 +30,19 @@ _SPLIT = re.compile(
 )
 _CJK_CHAR = re.compile(f"[{_CJK}]")
 MAX_TERM_CHARS = 64
-_stemmer = Stemmer.Stemmer("porter")
+STEMMERS = ("porter", "english", "none")  # PyStemmer's Porter, Snowball English (Porter2), no stemming
+STEMMER = "porter"
+_stemmer: Stemmer.Stemmer | None = Stemmer.Stemmer(STEMMER)
+
+
+def use_stemmer(name: str) -> None:
+    """Switch the English stemmer for this process (benchmarks compare them; the index records which)."""
+    global STEMMER, _stemmer
+    if name not in STEMMERS:
+        raise ValueError(f"stemmer must be one of {', '.join(STEMMERS)}, not {name!r}")
+    STEMMER = name
+    _stemmer = None if name == "none" else Stemmer.Stemmer(name)
+    _latin_term.cache_clear()
 
 
 _USER_WORD = re.compile(f"[{_CJK}·]{{2,12}}")
@@ -64,7 +76,7 @@ def _latin_term(word: str) -> str | None:
     word = unicodedata.normalize("NFKC", word).casefold()
     if word in ENGLISH_STOPWORDS or len(word) > MAX_TERM_CHARS:
         return None
-    return _stemmer.stemWord(word)
+    return _stemmer.stemWord(word) if _stemmer is not None else word
 
 
 def token_spans(text: str) -> list[Token]:

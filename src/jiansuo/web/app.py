@@ -57,7 +57,7 @@ def create_app(engine: Engine) -> FastAPI:
         return response
 
     def page_context(request: Request, **values) -> dict:
-        lang = choose_language(request.query_params.get("lang"), request.headers.get("accept-language"))
+        lang = _language(request)
         switch_to = "en" if lang == "zh" else "zh"
         params = dict(request.query_params)
         params["lang"] = switch_to
@@ -75,7 +75,7 @@ def create_app(engine: Engine) -> FastAPI:
             search = parse_search(request.query_params)
             page = searched(search) if search.query or _has_filters(search) else None
         except BadParameter as error:
-            return error_page(request, 400, str(error))
+            return error_page(request, 400, error.message(_language(request)))
         return templates.TemplateResponse(request, "search.html", page_context(
             request, search=search, page=page, pages=_pagination(page) if page else None,
             back_url=search_url("/", search), has_filters=_has_filters(search)))
@@ -162,6 +162,10 @@ def create_app(engine: Engine) -> FastAPI:
         return RedirectResponse(search_url("/feed.atom", parse_search({}), venue=name, sort="date"))
 
     return app
+
+
+def _language(request: Request) -> str:
+    return choose_language(request.query_params.get("lang"), request.headers.get("accept-language"))
 
 
 def _local_path(url: str) -> str:

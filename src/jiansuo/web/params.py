@@ -17,32 +17,43 @@ FIELDS = ("q", "from", "to", "category", "venue", "tag", "sort", "page", "limit"
 
 
 class BadParameter(ValueError):
-    """A parameter the user can fix; the message says how."""
+    """A parameter the user can fix; the message says how, in English (str) or in Chinese (`chinese`)."""
+
+    def __init__(self, message: str, chinese: str | None = None):
+        super().__init__(message)
+        self.chinese = chinese or message
+
+    def message(self, lang: str) -> str:
+        return self.chinese if lang == "zh" else str(self)
 
 
 def parse_search(params: Mapping[str, str]) -> SearchRequest:
     query = params.get("q", "") or ""
     if len(query) > MAX_QUERY_CHARS:
-        raise BadParameter(f"q is {len(query)} characters long; at most {MAX_QUERY_CHARS} are allowed")
+        raise BadParameter(f"q is {len(query)} characters long; at most {MAX_QUERY_CHARS} are allowed",
+                           f"查询有 {len(query)} 个字符，最多允许 {MAX_QUERY_CHARS} 个")
     if "\x00" in query:
-        raise BadParameter("q contains a NUL character")
+        raise BadParameter("q contains a NUL character", "查询中含有 NUL 字符")
     sort = params.get("sort") or "relevance"
     if sort not in SORTS:
-        raise BadParameter(f"sort must be one of {', '.join(SORTS)}, not {sort!r}")
+        raise BadParameter(f"sort must be one of {', '.join(SORTS)}, not {sort!r}",
+                           f"排序方式须为 {', '.join(SORTS)} 之一，而不是 {sort!r}")
     mode = params.get("mode") or ""
     if mode and mode not in MODES:
-        raise BadParameter(f"mode must be one of {', '.join(MODES)}, not {mode!r}")
+        raise BadParameter(f"mode must be one of {', '.join(MODES)}, not {mode!r}",
+                           f"模式须为 {', '.join(MODES)} 之一，而不是 {mode!r}")
     limit = _integer(params, "limit", PAGE_SIZE, 1, MAX_LIMIT)
     rerank = _integer(params, "rerank", 0, 0, 200)
     budget = _integer(params, "budget", 100, 10, 2000)
     page = _integer(params, "page", 1, 1, MAX_OFFSET // limit + 1)
     date_from, date_to = _date(params, "from"), _date(params, "to")
     if date_from and date_to and date_from > date_to:
-        raise BadParameter(f"from ({date_from}) is after to ({date_to})")
+        raise BadParameter(f"from ({date_from}) is after to ({date_to})",
+                           f"起始日期（{date_from}）晚于截止日期（{date_to}）")
     texts = {name: (params.get(name) or "").strip() for name in ("category", "venue", "tag")}
     for name, value in texts.items():
         if len(value) > 200 or "\x00" in value:
-            raise BadParameter(f"{name} is not a valid label")
+            raise BadParameter(f"{name} is not a valid label", f"{name} 不是有效的标签")
     return SearchRequest(query=query, date_from=date_from, date_to=date_to, categories=texts["category"],
                          venue=texts["venue"], tag=texts["tag"], sort=sort, offset=(page - 1) * limit, limit=limit,
                          mode=mode, rerank=rerank, budget=budget)
@@ -71,9 +82,10 @@ def _integer(params: Mapping[str, str], name: str, default: int, low: int, high:
     try:
         value = int(raw)
     except ValueError:
-        raise BadParameter(f"{name} must be a whole number, not {raw[:40]!r}") from None
+        raise BadParameter(f"{name} must be a whole number, not {raw[:40]!r}",
+                           f"{name} 须为整数，而不是 {raw[:40]!r}") from None
     if not low <= value <= high:
-        raise BadParameter(f"{name} must be between {low} and {high}")
+        raise BadParameter(f"{name} must be between {low} and {high}", f"{name} 须在 {low} 到 {high} 之间")
     return value
 
 
@@ -84,7 +96,8 @@ def _date(params: Mapping[str, str], name: str) -> date | None:
     try:
         value = date.fromisoformat(raw)
     except ValueError:
-        raise BadParameter(f"{name} must be a date like 2022-11-09, not {raw[:40]!r}") from None
+        raise BadParameter(f"{name} must be a date like 2022-11-09, not {raw[:40]!r}",
+                           f"{name} 须为形如 2022-11-09 的日期，而不是 {raw[:40]!r}") from None
     if value.year < 1:
-        raise BadParameter(f"{name} is out of range")
+        raise BadParameter(f"{name} is out of range", f"{name} 超出范围")
     return value
