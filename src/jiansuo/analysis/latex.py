@@ -15,7 +15,7 @@ Macros a document defines (``\\newcommand``, ``\\DeclareMathOperator``) are expa
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 MATH_ENVIRONMENTS = ("equation", "equation*", "align", "align*", "aligned", "gather", "gather*", "gathered",
                      "multline", "multline*", "split", "alignat", "alignat*", "flalign", "flalign*", "eqnarray",
@@ -252,3 +252,48 @@ def expand_macros(tex: str, macros: dict[str, Macro], rounds: int = 6) -> str:
         if not changed:
             break
     return tex
+
+
+# -- equation numbers --------------------------------------------------------------------------------
+TAG = re.compile(r"\\tag\*?\s*\{([^{}]*)\}")
+_SET_COUNTER = re.compile(r"\\setCounter\s*\{\s*(\d{1,6})\s*\}")
+_LABEL = re.compile(r"\\label\s*\{([^{}]*)\}")
+_REF = re.compile(r"\\(eqref|ref)\s*\{([^{}]*)\}")
+
+
+@dataclass
+class Numbering:
+    """Equation numbers of one document: numbered environments in order, `\\label` -> number."""
+
+    labels: dict[str, str] = field(default_factory=dict)
+    numbers: dict[int, str] = field(default_factory=dict)  # span index -> its number
+
+    @classmethod
+    def of(cls, spans: list) -> Numbering:
+        numbering = cls()
+        count = 0
+        for index, span in enumerate(spans):
+            counter = _SET_COUNTER.search(span.tex)
+            if counter:  # MathJax's \setCounter{n}: the next numbered equation is n + 1
+                count = int(counter.group(1))
+            tag = TAG.search(span.tex)
+            if tag:
+                number = tag.group(1).strip()
+            elif span.environment in NUMBERED_ENVIRONMENTS:
+                count += 1
+                number = str(count)
+            else:
+                continue
+            numbering.numbers[index] = number
+            for label in _LABEL.findall(span.tex):
+                numbering.labels[label.strip()] = number
+        return numbering
+
+
+def resolve_references(tex: str, labels: dict[str, str]) -> str:
+    """`\\eqref{x}` -> `\\text{(n)}` and `\\ref{x}` -> `\\text{n}` with the document's equation numbers."""
+    def number(match: re.Match) -> str:
+        value = labels.get(match.group(2).strip(), "?")
+        return f"\\text{{({value})}}" if match.group(1) == "eqref" else f"\\text{{{value}}}"
+
+    return _REF.sub(number, tex)

@@ -14,7 +14,7 @@ from functools import lru_cache
 
 from markdown_it import MarkdownIt
 
-from jiansuo.analysis.latex import MathSpan, expand_macros, extract_macros, find_math
+from jiansuo.analysis.latex import MathSpan, Numbering, expand_macros, extract_macros, find_math, resolve_references
 
 MATH_OPEN, MATH_CLOSE = "\ue000", "\ue001"
 PLACEHOLDER_OPEN, PLACEHOLDER_CLOSE = "\ue002", "\ue003"
@@ -83,13 +83,14 @@ def plain_text(text: str) -> str:
         flat = _markdown_text(placeheld)
     else:
         flat = placeheld
-    flat = PLACEHOLDER.sub(lambda m: _math_marker(formulas.spans[int(m.group(1))]), flat)
+    labels = Numbering.of(formulas.spans).labels
+    flat = PLACEHOLDER.sub(lambda m: _math_marker(formulas.spans[int(m.group(1))], labels), flat)
     lines = [_SPACES.sub(" ", line).strip() for line in flat.split("\n")]
     return "\n".join(line for line in lines if line)
 
 
-def _math_marker(span: MathSpan) -> str:
-    tex = " ".join(span.tex.split())
+def _math_marker(span: MathSpan, labels: dict[str, str]) -> str:
+    tex = " ".join(resolve_references(span.tex, labels).split())
     return f"{MATH_OPEN}{tex}{MATH_CLOSE}" if tex else ""
 
 

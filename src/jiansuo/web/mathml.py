@@ -12,13 +12,13 @@ from __future__ import annotations
 import html
 import re
 import xml.etree.ElementTree as ET
-from dataclasses import dataclass, field
 from functools import lru_cache
 
 from latex2mathml.converter import convert_to_element
 from markupsafe import escape
 
-from jiansuo.analysis.latex import NUMBERED_ENVIRONMENTS
+from jiansuo.analysis.latex import TAG as _TAG
+from jiansuo.analysis.latex import resolve_references
 
 _ALIGNED = ("aligned", "align", "align*", "alignat", "alignat*", "alignedat", "flalign", "flalign*", "eqnarray",
             "eqnarray*", "split")
@@ -37,10 +37,6 @@ _ONE_ARGUMENT_WRAPPERS = re.compile(r"\\(?:rlap|llap|clap|mathrlap|mathllap|math
 _CANCELS = re.compile(r"\\(?:bcancel|xcancel)(?![A-Za-z])")
 _SKEW = re.compile(r"\\skew\s*\{[^{}]*\}")
 _CHOOSE = re.compile(r"\{([^{}]*)\\choose([^{}]*)\}")
-_SET_COUNTER = re.compile(r"\\setCounter\s*\{\s*(\d{1,6})\s*\}")
-_TAG = re.compile(r"\\tag\*?\s*\{([^{}]*)\}")
-_LABEL = re.compile(r"\\label\s*\{([^{}]*)\}")
-_REF = re.compile(r"\\(eqref|ref)\s*\{([^{}]*)\}")
 _SIZED_DELIMITER = re.compile(r"(\\(?:big|Big|bigg|Bigg)[lrm]?)\s*(\\[{}]|\\[A-Za-z]+)")
 _DELIMITER_CHARS = {"\\{": "{", "\\}": "}", "\\lbrace": "{", "\\rbrace": "}", "\\langle": "⟨", "\\rangle": "⟩",
                     "\\lfloor": "⌊", "\\rfloor": "⌋", "\\lceil": "⌈", "\\rceil": "⌉", "\\uparrow": "↑",
@@ -50,38 +46,9 @@ _MARKDOWN_ESCAPES = re.compile(r"\\([+\-])")  # `\+` / `\-` at a line start: Mar
 _UNKNOWN = re.compile(r"\\([A-Za-z]{2,})")
 
 
-@dataclass
-class Numbering:
-    """Equation numbers of one document: numbered environments in order, `\\label` -> number."""
-
-    labels: dict[str, str] = field(default_factory=dict)
-    numbers: dict[int, str] = field(default_factory=dict)  # span index -> its number
-
-    @classmethod
-    def of(cls, spans: list) -> Numbering:
-        numbering = cls()
-        count = 0
-        for index, span in enumerate(spans):
-            counter = _SET_COUNTER.search(span.tex)
-            if counter:  # MathJax's \setCounter{n}: the next numbered equation is n + 1
-                count = int(counter.group(1))
-            tag = _TAG.search(span.tex)
-            if tag:
-                number = tag.group(1).strip()
-            elif span.environment in NUMBERED_ENVIRONMENTS:
-                count += 1
-                number = str(count)
-            else:
-                continue
-            numbering.numbers[index] = number
-            for label in _LABEL.findall(span.tex):
-                numbering.labels[label.strip()] = number
-        return numbering
-
-
 def formula_html(tex: str, display: bool, number: str = "", labels: dict[str, str] | None = None) -> str:
     """HTML for one formula: MathML (display ones with their equation number), or the TeX in a code box."""
-    tex = _REF.sub(lambda m: _reference(m, labels or {}), tex)
+    tex = resolve_references(tex, labels or {})
     tex = _TAG.sub("", tex)
     mathml = tex_to_mathml(tex, display)
     if mathml == "":
@@ -92,11 +59,6 @@ def formula_html(tex: str, display: bool, number: str = "", labels: dict[str, st
         return mathml
     label = f'<span class="eqno">({escape(number)})</span>' if number else ""
     return f'<span class="math-display">{mathml}{label}</span>'
-
-
-def _reference(match: re.Match, labels: dict[str, str]) -> str:
-    number = labels.get(match.group(2).strip(), "?")
-    return f"\\text{{({number})}}" if match.group(1) == "eqref" else f"\\text{{{number}}}"
 
 
 @lru_cache(maxsize=8192)

@@ -14,6 +14,7 @@ from urllib.parse import urljoin, urlsplit
 from markdown_it import MarkdownIt
 from markupsafe import Markup, escape
 
+from jiansuo.analysis.latex import Numbering
 from jiansuo.analysis.plaintext import (
     MATH,
     MATH_CLOSE,
@@ -23,7 +24,7 @@ from jiansuo.analysis.plaintext import (
     looks_like_markdown,
     prepared,
 )
-from jiansuo.web.mathml import Numbering, formula_html
+from jiansuo.web.mathml import formula_html
 
 EXCERPT_FORMULA_CHARS = 120  # longer formulas are elided from excerpts, not shown cut
 _TAG_OR_TEXT = re.compile(r"(<[^>]*>)")
