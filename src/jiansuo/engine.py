@@ -26,7 +26,7 @@ from jiansuo.model import Document, Hit, SearchPage, SearchRequest
 from jiansuo.retrieve import fusion
 from jiansuo.retrieve.backend import KeywordBackend, build_backend, open_backend
 from jiansuo.retrieve.bm25 import DEFAULT_BOOSTS
-from jiansuo.retrieve.dense import DenseIndex
+from jiansuo.retrieve.dense import MEANING_CUTOFFS, DenseIndex
 from jiansuo.retrieve.hubness import csls_penalty
 from jiansuo.retrieve.query import MUST, MUST_NOT, ParsedQuery, parse_query, plain_query
 from jiansuo.store import DocumentStore, IndexDirs
@@ -44,7 +44,8 @@ class Engine:
 
     def __init__(self, path: Path | str, boosts: dict[str, float] | None = None, encoder: str | None = None,
                  embedding_cache: Path | str | None = None, fusion_method: str = "confidence",
-                 hubness: bool = False, reranker: Path | str | None = None, full_coverage_at: float = 0.1):
+                 hubness: bool = False, reranker: Path | str | None = None, full_coverage_at: float = 0.1,
+                 meaning_cutoff: float | None = None):
         self.path = Path(path)
         self.path.mkdir(parents=True, exist_ok=True)
         self.store = DocumentStore(self.path / "store.sqlite")
@@ -53,6 +54,7 @@ class Engine:
         self.fusion_method = fusion_method
         self.hubness = hubness
         self.full_coverage_at = full_coverage_at
+        self.meaning_cutoff = meaning_cutoff  # None: the encoder's calibrated cut-off (MEANING_CUTOFFS)
         self.reranker_path = reranker
         self._reranker = None
         self._cache_path = Path(embedding_cache or self.path / "cache" / "embeddings.sqlite")
@@ -333,6 +335,10 @@ class Engine:
         else:
             keyword_hits, total = backend.search(parsed, replace(request, offset=0, limit=depth, sort="relevance"),
                                                  known)
+            cutoff = self.meaning_cutoff if self.meaning_cutoff is not None else MEANING_CUTOFFS.get(dense.encoder_name)
+            if total == 0 and cutoff is not None and not self.hubness:
+                # nothing matches the words: list only what is close in meaning (bench/meaning_cutoff.py)
+                dense_hits = [h for h in dense_hits if h.scores.get("dense", 0.0) >= cutoff]
             hits = self._fuse(backend, keyword_hits, dense_hits, terms)
             keyword_total = total
             total = max(total, len(hits))

@@ -34,6 +34,10 @@ def doc_record(document: Document) -> dict:
             "tags": [t.casefold() for t in document.tags], "popularity": document.reads + document.stars}
 
 
+# Cosine below which a passage is not listed when no document matches the query's words (hybrid mode): the
+# 99th percentile of the best match unrelated queries find (bench/meaning_cutoff.py calibrates and checks it).
+MEANING_CUTOFFS: dict[str, float] = {}
+
 class DenseIndex:
     def __init__(self, folder: Path):
         self.folder = Path(folder)

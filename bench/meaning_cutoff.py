@@ -1,0 +1,85 @@
+"""The honest-hybrid cut-off: when no document matches a query's words, which results by meaning to list.
+
+1. Calibrate (no test data): queries that have nothing to do with a corpus, the 312 kexue post titles
+   (Chinese, machine learning) and SciFact's train claims (English, biomedicine), searched by e5 in the CISI
+   corpus (English, library science, 1960s). The best cosine each finds is what "unrelated" looks like; the
+   cut-off is its 99th percentile: an unrelated query finds nothing to list 99 times in 100.
+2. Check on every set: the share of queries no document matches by keywords (these show the notice), and
+   hybrid nDCG@10 with and without the cut-off. Only such queries can change; the cross-lingual sets, where
+   most queries share no word with the corpus, show whether relevant results are kept.
+
+Run: python bench/meaning_cutoff.py [--datasets lo-help/zh2en,lo-help/en2zh,...] [--percentile 99]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+
+import numpy as np
+from common import DATA, need, table
+from dense_beir import engine_for
+
+from jiansuo.evaluate.beir import run_queries
+from jiansuo.evaluate.datasets import read_qrels, read_queries
+from jiansuo.evaluate.metrics import score_run
+from jiansuo.model import SearchRequest
+
+SETS = ("cisi", "lo-help/zh", "lo-help/en", "lo-help/zh2en", "lo-help/en2zh")
+
+
+def unrelated_best_cosines(corpus: str) -> np.ndarray:
+    engine = engine_for(corpus, "e5")
+    titles = [json.loads(line)["title"] for line in open(need(DATA / "kexue" / "kexue.jsonl"), encoding="utf-8")]
+    claims = [read_queries(DATA / "scifact")[q] for q in read_qrels(DATA / "scifact", "train")]
+    best = []
+    for text in titles + claims:
+        hits = engine.dense.search(engine.query_vector(text), SearchRequest(), 1)
+        best.append(hits[0].scores["dense"] if hits else 0.0)
+    return np.array(best)
+
+
+def keyword_total(engine, text: str) -> int:
+    return engine.search(SearchRequest(query=text, syntax=False, mode="bm25", limit=1), hydrate=False).total
+
+
+def check(dataset: str, cutoff: float) -> list[list]:
+    engine = engine_for(dataset, "e5")
+    folder = DATA / dataset
+    rows = []
+    for split in ("test", "nooverlap"):
+        if not (folder / "qrels" / f"{split}.tsv").exists():
+            continue
+        qrels = read_qrels(folder, split)
+        queries = {q: t for q, t in read_queries(folder).items() if q in qrels}
+        no_words = [q for q, t in queries.items() if not keyword_total(engine, t)]
+        engine.meaning_cutoff = -1.0
+        before = run_queries(engine, queries, mode="hybrid")[0]
+        engine.meaning_cutoff = cutoff
+        after = run_queries(engine, queries, mode="hybrid")[0]
+        listed = sum(1 for q in no_words if after.get(q))
+        dropped = sum(len(before.get(q, {})) - len(after.get(q, {})) for q in no_words)
+        ndcg_before = score_run(qrels, before, ("ndcg@10",))["ndcg@10"]
+        ndcg_after = score_run(qrels, after, ("ndcg@10",))["ndcg@10"]
+        rows.append([f"{dataset} ({split})", len(queries), len(no_words), f"{len(no_words) / len(queries):.1%}",
+                     f"{listed}/{len(no_words)}", dropped, ndcg_before, ndcg_after, ndcg_after - ndcg_before])
+    return rows
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--datasets", default=",".join(SETS))
+    parser.add_argument("--percentile", type=float, default=99.0)
+    args = parser.parse_args()
+    best = unrelated_best_cosines("cisi")
+    cutoff = float(np.percentile(best, args.percentile))
+    print(f"Unrelated queries (312 kexue titles + SciFact train claims) in CISI, best e5 cosine: "
+          f"median {np.median(best):.4f}, 95th {np.percentile(best, 95):.4f}, 99th {np.percentile(best, 99):.4f}, "
+          f"max {best.max():.4f}; cut-off = {args.percentile:g}th percentile = {cutoff:.4f}\n")
+    rows = [row for name in args.datasets.split(",") for row in check(name, cutoff)]
+    print(table(["set", "queries", "no keyword match", "share (notice)", "listed after cut", "hits cut",
+                 "nDCG@10 no cut", "nDCG@10 cut", "change"], rows))
+
+
+if __name__ == "__main__":
+    main()
