@@ -113,6 +113,7 @@ def test_an_unfinished_build_is_ignored_and_swept(posts_engine):
     live = dirs.current()
     half = dirs.new_version()  # a build that crashed before params.json
     (half / "junk").write_text("partial")
+    (half / ".builder").write_text("999999999")  # the process that was building it is gone
     reopened = Engine(posts_engine.path)
     assert reopened._bm25_dirs.current() == live
     assert ids(reopened.search("title:CoSENT")) == ["p3"]

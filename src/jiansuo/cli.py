@@ -129,6 +129,8 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--host", default="127.0.0.1")
     serve.add_argument("--port", type=int, default=8000)
     serve.add_argument("--workers", type=int, default=1)
+    serve.add_argument("--base-url", default=None,
+                       help="where readers reach the site, for feed links (default http://HOST:PORT)")
     serve.add_argument("--reranker", type=Path, default=None,
                        help="a cross-encoder folder (from `jiansuo train cross`); enables rerank=K")
     return parser
@@ -413,7 +415,7 @@ def _serve(args: argparse.Namespace) -> int:
     except ImportError as error:
         raise MissingExtra(f"{error.name} is missing: pip install 'jiansuo[web]'") from error
     print(f"serving {args.store} on http://{args.host}:{args.port}/ with {args.workers} worker(s)", file=sys.stderr)
-    serve(args.store, args.host, args.port, args.workers, args.reranker)
+    serve(args.store, args.host, args.port, args.workers, args.reranker, args.base_url)
     return EXIT_OK
 
 

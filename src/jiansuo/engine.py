@@ -91,6 +91,8 @@ class Engine:
 
     def refresh(self, progress: Progress | None = None) -> int:
         """Apply every store change the indexes have not seen; rebuilds an index that is missing."""
+        for dirs in (self._bm25_dirs, self._dense_dirs, self._cur_dirs):
+            dirs.sweep()  # an unfinished build left by a killed process
         backend = self.keyword
         if backend is None or not self._params_match(self._keyword_version):
             changed = self.rebuild(progress)

@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator
 from pathlib import Path
 
 from jiansuo.ingest.fields import IngestProblem
-from jiansuo.ingest.jsonl import arxiv_record, beir_record, looks_like, read_jsonl
+from jiansuo.ingest.jsonl import arxiv_record, beir_record, read_jsonl
 from jiansuo.ingest.markdown import read_markdown
 from jiansuo.model import Document
 
@@ -32,9 +31,11 @@ def read_path(path: Path | str, fmt: str = "auto",
                     continue
                 yield from read_path(child, fmt, field_map)
         return
+    if fmt == "auto" and path.suffix.lower() in _MARKDOWN:
+        fmt = "markdown"
     if fmt == "auto":
-        fmt = "markdown" if path.suffix.lower() in _MARKDOWN else _sniff(path)
-    if fmt == "markdown":
+        yield from read_jsonl(path, field_map, detect=True)
+    elif fmt == "markdown":
         yield from read_markdown(path, field_map)
     elif fmt == "beir":
         yield from read_jsonl(path, field_map, beir_record)
@@ -42,15 +43,3 @@ def read_path(path: Path | str, fmt: str = "auto",
         yield from read_jsonl(path, field_map, arxiv_record)
     else:
         yield from read_jsonl(path, field_map)
-
-
-def _sniff(path: Path) -> str:
-    with open(path, encoding="utf-8", errors="replace") as handle:
-        for line in handle:
-            try:
-                record = json.loads(line)
-            except json.JSONDecodeError:
-                continue
-            if isinstance(record, dict):
-                return looks_like(record)
-    return "jsonl"

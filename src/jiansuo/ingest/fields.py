@@ -8,7 +8,11 @@ from datetime import date, datetime
 from email.utils import parsedate_to_datetime
 
 from jiansuo.analysis import detect_language
+from jiansuo.ingest import validate
+from jiansuo.ingest.validate import RecordError
 from jiansuo.model import Document
+
+__all__ = ["IngestProblem", "RecordError", "document_from_record", "parse_date", "parse_field_map"]
 
 # Our field -> source keys tried in order when the user gives no mapping.
 DEFAULT_SOURCES: dict[str, tuple[str, ...]] = {
@@ -41,10 +45,6 @@ class IngestProblem:
         return f"{self.file}:{self.line}: {self.reason}"
 
 
-class RecordError(ValueError):
-    """Raised inside a reader for one bad record; the reader turns it into an IngestProblem."""
-
-
 def parse_field_map(pairs: list[str] | None) -> dict[str, str]:
     """``["title=name", "body=content"]`` -> {"title": "name", "body": "content"}."""
     mapping: dict[str, str] = {}
@@ -61,6 +61,7 @@ def document_from_record(record: dict, field_map: dict[str, str] | None = None) 
     """Build a Document from a dict; returns it with warnings about fields that were dropped."""
     if not isinstance(record, dict):
         raise RecordError(f"expected a JSON object, got {type(record).__name__}")
+    validate.check_record(record)
     field_map = field_map or {}
     used: set[str] = set()
     values: dict[str, object] = {}
@@ -71,30 +72,28 @@ def document_from_record(record: dict, field_map: dict[str, str] | None = None) 
                 values[ours] = record[key]
                 used.add(key)
                 break
-    doc_id = values.get("id")
-    if doc_id is None or str(doc_id).strip() == "":
-        raise RecordError("no document id (looked for 'id', '_id', …; map one with --field id=KEY)")
+    doc_id = validate.document_id(values.get("id", ""))
     warnings: list[str] = []
     parsed_date = None
     if "date" in values:
         parsed_date = parse_date(values["date"])
         if parsed_date is None:
             warnings.append(f"date {values['date']!r} not understood; indexed without a date")
-    title, summary, body = (_text(values.get(k)) for k in ("title", "summary", "body"))
+    title, summary, body = (validate.bounded_text(k, _text(values.get(k))) for k in ("title", "summary", "body"))
     document = Document(
-        id=str(doc_id).strip(),
+        id=doc_id,
         title=title,
         authors=split_people(values.get("authors")),
         date=parsed_date,
         summary=summary,
         body=body,
-        url=_text(values.get("url")),
-        categories=split_labels(values.get("categories")),
-        tags=split_labels(values.get("tags")),
-        venue=_text(values.get("venue")),
+        url=validate.bounded_text("url", _text(values.get("url"))),
+        categories=validate.labels(split_labels(values.get("categories")), "category"),
+        tags=validate.labels(split_labels(values.get("tags")), "tag"),
+        venue=validate.labels([_text(values.get("venue"))], "venue")[0],
         language=_text(values.get("language")) or detect_language(f"{title}\n{summary}\n{body}"),
-        reads=_count(values.get("reads"), warnings, "reads"),
-        stars=_count(values.get("stars"), warnings, "stars"),
+        reads=validate.count(values.get("reads"), "reads", warnings),
+        stars=validate.count(values.get("stars"), "stars", warnings),
         metadata={k: v for k, v in record.items() if k not in used and v not in (None, "", [], {})},
     )
     return document, warnings
@@ -144,13 +143,3 @@ def _text(value: object) -> str:
     if isinstance(value, list):
         return "\n".join(_text(v) for v in value)
     return str(value).strip()
-
-
-def _count(value: object, warnings: list[str], name: str) -> int:
-    if value in (None, ""):
-        return 0
-    try:
-        return max(0, int(float(str(value).replace(",", ""))))
-    except ValueError:
-        warnings.append(f"{name} {value!r} is not a number; set to 0")
-        return 0

@@ -19,26 +19,61 @@ Item = Document | IngestProblem
 
 
 def read_jsonl(path: Path, field_map: dict[str, str] | None = None,
-               convert: Callable[[dict], dict] | None = None) -> Iterator[Item]:
-    """One document per line. Bad lines become IngestProblems (file:line: reason); the rest go on."""
-    with open(path, encoding="utf-8", errors="replace") as handle:
-        for number, line in enumerate(handle, start=1):
-            if not line.strip():
-                continue
-            try:
-                record = json.loads(line)
-                if convert is not None:
-                    record = convert(record)
-                document, warnings = document_from_record(record, field_map)
-            except json.JSONDecodeError as error:
-                yield IngestProblem(str(path), number, f"invalid JSON ({error.msg} at column {error.colno})")
-                continue
-            except RecordError as error:
-                yield IngestProblem(str(path), number, str(error))
-                continue
-            for warning in warnings:
-                yield IngestProblem(str(path), number, warning, skipped=False)
-            yield document
+               convert: Callable[[dict], dict] | None = None, detect: bool = False) -> Iterator[Item]:
+    """One document per line. Bad lines become IngestProblems (file:line: reason); the rest go on.
+
+    Lines end at LF only (a raw CR is JSON whitespace, not a new record); a UTF-8 BOM is skipped; a line that
+    is not UTF-8 is reported, never altered. `detect`: each record is read as the flavour it looks like
+    (BEIR, arXiv or plain), not the whole file as its first record's. An id seen earlier in the file is
+    reported and skipped (the first one stays).
+    """
+    seen: dict[str, int] = {}
+    for number, raw in enumerate(_lines(path), start=1):
+        if not raw.strip():
+            continue
+        try:
+            line = raw.decode("utf-8")
+        except UnicodeDecodeError as error:
+            yield IngestProblem(str(path), number, f"not UTF-8 (byte {error.start + 1} of the line); not stored")
+            continue
+        try:
+            record = json.loads(line, parse_constant=_refuse_constant)
+            if detect and isinstance(record, dict):
+                convert = _CONVERTERS[looks_like(record)]
+            if convert is not None:
+                record = convert(record)
+            document, warnings = document_from_record(record, field_map)
+        except json.JSONDecodeError as error:
+            yield IngestProblem(str(path), number, f"invalid JSON ({error.msg} at column {error.colno})")
+            continue
+        except RecursionError:
+            yield IngestProblem(str(path), number, "JSON nested too deeply")
+            continue
+        except RecordError as error:
+            yield IngestProblem(str(path), number, str(error))
+            continue
+        if document.id in seen:
+            yield IngestProblem(str(path), number, f"id {document.id[:80]!r} already appeared on line "
+                                                   f"{seen[document.id]}; this line is not stored")
+            continue
+        seen[document.id] = number
+        for warning in warnings:
+            yield IngestProblem(str(path), number, warning, skipped=False)
+        yield document
+
+
+def _lines(path: Path) -> Iterator[bytes]:
+    with open(path, "rb") as handle:
+        first = True
+        for line in handle:  # binary mode splits on LF only
+            if first and line.startswith(b"\xef\xbb\xbf"):
+                line = line[3:]
+            first = False
+            yield line
+
+
+def _refuse_constant(name: str) -> float:
+    raise RecordError(f"{name} is not a number a document can hold")
 
 
 def beir_record(record: dict) -> dict:
@@ -85,3 +120,6 @@ def looks_like(record: dict) -> str:
 
 def _unwrap(value: object) -> str:
     return re.sub(r"\s+", " ", str(value or "")).strip()
+
+
+_CONVERTERS: dict[str, Callable[[dict], dict] | None] = {"beir": beir_record, "arxiv": arxiv_record, "jsonl": None}

@@ -13,7 +13,12 @@ from jiansuo.model import Document
 
 def read_markdown(path: Path, field_map: dict[str, str] | None = None) -> Iterator[Document | IngestProblem]:
     """A post: front matter gives the fields, the rest is the body; the file name is the default id."""
-    text = path.read_text(encoding="utf-8", errors="replace")
+    try:
+        text = path.read_bytes().decode("utf-8-sig")
+    except UnicodeDecodeError as error:
+        line = path.read_bytes()[: error.start].count(b"\n") + 1
+        yield IngestProblem(str(path), line, "not UTF-8; the file is not stored")
+        return
     record: dict = {}
     body = text
     if text.startswith("---"):

@@ -8,6 +8,7 @@ term is looked up in every text field with that field's boost and the per-field 
 
 from __future__ import annotations
 
+import logging
 import re
 from collections.abc import Callable, Iterable
 from pathlib import Path
@@ -42,6 +43,11 @@ def _schema() -> tantivy.Schema:
     return builder.build()
 
 
+MAX_I64 = 2**63 - 1
+MAX_ID_BYTES = 60_000  # tantivy refuses terms of 64 KiB and more
+log = logging.getLogger("jiansuo.bm25")
+
+
 def _to_tantivy(document: Document) -> tantivy.Document:
     fields: dict = {
         "id": document.id,
@@ -51,7 +57,7 @@ def _to_tantivy(document: Document) -> tantivy.Document:
         "authors": " ".join(analyze(" ; ".join(document.authors))),
         "cjk": " ".join(cjk_bigrams("\n".join((document.title, document.summary, document.body)))),
         "day": document.date.toordinal() if document.date else 0,
-        "popularity": document.reads + document.stars,
+        "popularity": min(MAX_I64, max(0, int(document.reads) + int(document.stars))),
         "title_exact": exact_title(document.title),
     }
     keyword_values = {"categories": document.categories, "tags": document.tags,
@@ -95,7 +101,7 @@ class TantivyIndex:
         index = tantivy.Index(_schema(), path=str(folder / "tantivy"), reuse=False)
         writer = index.writer(WRITER_HEAP, 1)
         for document in documents:
-            writer.add_document(_to_tantivy(document))
+            _add(writer, document)
             if progress:
                 progress(1)
         writer.commit()
@@ -111,9 +117,10 @@ class TantivyIndex:
         writer = self._index.writer(WRITER_HEAP, 1)
         count, last_seq = 0, self.indexed_seq
         for change in changes:
-            writer.delete_documents_by_term("id", change.doc_id)
+            if len(change.doc_id.encode("utf-8")) <= MAX_ID_BYTES:
+                writer.delete_documents_by_term("id", change.doc_id)
             if change.document is not None:
-                writer.add_document(_to_tantivy(change.document))
+                _add(writer, change.document)
             count += 1
             last_seq = max(last_seq, change.seq)
             if progress:
@@ -261,6 +268,17 @@ class TantivyIndex:
 
     def _keyword(self, field: str, value: str) -> tantivy.Query:
         return tantivy.Query.term_query(self._schema, field, value.strip().casefold())
+
+
+def _add(writer: tantivy.IndexWriter, document: Document) -> None:
+    """Add one document; one that the index cannot take is logged and left out, never failing the batch."""
+    if len(document.id.encode("utf-8")) > MAX_ID_BYTES:
+        log.error("document id of %d bytes cannot be indexed; left out", len(document.id.encode("utf-8")))
+        return
+    try:
+        writer.add_document(_to_tantivy(document))
+    except (ValueError, OverflowError, TypeError) as error:
+        log.error("document %r cannot be indexed (%s); left out", document.id[:200], error)
 
 
 _OCCURS = {MUST: Occur.Must, MUST_NOT: Occur.MustNot, "should": Occur.Should}

@@ -3,7 +3,8 @@
 Layout: ``indexes/<kind>/v000007/`` (one built index, with a readable ``params.json``) and
 ``indexes/<kind>/CURRENT`` naming the live version. A rebuild writes a new version beside the live
 one and then replaces CURRENT with a rename, so a crash at any moment leaves either the old or the new
-version serving. Versions without ``params.json`` are unfinished builds and are swept away.
+version serving. Versions without ``params.json`` are unfinished builds: swept away once the process that
+was building them (named in ``.builder``) is gone.
 """
 
 from __future__ import annotations
@@ -15,6 +16,24 @@ import tempfile
 from pathlib import Path
 
 FORMAT_VERSION = 1
+BUILDER = ".builder"  # in an unfinished version: the id of the process building it
+
+
+def _building(version: Path) -> bool:
+    """Whether a live process (not this one's earlier, killed self) is still building `version`."""
+    try:
+        pid = int((version / BUILDER).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return False
+    if pid == os.getpid():
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
 
 
 def write_json_atomic(path: Path, data: dict) -> None:
@@ -57,6 +76,7 @@ class IndexDirs:
         numbers = [int(p.name[1:]) for p in self.root.glob("v[0-9]*") if p.name[1:].isdigit()]
         version = self.root / f"v{max(numbers, default=0) + 1:06d}"
         version.mkdir()
+        (version / BUILDER).write_text(str(os.getpid()), encoding="utf-8")
         return version
 
     def publish(self, version: Path, params: dict) -> None:
@@ -84,6 +104,6 @@ class IndexDirs:
         finished = sorted(p for p in self.root.glob("v[0-9]*") if (p / "params.json").exists())
         older = [p for p in finished if p != live and (live is None or p.name < live.name)]
         doomed = older[: max(0, len(older) - keep_previous)]
-        doomed += [p for p in self.root.glob("v[0-9]*") if not (p / "params.json").exists()]
+        doomed += [p for p in self.root.glob("v[0-9]*") if not (p / "params.json").exists() and not _building(p)]
         for path in doomed:
             shutil.rmtree(path, ignore_errors=True)

@@ -7,6 +7,7 @@ Scale with `jiansuo serve --workers N`.
 
 from __future__ import annotations
 
+import math
 import os
 from pathlib import Path
 from urllib.parse import quote
@@ -34,7 +35,9 @@ SECURITY_HEADERS = {
 }
 
 
-def create_app(engine: Engine) -> FastAPI:
+def create_app(engine: Engine, base_url: str = "http://localhost:8000") -> FastAPI:
+    """The site for `engine`. `base_url` is where readers reach it: feed links use it, never the Host header."""
+    base_url = base_url.rstrip("/")
     # /docs and /redoc would load their scripts from a CDN, which an air-gapped site cannot reach: not served
     app = FastAPI(title="jiansuo", version="0.1.0", summary="Search research writing (中文/English/LaTeX)",
                   docs_url=None, redoc_url=None)
@@ -130,7 +133,7 @@ def create_app(engine: Engine) -> FastAPI:
         document = engine.get(doc_id)
         if document is None:
             return JSONResponse({"error": f"no document with id {doc_id!r}"}, status_code=404)
-        return {**document.to_dict(), "related": [_hit_json(h) for h in engine.related(doc_id, limit=6)]}
+        return _finite({**document.to_dict(), "related": [_hit_json(h) for h in engine.related(doc_id, limit=6)]})
 
     @app.get("/api/stats", summary="What the store and its index hold")
     async def api_stats():
@@ -149,9 +152,9 @@ def create_app(engine: Engine) -> FastAPI:
             page = searched(search)
         except BadParameter as error:
             return JSONResponse({"error": str(error)}, status_code=400)
-        base = str(request.base_url).rstrip("/")
         title = f"jiansuo: {search.query or search.categories or search.venue or search.tag or 'all'}"
-        return Response(atom_feed(page, title, str(request.url), base), media_type="application/atom+xml")
+        self_url = base_url + search_url("/feed.atom", search)
+        return Response(atom_feed(page, title, self_url, base_url), media_type="application/atom+xml")
 
     @app.get("/feed/category/{name}.atom", include_in_schema=False)
     async def category_feed(name: str):
@@ -162,6 +165,17 @@ def create_app(engine: Engine) -> FastAPI:
         return RedirectResponse(search_url("/feed.atom", parse_search({}), venue=name, sort="date"))
 
     return app
+
+
+def _finite(value: object) -> object:
+    """JSON cannot hold NaN or infinities (a store written before ingest refused them may have some): null."""
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, dict):
+        return {key: _finite(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_finite(item) for item in value]
+    return value
 
 
 def _language(request: Request) -> str:
@@ -210,4 +224,5 @@ def _page_json(page: SearchPage) -> dict:
 
 def app_from_env() -> FastAPI:
     """uvicorn factory for other servers (`uvicorn --factory jiansuo.web.app:app_from_env`): $JIANSUO_HOME."""
-    return create_app(Engine(os.environ.get("JIANSUO_HOME", "jiansuo-data")))
+    return create_app(Engine(os.environ.get("JIANSUO_HOME", "jiansuo-data")),
+                      os.environ.get("JIANSUO_BASE_URL", "http://localhost:8000"))

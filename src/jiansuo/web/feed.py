@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import xml.etree.ElementTree as ET
 from datetime import UTC, datetime, time
+from urllib.parse import quote
 
+from jiansuo.analysis.plaintext import MATH_CLOSE, MATH_OPEN
 from jiansuo.model import SearchPage
 from jiansuo.web.render import safe_url
 
@@ -12,11 +14,12 @@ ATOM = "http://www.w3.org/2005/Atom"
 
 
 def atom_feed(page: SearchPage, title: str, self_url: str, base_url: str) -> bytes:
+    """The page's hits as Atom entries; `base_url` is the site's configured address, never a request's Host."""
     ET.register_namespace("", ATOM)
     feed = ET.Element(f"{{{ATOM}}}feed")
     _text(feed, "title", title)
     _text(feed, "id", self_url)
-    ET.SubElement(feed, f"{{{ATOM}}}link", rel="self", href=self_url)
+    ET.SubElement(feed, f"{{{ATOM}}}link", rel="self", href=_xml_safe(self_url))
     dates = [h.document.date for h in page.hits if h.document and h.document.date]
     _text(feed, "updated", _stamp(max(dates) if dates else None))
     for hit in page.hits:
@@ -24,16 +27,16 @@ def atom_feed(page: SearchPage, title: str, self_url: str, base_url: str) -> byt
         if document is None:
             continue
         entry = ET.SubElement(feed, f"{{{ATOM}}}entry")
-        ours = f"{base_url}/doc/{document.id}"
+        ours = f"{base_url}/doc/{quote(document.id, safe='')}"
         _text(entry, "title", document.title or document.id)
         _text(entry, "id", ours)
-        ET.SubElement(entry, f"{{{ATOM}}}link", rel="alternate", href=safe_url(document.url) or ours)
+        ET.SubElement(entry, f"{{{ATOM}}}link", rel="alternate", href=_xml_safe(safe_url(document.url) or ours))
         _text(entry, "updated", _stamp(document.date))
         for name in document.authors[:10]:
             _text(ET.SubElement(entry, f"{{{ATOM}}}author"), "name", name)
         for category in document.categories:
-            ET.SubElement(entry, f"{{{ATOM}}}category", term=category)
-        summary = "".join(text for text, _ in hit.excerpt)
+            ET.SubElement(entry, f"{{{ATOM}}}category", term=_xml_safe(category))
+        summary = "".join(text for text, _ in hit.excerpt).replace(MATH_OPEN, "$").replace(MATH_CLOSE, "$")
         _text(entry, "summary", summary)
     return ET.tostring(feed, encoding="utf-8", xml_declaration=True)
 

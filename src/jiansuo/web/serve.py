@@ -18,6 +18,12 @@ import uvicorn
 
 from jiansuo.engine import Engine
 
+SERVER_LIMITS = {
+    "timeout_keep_alive": 5,  # seconds an idle keep-alive connection stays open
+    "limit_concurrency": 512,  # connections + tasks at once; more get 503
+    "h11_max_incomplete_event_size": 64 * 1024,  # request line + headers: larger is refused
+}
+
 
 def listening_socket(host: str, port: int) -> socket.socket:
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
@@ -29,14 +35,15 @@ def listening_socket(host: str, port: int) -> socket.socket:
     return sock
 
 
-def _run_worker(store: str, sock: socket.socket, reranker: str | None = None, workers: int = 1) -> None:
+def _run_worker(store: str, sock: socket.socket, reranker: str | None = None, workers: int = 1,
+                base_url: str = "") -> None:
     from jiansuo.web.app import create_app
 
     _share_cores(workers)
     engine = Engine(store, reranker=reranker)
     engine.warm_up()
-    app = create_app(engine)
-    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="off"))
+    app = create_app(engine, base_url)
+    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="off", **SERVER_LIMITS))
     server.run(sockets=[sock])
 
 
@@ -56,19 +63,22 @@ def _share_cores(workers: int) -> None:
 
 
 def serve(store: Path | str, host: str = "127.0.0.1", port: int = 8000, workers: int = 1,
-          reranker: Path | str | None = None) -> None:
-    """Bring the index up to date with the store, then answer HTTP until interrupted."""
+          reranker: Path | str | None = None, base_url: str | None = None) -> None:
+    """Bring the index up to date with the store, then answer HTTP until interrupted.
+
+    `base_url`: where readers reach the site (feed links); default http://HOST:PORT."""
+    base_url = base_url or f"http://{'[' + host + ']' if ':' in host else host}:{port}"
     engine = Engine(store)
     if engine.keyword is None or engine.pending_changes():
         engine.refresh()
     engine.close()
     sock = listening_socket(host, port)
     if workers <= 1:
-        _run_worker(str(store), sock, str(reranker) if reranker else None, 1)
+        _run_worker(str(store), sock, str(reranker) if reranker else None, 1, base_url)
         return
     context = multiprocessing.get_context("fork")
     processes = [context.Process(target=_run_worker, args=(str(store), sock, str(reranker) if reranker else None,
-                                                           workers), daemon=True) for _ in range(workers)]
+                                                           workers, base_url), daemon=True) for _ in range(workers)]
     for process in processes:
         process.start()
 
