@@ -87,12 +87,12 @@ class LiveServer:
 
         import uvicorn
 
-        from jiansuo.web.serve import listening_socket
+        from jiansuo.web.serve import SERVER_LIMITS, listening_socket
 
         sock = listening_socket("127.0.0.1", 0)
         self.port = sock.getsockname()[1]
         self.url = f"http://127.0.0.1:{self.port}"
-        self.server = uvicorn.Server(uvicorn.Config(app, log_level="warning"))
+        self.server = uvicorn.Server(uvicorn.Config(app, log_level="warning", **SERVER_LIMITS))
         self.thread = threading.Thread(target=self.server.run, kwargs={"sockets": [sock]}, daemon=True)
         self.thread.start()
         import time

@@ -139,3 +139,34 @@ def test_feeds_are_well_formed_and_link_to_the_configured_base_url(odd_server):
     links = [link.get("href") for link in feed.iter("{http://www.w3.org/2005/Atom}link")]
     assert links and all(link.startswith("https://search.example.org/") for link in links)
     assert "evil.example" not in response.text
+
+
+def raw_request(server, data: bytes, wait: float = 5.0) -> bytes:
+    import socket
+
+    with socket.create_connection(("127.0.0.1", server.port)) as sock:
+        sock.settimeout(wait)
+        out = b""
+        try:
+            sock.sendall(data)
+            while chunk := sock.recv(65536):
+                out += chunk
+        except ConnectionResetError:
+            return b"RESET"
+        return out
+
+
+@pytest.mark.parametrize("request_bytes, status", [
+    (b"GET / HTTP/1.1\r\nHost: x\r\nX-Big: " + b"a" * 300_000 + b"\r\n\r\n", b"431"),
+    (b"GET /?q=" + b"a" * 300_000 + b" HTTP/1.1\r\nHost: x\r\n\r\n", b"414"),
+    (b"NOT HTTP\r\n\r\n", b"400"),
+])
+def test_oversize_and_malformed_requests_are_answered_not_reset(odd_server, request_bytes, status):
+    assert raw_request(odd_server, request_bytes).startswith(b"HTTP/1.1 " + status)
+
+
+def test_a_half_sent_request_is_answered_408_and_closed(odd_server, monkeypatch):
+    from jiansuo.web import protocol
+
+    monkeypatch.setattr(protocol, "REQUEST_DEADLINE", 0.5)
+    assert raw_request(odd_server, b"GET / HTTP/1.1\r\nHost: x\r\n").startswith(b"HTTP/1.1 408")

@@ -91,9 +91,13 @@ def test_plain_text_bodies_keep_their_line_breaks():
     assert "first line<br>second line" in html and "<em>" not in html and "*stars*" in html
 
 
-@pytest.mark.parametrize("url, ok", [("/doc/1", True), ("https://a.org/x", True), ("//evil.example", False),
-                                     ("/\\evil.example", False), ("/\t/evil.example", False),
-                                     ("javascript:alert(1)", False), ("https:evil", False)])
+@pytest.mark.parametrize("url, ok", [
+    ("/doc/1", True), ("https://a.org/x", True), ("HTTPS://a.org", True), ("/?q=a%5Cb", True),
+    ("//evil.example", False), ("/\\evil.example", False), ("\\\\evil.example", False),
+    ("/\t/evil.example", False), ("/\n/evil.example", False), ("/\r/evil.example", False),  # WHATWG drops tab/LF/CR
+    (" //evil.example", False), ("\x01//evil.example", False), ("java\tscript:alert(1)", False),
+    ("javascript:alert(1)", False), ("JaVaScRiPt:alert(1)", False), ("data:text/html,x", False),
+    ("https:evil.example", False), ("https:/\\evil.example", False)])
 def test_safe_url(url, ok):
     assert (render.safe_url(url) is not None) is ok
 

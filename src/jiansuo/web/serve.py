@@ -17,11 +17,13 @@ from pathlib import Path
 import uvicorn
 
 from jiansuo.engine import Engine
+from jiansuo.web.protocol import GuardedH11Protocol
 
 SERVER_LIMITS = {
     "timeout_keep_alive": 5,  # seconds an idle keep-alive connection stays open
     "limit_concurrency": 512,  # connections + tasks at once; more get 503
-    "h11_max_incomplete_event_size": 64 * 1024,  # request line + headers: larger is refused
+    "h11_max_incomplete_event_size": 64 * 1024,  # request line + headers: larger gets 414 / 431
+    "http": GuardedH11Protocol,  # a request must arrive within 10 s (408); oversize heads answered, not reset
 }
 
 
