@@ -130,3 +130,32 @@ def test_research_post_with_aligned_display_math(page, live_server):
     assert body.locator("a", has_text="《第一篇》").get_attribute("href") == "https://blog.example.org/archives/7"
     assert body.locator("table td math").count() == 1
     page.screenshot(path=str(ARTIFACTS / "research-post-aligned.png"), full_page=True)
+
+
+def test_home_page_lists_the_newest_documents_with_facet_counts(page, live_server, web_engine):
+    page.goto(live_server.url + "/?lang=en")
+    assert page.inner_text("h1.listing") == "Newest"
+    dates = page.locator("li.hit a.day").all_inner_texts()
+    assert dates[:3] == ["2024-03-01", "2023-05-20", "2023-01-05"] and dates == sorted(dates, reverse=True)
+    facets = page.locator("aside.facets section.facet-category li")
+    counts = {li.locator("a").inner_text(): int(li.locator(".n").inner_text()) for li in facets.all()}
+    stored = [d for d in web_engine.store.documents()]
+    assert counts["cs.IR"] == sum("cs.IR" in d.categories for d in stored) >= 1
+    with page.expect_navigation():  # a facet filters the listing
+        page.locator("aside.facets section.facet-category a", has_text="cs.IR").click()
+    assert "category=cs.IR" in page.url and set(hit_ids(page)) == {d.id for d in stored if "cs.IR" in d.categories}
+    page.goto(live_server.url + "/?lang=en")
+    page.screenshot(path=str(ARTIFACTS / "home-newest.png"), full_page=True)
+
+
+def test_day_view_with_previous_and_next_days(page, live_server):
+    page.goto(live_server.url + "/?lang=en")
+    with page.expect_navigation():
+        page.locator("li.hit a.day", has_text="2022-11-02").first.click()
+    assert page.url.endswith("/day/2022-11-02")
+    assert hit_ids(page) == ["p2"] and "2022-11-02" in page.inner_text("h1.listing")
+    assert page.get_attribute("nav.days a[rel=prev]", "href") == "/day/2022-10-18"
+    assert page.get_attribute("nav.days a[rel=next]", "href") == "/day/2022-11-09"
+    with page.expect_navigation():
+        page.click("nav.days a[rel=next]")
+    assert hit_ids(page) == ["p3"]

@@ -8,11 +8,12 @@
 
 from __future__ import annotations
 
+import logging
 import time
 from collections import Counter, OrderedDict
 from collections.abc import Callable, Iterable
 from dataclasses import replace
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from pathlib import Path
 
 import numpy as np
@@ -35,8 +36,9 @@ from jiansuo.threads import one_blas_thread
 
 def analyzer_version() -> str:
     """What the keyword index's terms depend on: a store whose index was built otherwise is rebuilt."""
-    return f"jieba-precise-nohmm+store-author-words+{tokenize.STEMMER}+lucene-stop+cjk-bigram+exact-title/2"
+    return f"jieba-precise-nohmm+store-author-words+{tokenize.STEMMER}+lucene-stop+cjk-bigram+exact-title+facets/3"
 Progress = Callable[[int], None]
+log = logging.getLogger("jiansuo.engine")
 
 
 class Engine:
@@ -214,6 +216,11 @@ class Engine:
         current = self._bm25_dirs.current()
         if current is None:
             return None
+        if current != self._keyword_version and not self._params_match(current):
+            # built by an earlier analyzer or schema: the store is the source of truth, so build it anew
+            log.warning("keyword index %s was built by another analyzer version; rebuilding", current.name)
+            self.rebuild()
+            return self._keyword
         if self._keyword is None or current != self._keyword_version:
             self._keyword = open_backend("bm25", current)
             self._keyword.boosts = self.boosts
@@ -380,6 +387,22 @@ class Engine:
         hits = fusion.rrf(lists)[:limit] if len(lists) > 1 else keyword[:limit]
         self._hydrate(hits, set())
         return hits
+
+    def facets(self, request: SearchRequest, size: int = 20) -> dict[str, list[tuple[str, int]]]:
+        """Label counts (category, venue, tag, month) over what `request` lists, from the keyword index."""
+        backend = self.keyword
+        if backend is None:
+            return {}
+        parsed = parse_query(request.query) if request.syntax else plain_query(request.query)
+        known = self.known_categories() if request.categories else None
+        return backend.facets(parsed, request, known, size)
+
+    def nearest_days(self, day: date, request: SearchRequest | None = None) -> tuple[date | None, date | None]:
+        """The closest earlier and later dates that have documents (meeting `request`'s label filters)."""
+        backend = self.keyword
+        request = request or SearchRequest()
+        known = self.known_categories() if request.categories else None
+        return backend.nearest_days(day, request, known) if backend is not None else (None, None)
 
     def known_categories(self) -> set[str]:
         return set(self._summary()["categories"])

@@ -7,6 +7,7 @@ in `open_backend`; callers only ever see this Protocol.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
+from datetime import date
 from pathlib import Path
 from typing import Protocol
 
@@ -30,6 +31,17 @@ class KeywordBackend(Protocol):
                    known_categories: set[str] | None = None) -> set[str]:
         """The subset of `doc_ids` (None: every indexed document) that meets the query's required and excluded
         clauses and the request's filters."""
+
+    def facets(self, query: ParsedQuery, request: SearchRequest, known_categories: set[str] | None = None,
+               size: int = 20) -> dict[str, list[tuple[str, int]]]:
+        """Label counts (category, venue, tag, month) over the documents that match, most frequent first."""
+
+    def nearest_days(self, day: date, request: SearchRequest,
+                     known_categories: set[str] | None = None) -> tuple[date | None, date | None]:
+        """The closest earlier and later dates that have matching documents."""
+
+    def coverage(self, doc_id: str, terms: list[str]) -> float:
+        """Share of `terms` found in document `doc_id`."""
 
     def num_docs(self) -> int: ...
 

@@ -11,6 +11,8 @@ from __future__ import annotations
 import logging
 import re
 from collections.abc import Callable, Iterable
+from dataclasses import replace
+from datetime import date
 from pathlib import Path
 
 import tantivy
@@ -25,6 +27,7 @@ from jiansuo.store.index_dirs import IndexDirs
 DEFAULT_BOOSTS = {"title": 1.0, "summary": 1.0, "body": 1.0, "authors": 1.0, "cjk": 1.0}
 TEXT_FIELDS = ("title", "summary", "body", "authors")
 KEYWORD_FIELDS = ("categories", "tags", "venue", "language")
+FACETS = {"category": "facet_categories", "venue": "facet_venue", "tag": "facet_tags", "month": "facet_month"}
 WRITER_HEAP = 128_000_000
 Occur = tantivy.Occur
 _NON_CJK = re.compile(r"[0-9A-Za-z\\]")
@@ -38,6 +41,8 @@ def _schema() -> tantivy.Schema:
     for name in KEYWORD_FIELDS:
         builder.add_text_field(name, tokenizer_name="raw", index_option="basic")
     builder.add_text_field("title_exact", tokenizer_name="raw", index_option="basic")
+    for name in FACETS.values():  # labels as written, for counting (the keyword fields above are casefolded)
+        builder.add_text_field(name, tokenizer_name="raw", index_option="basic", fast=True)
     builder.add_integer_field("day", fast=True, indexed=True)
     builder.add_integer_field("popularity", fast=True, indexed=True)
     return builder.build()
@@ -66,6 +71,11 @@ def _to_tantivy(document: Document) -> tantivy.Document:
     for name, values in keyword_values.items():
         if values:
             fields[name] = [v.casefold() for v in values]
+    shown = {"category": document.categories, "venue": [document.venue] if document.venue else [],
+             "tag": document.tags, "month": [document.date.strftime("%Y-%m")] if document.date else []}
+    for facet, values in shown.items():
+        if values:
+            fields[FACETS[facet]] = list(values)
     return tantivy.Document(**fields)
 
 
@@ -174,6 +184,35 @@ class TantivyIndex:
                 (Occur.Must, tantivy.Query.term_set_query(self._schema, "id", doc_ids)), (Occur.Must, compiled)])
         result = searcher.search(compiled, limit, count=False)
         return {searcher.doc(address)["id"][0] for _, address in result.hits}
+
+    def facets(self, query: ParsedQuery, request: SearchRequest, known_categories: set[str] | None = None,
+               size: int = 20) -> dict[str, list[tuple[str, int]]]:
+        """Label counts over the documents that match `query` and the filters (tantivy terms aggregations)."""
+        compiled = self._compile(query, request, known_categories)
+        spec = {facet: {"terms": {"field": field, "size": size if facet != "month" else 1000}}
+                for facet, field in FACETS.items()}
+        found = self._index.searcher().aggregate(compiled, spec)
+        counts = {facet: [(str(b["key"]), int(b["doc_count"])) for b in found.get(facet, {}).get("buckets", [])]
+                  for facet in FACETS}
+        counts["month"].sort(reverse=True)  # newest month first
+        return counts
+
+    def nearest_days(self, day: date, request: SearchRequest,
+                     known_categories: set[str] | None = None) -> tuple[date | None, date | None]:
+        """The closest earlier and later dates with documents that meet the request's other filters."""
+        around = []
+        for low, high, order in ((1, day.toordinal() - 1, "desc"), (day.toordinal() + 1, None, "asc")):
+            bounded = replace(request, date_from=None, date_to=None)
+            compiled = tantivy.Query.boolean_query([
+                (Occur.Must, self._compile(ParsedQuery([]), bounded, known_categories)),
+                (Occur.Must, tantivy.Query.range_query(self._schema, "day", tantivy.FieldType.Integer, low,
+                                                       high if high is not None else 2**62))])
+            found = self._index.searcher().aggregate(compiled, {"days": {"terms": {
+                "field": "day", "size": 1, "order": {"_key": order}}}})
+            buckets = found.get("days", {}).get("buckets", [])
+            around.append(date.fromordinal(int(buckets[0]["key"])) if buckets and int(buckets[0]["key"]) > 0
+                          else None)
+        return around[0], around[1]
 
     def coverage(self, doc_id: str, terms: list[str]) -> float:
         """Share of `terms` found in any text field of document `doc_id` (0 when there are no terms)."""

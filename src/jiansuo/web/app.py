@@ -7,8 +7,10 @@ Scale with `jiansuo serve --workers N`.
 
 from __future__ import annotations
 
+import calendar
 import math
 import os
+from dataclasses import replace
 from pathlib import Path
 from urllib.parse import quote
 
@@ -44,7 +46,7 @@ def create_app(engine: Engine, base_url: str = "http://localhost:8000") -> FastA
     app.state.engine = engine
     templates = Jinja2Templates(directory=HERE / "templates")
     templates.env.globals.update(highlighted=render.highlighted, text_with_math=render.text_with_math,
-                                 safe_url=render.safe_url, search_url=search_url, quote=quote)
+                                 safe_url=render.safe_url, search_url=search_url, quote=quote, month_end=_month_end)
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
 
     def searched(search) -> SearchPage:
@@ -74,14 +76,38 @@ def create_app(engine: Engine, base_url: str = "http://localhost:8000") -> FastA
 
     @app.get("/", response_class=HTMLResponse, include_in_schema=False)
     async def search_page(request: Request):
+        """Results of a query, or with no query a listing (newest first) of everything the filters keep."""
         try:
             search = parse_search(request.query_params)
-            page = searched(search) if search.query or _has_filters(search) else None
+            if not search.query.strip() and "sort" not in request.query_params:
+                search.sort = "date"  # nothing to rank by relevance: list the newest
+            page = searched(search)
         except BadParameter as error:
             return error_page(request, 400, error.message(_language(request)))
+        return results_page(request, search, page)
+
+    @app.get("/day/{day}", response_class=HTMLResponse, include_in_schema=False)
+    async def day_page(request: Request, day: str):
+        """Every document of one date, like a daily list of new papers, with the previous and next dates."""
+        try:
+            params = {**request.query_params, "from": day, "to": day}
+            params.setdefault("sort", "date")
+            params.setdefault("limit", "100")
+            search = parse_search(params)
+            page = searched(search)
+        except BadParameter as error:
+            return error_page(request, 400, error.message(_language(request)))
+        assert search.date_from is not None
+        previous, following = engine.nearest_days(search.date_from, replace(search, query=""))
+        return results_page(request, search, page, day=search.date_from, previous_day=previous,
+                            next_day=following)
+
+    def results_page(request: Request, search: SearchRequest, page: SearchPage, **extra) -> HTMLResponse:
+        facets = engine.facets(replace(search, offset=0)) if page.total else {}
         return templates.TemplateResponse(request, "search.html", page_context(
-            request, search=search, page=page, pages=_pagination(page) if page else None,
-            back_url=search_url("/", search), has_filters=_has_filters(search)))
+            request, search=search, page=page, pages=_pagination(page), facets=facets,
+            back_url=search_url("/", search), has_filters=_has_filters(search),
+            sort_chosen="sort" in request.query_params, **extra))
 
     @app.get("/doc/{doc_id:path}", response_class=HTMLResponse, include_in_schema=False)
     async def document_page(request: Request, doc_id: str):
@@ -165,6 +191,12 @@ def create_app(engine: Engine, base_url: str = "http://localhost:8000") -> FastA
         return RedirectResponse(search_url("/feed.atom", parse_search({}), venue=name, sort="date"))
 
     return app
+
+
+def _month_end(month: str) -> str:
+    """'2024-02' -> '29': the last day of a month, for a month facet's date range."""
+    year, number = (int(part) for part in month.split("-"))
+    return f"{calendar.monthrange(year, number)[1]:02d}"
 
 
 def _finite(value: object) -> object:

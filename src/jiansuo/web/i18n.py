@@ -22,6 +22,8 @@ TEXT = {
         "mode": "Mode", "mode_auto": "Automatic", "mode_bm25": "Keywords (BM25)", "mode_dense": "Meaning (dense)",
         "mode_hybrid": "Hybrid", "mode_ce-knn": "Cross-encoder k-NN (CUR)", "budget": "Model calls",
         "by_meaning": "No document contains these words; the results below are related by meaning only.",
+        "newest": "Newest", "listing": "{total} documents", "month": "Month", "day_title": "Documents of {day}",
+        "previous_day": "Previous day", "next_day": "Next day", "browse": "Browse",
     },
     "zh": {
         "title": "检索", "search": "搜索", "placeholder": '例如 扩散模型 "条件控制" -GAN author:苏剑林',
@@ -40,6 +42,8 @@ TEXT = {
         "mode": "模式", "mode_auto": "自动", "mode_bm25": "关键词 (BM25)", "mode_dense": "语义 (向量)",
         "mode_hybrid": "混合", "mode_ce-knn": "交互式 k-NN (CUR)", "budget": "模型调用次数",
         "by_meaning": "没有文档包含这些词；以下结果仅按语义相关排列。",
+        "newest": "最新文章", "listing": "共 {total} 篇", "month": "月份", "day_title": "{day} 的文章",
+        "previous_day": "前一天", "next_day": "后一天", "browse": "浏览",
     },
 }
 
