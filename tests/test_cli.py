@@ -103,3 +103,12 @@ def test_serve_answers_over_http_with_two_workers(tmp_path, fixtures):
     finally:
         server.terminate()
         server.wait(timeout=10)
+
+
+@pytest.mark.parametrize("command", [["search", "x"], ["stats"], ["hubness"]])
+def test_read_only_commands_refuse_a_missing_store(tmp_path, command, capsys):
+    from jiansuo.cli import main
+
+    missing = tmp_path / "typo"
+    assert main([*command, "--store", str(missing)]) != 0
+    assert "no store at" in capsys.readouterr().err and not missing.exists()

@@ -127,8 +127,19 @@ def test_related_mixes_dense_neighbours(dense_engine):
 
 
 def test_request_mode_defaults_to_bm25_without_a_dense_index(posts_engine):
+    from jiansuo.engine import ModeUnavailable
+
     assert posts_engine.dense is None
-    assert ids(posts_engine.search(SearchRequest(query="CUR", mode="hybrid")))[0] == "p2"
+    assert ids(posts_engine.search(SearchRequest(query="CUR")))[0] == "p2"
+    for mode in ("dense", "hybrid"):  # asked for by name: refused with the reason, never answered by BM25
+        with pytest.raises(ModeUnavailable, match="dense index"):
+            posts_engine.search(SearchRequest(query="CUR", mode=mode))
+
+
+def test_dense_totals_do_not_change_as_you_page(dense_engine):
+    totals = {dense_engine.search("models", mode="dense", limit=2, offset=offset).total for offset in (0, 2, 4)}
+    assert totals == {5}
+    assert dense_engine.search("models -CoSENT", mode="dense", limit=2).total == 4
 
 
 def test_hubness_command_reports_on_a_real_store(dense_engine):

@@ -159,3 +159,9 @@ def test_error_messages_follow_the_page_language(client):
     assert english.status_code == 400 and "must be a date like 2022-11-09" in english.text
     api = client.get("/api/search", params={"sort": "nope"}, headers={"Accept-Language": "zh-CN"}).json()
     assert api["error"].startswith("sort must be one of")  # the API speaks English
+
+
+def test_a_mode_the_store_cannot_answer_is_a_400_with_the_reason(client):
+    response = client.get("/api/search", params={"q": "CUR", "mode": "dense"})
+    assert response.status_code == 400 and "dense index" in response.json()["error"]
+    assert client.get("/", params={"q": "CUR", "mode": "hybrid"}).status_code == 400

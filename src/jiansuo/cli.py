@@ -145,6 +145,9 @@ def main(argv: list[str] | None = None) -> int:
     except MissingExtra as error:
         print(f"jiansuo: {error}", file=sys.stderr)
         return EXIT_ERROR
+    except FileNotFoundError as error:  # StoreMissing: a read-only command on a folder with no store
+        print(f"jiansuo {args.command}: {error}", file=sys.stderr)
+        return EXIT_ERROR
     except KeyboardInterrupt:
         return 130
 
@@ -209,7 +212,7 @@ def _search(args: argparse.Namespace) -> int:
     from jiansuo.model import SearchRequest
     from jiansuo.rerank.ce_knn import CeKnnUnavailable
 
-    engine = Engine(args.store, reranker=args.reranker)
+    engine = Engine(args.store, reranker=args.reranker, create=False)
     if engine.keyword is None:
         print(f"jiansuo search: no index in {args.store!r}; run `jiansuo index PATH --store {args.store}`",
               file=sys.stderr)
@@ -261,7 +264,7 @@ def _page_json(page) -> dict:
 def _stats(args: argparse.Namespace) -> int:
     from jiansuo.engine import Engine
 
-    stats = Engine(args.store).stats()
+    stats = Engine(args.store, create=False).stats()
     if args.json:
         print(json.dumps(stats, ensure_ascii=False, indent=2))
     else:
@@ -274,7 +277,7 @@ def _hubness(args: argparse.Namespace) -> int:
     from jiansuo.engine import Engine
     from jiansuo.retrieve.hubness import document_hubness
 
-    engine = Engine(args.store)
+    engine = Engine(args.store, create=False)
     if engine.dense is None:
         print("jiansuo hubness: no dense index; build one with `jiansuo index --encoder e5`", file=sys.stderr)
         return EXIT_ERROR
@@ -362,7 +365,7 @@ def _cur(args: argparse.Namespace) -> int:
     from jiansuo.engine import Engine
     from jiansuo.rerank.ce_knn import CeKnnUnavailable, sentence_queries, title_queries
 
-    engine = Engine(args.store, reranker=args.reranker)
+    engine = Engine(args.store, reranker=args.reranker, create=False)
     if engine.keyword is None:
         print(f"jiansuo cur: no index in {args.store!r}; run `jiansuo index` first", file=sys.stderr)
         return EXIT_ERROR
@@ -414,6 +417,9 @@ def _serve(args: argparse.Namespace) -> int:
         from jiansuo.web.serve import serve
     except ImportError as error:
         raise MissingExtra(f"{error.name} is missing: pip install 'jiansuo[web]'") from error
+    from jiansuo.engine import Engine
+
+    Engine(args.store, create=False).close()
     print(f"serving {args.store} on http://{args.host}:{args.port}/ with {args.workers} worker(s)", file=sys.stderr)
     serve(args.store, args.host, args.port, args.workers, args.reranker, args.base_url)
     return EXIT_OK

@@ -41,14 +41,25 @@ Progress = Callable[[int], None]
 log = logging.getLogger("jiansuo.engine")
 
 
+class StoreMissing(FileNotFoundError):
+    """A read-only use of a store folder that holds no store (a mistyped --store): never created silently."""
+
+
+class ModeUnavailable(ValueError):
+    """A search mode the store cannot answer (mode=dense without a dense index)."""
+
+
 class Engine:
     """Documents in `<path>/store.sqlite`; derived indexes in `<path>/indexes/<kind>/vNNNNNN/`."""
 
     def __init__(self, path: Path | str, boosts: dict[str, float] | None = None, encoder: str | None = None,
                  embedding_cache: Path | str | None = None, fusion_method: str = "confidence",
                  hubness: bool = False, reranker: Path | str | None = None, full_coverage_at: float = 0.1,
-                 meaning_cutoff: float | None = None):
+                 meaning_cutoff: float | None = None, create: bool = True):
         self.path = Path(path)
+        if not create and not (self.path / "store.sqlite").exists():
+            raise StoreMissing(f"no store at {str(self.path)!r}; "
+                               f"create one with `jiansuo index PATH --store {self.path}`")
         self.path.mkdir(parents=True, exist_ok=True)
         self.store = DocumentStore(self.path / "store.sqlite")
         self.boosts = {**DEFAULT_BOOSTS, **(boosts or {})}
@@ -248,7 +259,10 @@ class Engine:
         known = self.known_categories() if request.categories else None
         dense = self.dense  # one read of the CURRENT pointer per search
         mode = request.mode or ("hybrid" if dense is not None else "bm25")
-        reranking = request.rerank > 0 and self.reranker_path is not None
+        if mode in ("dense", "hybrid") and dense is None:
+            raise ModeUnavailable(f"mode={mode} needs a dense index, and this store has none "
+                                  f"(build one with `jiansuo index --store {self.path} --encoder e5`)")
+        reranking = request.rerank > 0 and self.reranker is not None
         retrieve = replace(request, offset=0, limit=max(request.rerank, request.offset + request.limit)) \
             if reranking else request
         started = time.perf_counter()
@@ -258,7 +272,7 @@ class Engine:
 
             hits, total, calls = ce_knn.search(self, backend, parsed, request, known)
             reranking = False
-        elif mode == "bm25" or dense is None:
+        elif mode == "bm25":
             hits, total = backend.search(parsed, retrieve, known)
         else:
             hits, total, keyword_total = self._semantic_search(backend, dense, parsed, retrieve, terms, known, mode)
@@ -340,7 +354,11 @@ class Engine:
             dense_hits = [h for h in dense_hits if h.doc_id in keep]
         keyword_total = None
         if mode == "dense":
-            hits, total = dense_hits, len(dense_hits)
+            # every allowed document has a similarity: the total is how many the filters and required
+            # clauses allow, the same on every page (not how deep this page searched)
+            hits = dense_hits
+            constraints = ParsedQuery([c for c in parsed.clauses if c.occur in (MUST, MUST_NOT)])
+            total = backend.search(constraints, replace(request, offset=0, limit=1, sort="relevance"), known)[1]
         else:
             keyword_hits, total = backend.search(parsed, replace(request, offset=0, limit=depth, sort="relevance"),
                                                  known)

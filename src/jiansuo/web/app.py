@@ -19,7 +19,7 @@ from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Resp
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
 
-from jiansuo.engine import Engine
+from jiansuo.engine import Engine, ModeUnavailable
 from jiansuo.model import Document, Hit, SearchPage, SearchRequest
 from jiansuo.rerank.ce_knn import CeKnnUnavailable
 from jiansuo.web import render
@@ -52,7 +52,7 @@ def create_app(engine: Engine, base_url: str = "http://localhost:8000") -> FastA
     def searched(search) -> SearchPage:
         try:
             return engine.search(search)
-        except CeKnnUnavailable as error:
+        except (CeKnnUnavailable, ModeUnavailable) as error:
             raise BadParameter(str(error)) from error
 
     @app.middleware("http")
