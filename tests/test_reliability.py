@@ -170,3 +170,66 @@ def test_a_half_sent_request_is_answered_408_and_closed(odd_server, monkeypatch)
 
     monkeypatch.setattr(protocol, "REQUEST_DEADLINE", 0.5)
     assert raw_request(odd_server, b"GET / HTTP/1.1\r\nHost: x\r\n").startswith(b"HTTP/1.1 408")
+
+
+class BlockingEngine(Engine):
+    """Searches for 'block' wait until the test lets them go: a slow request, without timing anything."""
+
+    release = None
+
+    def search(self, request="", hydrate=True, **options):
+        text = request if isinstance(request, str) else request.query
+        if text == "block":
+            self.release.wait(timeout=20)
+        return super().search(request, hydrate, **options)
+
+
+@pytest.fixture
+def blocking_server(tmp_path):
+    import threading
+
+    from conftest import LiveServer
+
+    from jiansuo.web.app import create_app
+
+    engine = BlockingEngine(tmp_path / "site")
+    engine.release = threading.Event()
+    engine.add([Document(id="a", title="fast answer")])
+    engine.refresh()
+    servers = []
+
+    def start(**options):
+        servers.append(LiveServer(create_app(engine, **options)))
+        return servers[-1], engine.release
+
+    yield start
+    engine.release.set()
+    for server in servers:
+        server.stop()
+
+
+def test_a_slow_request_does_not_stall_the_others(blocking_server):
+    import threading
+
+    server, release = blocking_server()
+    slow = {}
+    thread = threading.Thread(target=lambda: slow.update(r=httpx.get(server.url + "/api/search?q=block", timeout=30)))
+    thread.start()
+    try:
+        for path in ("/api/search?q=fast", "/", "/doc/a", "/api/stats"):  # answered while 'block' is held
+            assert httpx.get(server.url + path, timeout=5).status_code == 200
+        assert thread.is_alive()  # the slow one is indeed still in flight
+    finally:
+        release.set()
+        thread.join()
+    assert slow["r"].status_code == 200
+
+
+def test_a_request_over_its_time_budget_gets_503(blocking_server):
+    server, release = blocking_server(request_budget_s=0.3)
+    response = httpx.get(server.url + "/api/search?q=block", timeout=10)
+    assert response.status_code == 503 and "longer than 0.3 s" in response.json()["error"]
+    page = httpx.get(server.url + "/?q=block", timeout=10)
+    assert page.status_code == 503 and "text/html" in page.headers["content-type"]
+    release.set()
+    assert httpx.get(server.url + "/api/search?q=fast", timeout=5).status_code == 200

@@ -8,7 +8,9 @@
 
 from __future__ import annotations
 
+import functools
 import logging
+import threading
 import time
 from collections import Counter, OrderedDict
 from collections.abc import Callable, Iterable
@@ -39,6 +41,17 @@ def analyzer_version() -> str:
     return f"jieba-precise-nohmm+store-author-words+{tokenize.STEMMER}+lucene-stop+cjk-bigram+exact-title+facets/3"
 Progress = Callable[[int], None]
 log = logging.getLogger("jiansuo.engine")
+
+
+def _locked(method: Callable) -> Callable:
+    """Run `method` holding the engine's lock: a server searches from several threads at once."""
+
+    @functools.wraps(method)
+    def locked(self, *args, **kwargs):
+        with self._lock:
+            return method(self, *args, **kwargs)
+
+    return locked
 
 
 class StoreMissing(FileNotFoundError):
@@ -82,6 +95,7 @@ class Engine:
         self._encoder = None
         self._query_vectors: OrderedDict[tuple[str, str], np.ndarray] = OrderedDict()
         self._corpus_summary: tuple[int, dict] | None = None
+        self._lock = threading.RLock()  # guards the cached live versions, models and caches across threads
 
     def close(self) -> None:
         self.store.close()
@@ -117,6 +131,7 @@ class Engine:
 
     # -- dense ---------------------------------------------------------------------------------
     @property
+    @_locked
     def dense(self) -> DenseIndex | None:
         current = self._dense_dirs.current()
         if current is None:
@@ -127,6 +142,7 @@ class Engine:
         return self._dense
 
     @property
+    @_locked
     def encoder(self):
         name = self.encoder_name or (self.dense.encoder_name if self.dense else "e5")
         if self._encoder is None or self._encoder.name != name:
@@ -137,13 +153,16 @@ class Engine:
 
     def query_vector(self, text: str) -> np.ndarray:
         """The query's vector; recent ones are kept, so paging through results encodes once."""
-        key = (self.encoder.name, text)
-        vector = self._query_vectors.pop(key, None)
+        encoder = self.encoder
+        key = (encoder.name, text)
+        with self._lock:
+            vector = self._query_vectors.pop(key, None)
         if vector is None:
-            vector = self.encoder.encode_queries([text])[0]
-        self._query_vectors[key] = vector
-        while len(self._query_vectors) > 2048:
-            self._query_vectors.popitem(last=False)
+            vector = encoder.encode_queries([text])[0]  # outside the lock: other searches go on meanwhile
+        with self._lock:
+            self._query_vectors[key] = vector
+            while len(self._query_vectors) > 2048:
+                self._query_vectors.popitem(last=False)
         return vector
 
     def embed_passages(self, texts: list[str]) -> np.ndarray:
@@ -223,6 +242,7 @@ class Engine:
 
     # -- reading -------------------------------------------------------------------------------
     @property
+    @_locked
     def keyword(self) -> KeywordBackend | None:
         current = self._bm25_dirs.current()
         if current is None:
@@ -289,6 +309,7 @@ class Engine:
         return SearchPage(hits, total, request, terms, timings, by_meaning_only)
 
     @property
+    @_locked
     def cur(self):
         """The live cross-encoder k-NN (CUR) index, or None."""
         from jiansuo.rerank.cur_index import CurIndex
@@ -318,6 +339,7 @@ class Engine:
         return ce_knn.refresh(self)
 
     @property
+    @_locked
     def reranker(self):
         if self.reranker_path is None and (cur := self.cur) is not None:
             self.reranker_path = cur.params.get("reranker")  # the model its scores came from
@@ -442,6 +464,7 @@ class Engine:
             "date_range": summary["date_range"],
         }
 
+    @_locked
     def _summary(self) -> dict:
         """Label counts and date range of the whole store, recomputed only after the store changes."""
         seq = self.store.seq

@@ -8,9 +8,14 @@ with one query vector, fusion), so it loses nothing by running on one thread.
 
 from __future__ import annotations
 
-from contextlib import nullcontext
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager, nullcontext
 
 _BLAS = None  # threadpoolctl's handle on numpy's OpenBLAS, made on first use; False: threadpoolctl is missing
+_active = 0  # searches running now (a server runs several in threads): the first limits, the last restores
+_active_lock = threading.Lock()
+_held = None
 
 
 def one_blas_thread():
@@ -25,4 +30,22 @@ def one_blas_thread():
             _BLAS = False
         else:
             _BLAS = ThreadpoolController().select(internal_api="openblas")
-    return _BLAS.limit(limits=1) if _BLAS else nullcontext()
+    return _shared_limit() if _BLAS else nullcontext()
+
+
+@contextmanager
+def _shared_limit() -> Iterator[None]:
+    global _active, _held
+    with _active_lock:
+        _active += 1
+        if _active == 1:
+            _held = _BLAS.limit(limits=1)
+            _held.__enter__()
+    try:
+        yield
+    finally:
+        with _active_lock:
+            _active -= 1
+            if _active == 0 and _held is not None:
+                _held.__exit__(None, None, None)
+                _held = None

@@ -1,8 +1,9 @@
-"""The web app: result page, document page, click log, JSON API, Atom feeds.
+"""The web app: result and listing pages, document page, click log, JSON API, Atom feeds.
 
-Handlers are `async` on purpose: a search takes a few milliseconds, so each worker answers requests
-one at a time on its event loop and the SQLite connection is never shared between threads.
-Scale with `jiansuo serve --workers N`.
+The event loop only parses requests and writes responses: every search, document lookup and rendering runs in
+a bounded pool of threads (the engine keeps one SQLite connection per thread and locks its caches), so one slow
+request (a long query, a rerank, a ce-knn search) never stalls the others. A request that takes longer than
+its time budget gets 503; its thread is abandoned, not waited for.
 """
 
 from __future__ import annotations
@@ -14,6 +15,8 @@ from dataclasses import replace
 from pathlib import Path
 from urllib.parse import quote
 
+import anyio
+import anyio.to_thread
 from fastapi import FastAPI, Query, Request
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
@@ -37,9 +40,27 @@ SECURITY_HEADERS = {
 }
 
 
-def create_app(engine: Engine, base_url: str = "http://localhost:8000") -> FastAPI:
+SEARCH_THREADS = 8  # searches at once per worker; more wait their turn
+REQUEST_BUDGET_S = 10.0  # past this a request is answered 503
+
+
+class OverBudget(Exception):
+    """A request took longer than the server's time budget."""
+
+
+def create_app(engine: Engine, base_url: str = "http://localhost:8000", search_threads: int = SEARCH_THREADS,
+               request_budget_s: float = REQUEST_BUDGET_S) -> FastAPI:
     """The site for `engine`. `base_url` is where readers reach it: feed links use it, never the Host header."""
     base_url = base_url.rstrip("/")
+    limiter = anyio.CapacityLimiter(search_threads)
+
+    async def off_loop(function, *args):
+        """`function(*args)` in the search pool, within the request budget (OverBudget past it)."""
+        try:
+            with anyio.fail_after(request_budget_s):
+                return await anyio.to_thread.run_sync(function, *args, abandon_on_cancel=True, limiter=limiter)
+        except TimeoutError:
+            raise OverBudget(f"the request took longer than {request_budget_s:g} s") from None
     # /docs and /redoc would load their scripts from a CDN, which an air-gapped site cannot reach: not served
     app = FastAPI(title="jiansuo", version="0.1.0", summary="Search research writing (中文/English/LaTeX)",
                   docs_url=None, redoc_url=None)
@@ -57,7 +78,13 @@ def create_app(engine: Engine, base_url: str = "http://localhost:8000") -> FastA
 
     @app.middleware("http")
     async def security_headers(request: Request, call_next):
-        response = await call_next(request)
+        try:
+            response = await call_next(request)
+        except OverBudget as error:
+            if request.url.path.startswith("/api/") or request.url.path.startswith("/feed"):
+                response = JSONResponse({"error": str(error)}, status_code=503)
+            else:
+                response = error_page(request, 503, str(error))
         response.headers.update(SECURITY_HEADERS)
         return response
 
@@ -81,10 +108,10 @@ def create_app(engine: Engine, base_url: str = "http://localhost:8000") -> FastA
             search = parse_search(request.query_params)
             if not search.query.strip() and "sort" not in request.query_params:
                 search.sort = "date"  # nothing to rank by relevance: list the newest
-            page = searched(search)
+            page, facets = await off_loop(listed, search)
         except BadParameter as error:
             return error_page(request, 400, error.message(_language(request)))
-        return results_page(request, search, page)
+        return results_page(request, search, page, facets)
 
     @app.get("/day/{day}", response_class=HTMLResponse, include_in_schema=False)
     async def day_page(request: Request, day: str):
@@ -94,16 +121,20 @@ def create_app(engine: Engine, base_url: str = "http://localhost:8000") -> FastA
             params.setdefault("sort", "date")
             params.setdefault("limit", "100")
             search = parse_search(params)
-            page = searched(search)
+            page, facets = await off_loop(listed, search)
         except BadParameter as error:
             return error_page(request, 400, error.message(_language(request)))
         assert search.date_from is not None
-        previous, following = engine.nearest_days(search.date_from, replace(search, query=""))
-        return results_page(request, search, page, day=search.date_from, previous_day=previous,
+        previous, following = await off_loop(engine.nearest_days, search.date_from, replace(search, query=""))
+        return results_page(request, search, page, facets, day=search.date_from, previous_day=previous,
                             next_day=following)
 
-    def results_page(request: Request, search: SearchRequest, page: SearchPage, **extra) -> HTMLResponse:
-        facets = engine.facets(replace(search, offset=0)) if page.total else {}
+    def listed(search: SearchRequest) -> tuple[SearchPage, dict]:
+        page = searched(search)
+        return page, engine.facets(replace(search, offset=0)) if page.total else {}
+
+    def results_page(request: Request, search: SearchRequest, page: SearchPage, facets: dict,
+                     **extra) -> HTMLResponse:
         return templates.TemplateResponse(request, "search.html", page_context(
             request, search=search, page=page, pages=_pagination(page), facets=facets,
             back_url=search_url("/", search), has_filters=_has_filters(search),
@@ -111,13 +142,19 @@ def create_app(engine: Engine, base_url: str = "http://localhost:8000") -> FastA
 
     @app.get("/doc/{doc_id:path}", response_class=HTMLResponse, include_in_schema=False)
     async def document_page(request: Request, doc_id: str):
+        found = await off_loop(rendered_document, doc_id)
+        if found is None:
+            return error_page(request, 404, doc_id)
+        document, body, related = found
+        return templates.TemplateResponse(request, "doc.html", page_context(
+            request, doc=document, body=body, related=related,
+            back=_local_path(request.query_params.get("back", ""))))
+
+    def rendered_document(doc_id: str):
         document = engine.get(doc_id)
         if document is None:
-            return error_page(request, 404, doc_id)
-        related = engine.related(doc_id, limit=6)
-        return templates.TemplateResponse(request, "doc.html", page_context(
-            request, doc=document, body=render.markdown(document.body, document.url), related=related,
-            back=_local_path(request.query_params.get("back", ""))))
+            return None
+        return document, render.markdown(document.body, document.url), engine.related(doc_id, limit=6)
 
     @app.get("/favicon.ico", include_in_schema=False)
     async def favicon():
@@ -127,11 +164,16 @@ def create_app(engine: Engine, base_url: str = "http://localhost:8000") -> FastA
     async def click(q: str = "", id: str = "", rank: int = 0, mode: str = "", back: str = ""):
         """Log which result of which query was opened, then go to it (with the way back to the result page:
         query, filters, sort and page). Nothing about the user is kept."""
-        if id and engine.get(id) is not None:
-            engine.store.log_click(q[:1000], id, max(0, min(rank, 10_000)), mode[:20])
+        if id and await off_loop(logged_click, q[:1000], id, max(0, min(rank, 10_000)), mode[:20]):
             way_back = _local_path(back) or search_url("/", SearchRequest(query=q[:1000]))
             return RedirectResponse(f"/doc/{quote(id)}?back={quote(way_back)}", status_code=303)
         return RedirectResponse("/", status_code=303)
+
+    def logged_click(query: str, doc_id: str, rank: int, mode: str) -> bool:
+        if engine.get(doc_id) is None:
+            return False
+        engine.store.log_click(query, doc_id, rank, mode)
+        return True
 
     @app.get("/api/search", summary="Search; the same parameters as the result page")
     async def api_search(
@@ -150,20 +192,26 @@ def create_app(engine: Engine, base_url: str = "http://localhost:8000") -> FastA
         request: Request = None,
     ):
         try:
-            return _page_json(searched(parse_search(request.query_params)))
+            return _page_json(await off_loop(searched, parse_search(request.query_params)))
         except BadParameter as error:
             return JSONResponse({"error": str(error)}, status_code=400)
 
     @app.get("/api/doc/{doc_id:path}", summary="One document, as stored")
     async def api_document(doc_id: str):
+        found = await off_loop(stored_document, doc_id)
+        if found is None:
+            return JSONResponse({"error": f"no document with id {doc_id!r}"}, status_code=404)
+        return found
+
+    def stored_document(doc_id: str) -> dict | None:
         document = engine.get(doc_id)
         if document is None:
-            return JSONResponse({"error": f"no document with id {doc_id!r}"}, status_code=404)
+            return None
         return _finite({**document.to_dict(), "related": [_hit_json(h) for h in engine.related(doc_id, limit=6)]})
 
     @app.get("/api/stats", summary="What the store and its index hold")
     async def api_stats():
-        return engine.stats()
+        return await off_loop(engine.stats)
 
     @app.get("/feed.atom", summary="Atom feed of any search (same parameters as /api/search)",
              response_class=Response)
@@ -175,7 +223,7 @@ def create_app(engine: Engine, base_url: str = "http://localhost:8000") -> FastA
         if search.sort == "relevance" and "sort" not in request.query_params:
             search.sort = "date"  # a subscription wants the newest first
         try:
-            page = searched(search)
+            page = await off_loop(searched, search)
         except BadParameter as error:
             return JSONResponse({"error": str(error)}, status_code=400)
         title = f"jiansuo: {search.query or search.categories or search.venue or search.tag or 'all'}"
