@@ -127,3 +127,14 @@ def live_server(web_engine):
     server = LiveServer(create_app(web_engine))
     yield server
     server.stop()
+
+
+@pytest.fixture
+def client_for_posts(posts_engine):
+    pytest.importorskip("fastapi", reason="the web extra is not installed")
+    from starlette.testclient import TestClient
+
+    from jiansuo.web.app import create_app
+
+    with TestClient(create_app(posts_engine)) as client:
+        yield client

@@ -22,6 +22,7 @@ import numpy as np
 
 from jiansuo.analysis import analyze, excerpt, tokenize
 from jiansuo.analysis.highlight import excerpt_at
+from jiansuo.analysis.keywords import Keyword, keywords
 from jiansuo.analysis.passages import MAX_PASSAGES, TOKEN_BUDGET, passage_source
 from jiansuo.analysis.plaintext import plain_text
 from jiansuo.analysis.tokenize import add_user_words, user_words
@@ -95,6 +96,7 @@ class Engine:
         self._encoder = None
         self._query_vectors: OrderedDict[tuple[str, str], np.ndarray] = OrderedDict()
         self._corpus_summary: tuple[int, dict] | None = None
+        self._keywords: OrderedDict[tuple, list[Keyword]] = OrderedDict()
         self._lock = threading.RLock()  # guards the cached live versions, models and caches across threads
 
     def close(self) -> None:
@@ -443,6 +445,26 @@ class Engine:
         request = request or SearchRequest()
         known = self.known_categories() if request.categories else None
         return backend.nearest_days(day, request, known) if backend is not None else (None, None)
+
+    def keywords(self, document: Document, count: int = 10) -> list[Keyword]:
+        """The document's most characteristic words and phrases (jiansuo.analysis.keywords), weighted by the
+        keyword index's document frequencies; kept per document version and index version."""
+        backend = self.keyword
+        if backend is None:
+            return []
+        key = (document.id, document.content_hash(), self._keyword_version, count)
+        with self._lock:
+            found = self._keywords.get(key)
+            if found is not None:
+                self._keywords.move_to_end(key)
+                return found
+        text = "\n".join(part for part in (document.summary, plain_text(document.body)) if part)
+        found = keywords(document.title, text, backend.document_frequency, max(1, backend.num_docs()), count)
+        with self._lock:
+            self._keywords[key] = found
+            while len(self._keywords) > 20_000:
+                self._keywords.popitem(last=False)
+        return found
 
     def known_categories(self) -> set[str]:
         return set(self._summary()["categories"])

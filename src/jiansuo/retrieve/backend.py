@@ -43,6 +43,9 @@ class KeywordBackend(Protocol):
     def coverage(self, doc_id: str, terms: list[str]) -> float:
         """Share of `terms` found in document `doc_id`."""
 
+    def document_frequency(self, terms: tuple[str, ...]) -> int:
+        """How many documents hold these index terms (adjacent and in order, for more than one)."""
+
     def num_docs(self) -> int: ...
 
     def reload_if_changed(self) -> None:

@@ -214,6 +214,15 @@ class TantivyIndex:
                           else None)
         return around[0], around[1]
 
+    def document_frequency(self, terms: tuple[str, ...]) -> int:
+        """How many documents hold `terms` (a word: the most of any text field's counts; a phrase: counted)."""
+        searcher = self._index.searcher()
+        if len(terms) == 1:
+            return max(searcher.doc_freq(name, terms[0]) for name in ("title", "summary", "body"))
+        query = tantivy.Query.boolean_query([(Occur.Should, tantivy.Query.phrase_query(self._schema, name, list(terms)))
+                                             for name in ("title", "summary", "body")])
+        return searcher.search(query, 1, count=True).count or 0
+
     def coverage(self, doc_id: str, terms: list[str]) -> float:
         """Share of `terms` found in any text field of document `doc_id` (0 when there are no terms)."""
         if not terms:

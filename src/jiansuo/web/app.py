@@ -67,7 +67,8 @@ def create_app(engine: Engine, base_url: str = "http://localhost:8000", search_t
     app.state.engine = engine
     templates = Jinja2Templates(directory=HERE / "templates")
     templates.env.globals.update(highlighted=render.highlighted, text_with_math=render.text_with_math,
-                                 safe_url=render.safe_url, search_url=search_url, quote=quote, month_end=_month_end)
+                                 safe_url=render.safe_url, search_url=search_url, quote=quote, month_end=_month_end,
+                                 keyword_query=_keyword_query)
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
 
     def searched(search) -> SearchPage:
@@ -131,7 +132,9 @@ def create_app(engine: Engine, base_url: str = "http://localhost:8000", search_t
 
     def listed(search: SearchRequest) -> tuple[SearchPage, dict]:
         page = searched(search)
-        return page, engine.facets(replace(search, offset=0)) if page.total else {}
+        facets = engine.facets(replace(search, offset=0)) if page.total else {}
+        facets["keywords"] = {hit.doc_id: engine.keywords(hit.document, 5) for hit in page.hits if hit.document}
+        return page, facets
 
     def results_page(request: Request, search: SearchRequest, page: SearchPage, facets: dict,
                      **extra) -> HTMLResponse:
@@ -145,16 +148,17 @@ def create_app(engine: Engine, base_url: str = "http://localhost:8000", search_t
         found = await off_loop(rendered_document, doc_id)
         if found is None:
             return error_page(request, 404, doc_id)
-        document, body, related = found
+        document, body, related, keywords = found
         return templates.TemplateResponse(request, "doc.html", page_context(
-            request, doc=document, body=body, related=related,
+            request, doc=document, body=body, related=related, keywords=keywords,
             back=_local_path(request.query_params.get("back", ""))))
 
     def rendered_document(doc_id: str):
         document = engine.get(doc_id)
         if document is None:
             return None
-        return document, render.markdown(document.body, document.url), engine.related(doc_id, limit=6)
+        return (document, render.markdown(document.body, document.url), engine.related(doc_id, limit=6),
+                engine.keywords(document))
 
     @app.get("/favicon.ico", include_in_schema=False)
     async def favicon():
@@ -168,6 +172,13 @@ def create_app(engine: Engine, base_url: str = "http://localhost:8000", search_t
             way_back = _local_path(back) or search_url("/", SearchRequest(query=q[:1000]))
             return RedirectResponse(f"/doc/{quote(id)}?back={quote(way_back)}", status_code=303)
         return RedirectResponse("/", status_code=303)
+
+    def searched_json(search: SearchRequest) -> dict:
+        page = searched(search)
+        data = _page_json(page)
+        for hit, shown in zip(page.hits, data["hits"], strict=True):
+            shown["keywords"] = [k.text for k in engine.keywords(hit.document)] if hit.document else []
+        return data
 
     def logged_click(query: str, doc_id: str, rank: int, mode: str) -> bool:
         if engine.get(doc_id) is None:
@@ -192,7 +203,7 @@ def create_app(engine: Engine, base_url: str = "http://localhost:8000", search_t
         request: Request = None,
     ):
         try:
-            return _page_json(await off_loop(searched, parse_search(request.query_params)))
+            return await off_loop(searched_json, parse_search(request.query_params))
         except BadParameter as error:
             return JSONResponse({"error": str(error)}, status_code=400)
 
@@ -207,7 +218,8 @@ def create_app(engine: Engine, base_url: str = "http://localhost:8000", search_t
         document = engine.get(doc_id)
         if document is None:
             return None
-        return _finite({**document.to_dict(), "related": [_hit_json(h) for h in engine.related(doc_id, limit=6)]})
+        return _finite({**document.to_dict(), "keywords": [k.text for k in engine.keywords(document)],
+                        "related": [_hit_json(h) for h in engine.related(doc_id, limit=6)]})
 
     @app.get("/api/stats", summary="What the store and its index hold")
     async def api_stats():
@@ -239,6 +251,11 @@ def create_app(engine: Engine, base_url: str = "http://localhost:8000", search_t
         return RedirectResponse(search_url("/feed.atom", parse_search({}), venue=name, sort="date"))
 
     return app
+
+
+def _keyword_query(text: str) -> str:
+    """The search for a keyword: the phrase itself, quoted when it holds a space."""
+    return f'"{text}"' if " " in text else text
 
 
 def _month_end(month: str) -> str:

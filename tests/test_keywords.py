@@ -1,0 +1,38 @@
+"""Keywords per document: our analyzer's words and recurring phrases, weighted by TF-IDF."""
+
+from jiansuo.analysis.keywords import keywords
+
+
+def test_characteristic_words_and_phrases_win_over_common_and_stop_words():
+    text = ("我们提出局部敏感哈希的新方法。局部敏感哈希把相似向量映射到同一个桶。"
+            "We study locality sensitive hashing; locality sensitive hashing is fast. The method is simple. "
+            r"Then $\boldsymbol{x}$ and \mathcal{O}(n) 2023 42.")
+    common = {("方法",), ("we",), ("the",), ("simpl",), ("method",)}
+
+    def df(terms):
+        return 900 if terms in common else 3
+
+    found = keywords("局部敏感哈希", text, df, 1000)
+    shown = [k.text for k in found]
+    assert shown[0] == "局部敏感哈希"
+    assert "locality sensitive hashing" in shown
+    assert not {"我们", "方法", "The", "the", "2023", "42"} & set(shown)
+    assert not any(s.startswith("\\") for s in shown)
+    assert "局部" not in shown and "敏感" not in shown  # the phrase stands for its words
+    assert [k.weight for k in found] == sorted((k.weight for k in found), reverse=True)
+
+
+def test_keywords_of_stored_documents_link_to_searches(posts_engine):
+    document = posts_engine.get("p2")
+    found = posts_engine.keywords(document)
+    assert found and all(k.weight > 0 for k in found)
+    assert posts_engine.keywords(document) is found  # kept per document version
+
+
+def test_keywords_on_the_document_page_and_in_the_api(client_for_posts):
+    page = client_for_posts.get("/doc/p2").text
+    assert 'class="keyword" href="/?q=' in page
+    data = client_for_posts.get("/api/doc/p2").json()
+    assert data["keywords"] and all(isinstance(k, str) for k in data["keywords"])
+    hits = client_for_posts.get("/api/search", params={"q": "CUR"}).json()["hits"]
+    assert hits[0]["keywords"]
