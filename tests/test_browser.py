@@ -159,3 +159,41 @@ def test_day_view_with_previous_and_next_days(page, live_server):
     with page.expect_navigation():
         page.click("nav.days a[rel=next]")
     assert hit_ids(page) == ["p3"]
+
+
+def test_star_a_document_see_it_in_my_stars_and_its_feed_then_unstar(page, live_server):
+    import xml.etree.ElementTree as ET
+
+    page.goto(live_server.url + "/?lang=en&q=CUR")
+    first = page.locator("li.hit").first
+    doc_id = hit_ids(page)[0]
+    assert first.locator("form.star button").inner_text() == "☆ Star"
+    with page.expect_navigation():
+        first.locator("form.star button").click()
+    assert "q=CUR" in page.url  # back where the reader was
+    assert page.locator("li.hit").first.locator("form.star button").inner_text() == "★ Starred"
+    page.goto(live_server.url + "/stars?lang=en")
+    assert [a.get_attribute("href") for a in page.locator("li.hit a.title").all()] == [f"/doc/{doc_id}"]
+    feed_url = page.get_attribute("link[type='application/atom+xml']", "href")
+    feed = ET.fromstring(page.request.get(live_server.url + feed_url).body())
+    assert [e.findtext("{http://www.w3.org/2005/Atom}id").rsplit("/", 1)[1] for e in
+            feed.iter("{http://www.w3.org/2005/Atom}entry")] == [doc_id]
+    exported = page.request.get(live_server.url + "/stars.json").json()
+    assert [s["id"] for s in exported["stars"]] == [doc_id]
+    page.screenshot(path=str(ARTIFACTS / "my-stars.png"), full_page=True)
+    with page.expect_navigation():
+        page.locator("form.star button").first.click()
+    page.goto(live_server.url + "/stars?lang=en")
+    assert page.locator("#no-stars").count() == 1
+
+
+def test_a_star_post_without_its_csrf_token_is_refused(page, live_server):
+    page.goto(live_server.url + "/?lang=en&q=CUR")  # the reader cookie
+    doc_id = hit_ids(page)[0]
+    forged = page.request.post(live_server.url + "/star", form={"id": doc_id, "state": "on"},
+                               max_redirects=0)
+    assert forged.status == 403
+    wrong = page.request.post(live_server.url + "/star", form={"id": doc_id, "csrf": "0" * 64}, max_redirects=0)
+    assert wrong.status == 403
+    page.goto(live_server.url + "/stars?lang=en")
+    assert page.locator("#no-stars").count() == 1

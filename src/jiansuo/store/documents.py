@@ -8,6 +8,7 @@ tombstones (`deleted = 1`) for exactly that reason.
 from __future__ import annotations
 
 import json
+import secrets
 import sqlite3
 import threading
 import time
@@ -35,6 +36,14 @@ CREATE TABLE IF NOT EXISTS clicks (
     rank INTEGER NOT NULL,
     mode TEXT NOT NULL DEFAULT ''
 );
+CREATE TABLE IF NOT EXISTS stars (
+    reader TEXT NOT NULL,
+    doc_id TEXT NOT NULL,
+    at REAL NOT NULL,
+    PRIMARY KEY (reader, doc_id)
+);
+CREATE INDEX IF NOT EXISTS stars_doc ON stars(doc_id);
+CREATE TABLE IF NOT EXISTS secrets (name TEXT PRIMARY KEY, value TEXT NOT NULL);
 """
 
 
@@ -164,6 +173,37 @@ class DocumentStore:
     def clicks(self) -> list[dict]:
         rows = self._db.execute("SELECT at, query, doc_id, rank, mode FROM clicks ORDER BY id")
         return [dict(zip(("at", "query", "doc_id", "rank", "mode"), row, strict=True)) for row in rows]
+
+    # -- readers' stars (an anonymous reader id, nothing else about the reader) ---------------------------------
+    def star(self, reader: str, doc_id: str, starred: bool = True) -> None:
+        with self._transaction() as db:
+            if starred:
+                db.execute("INSERT OR IGNORE INTO stars(reader, doc_id, at) VALUES (?, ?, ?)",
+                           (reader, doc_id, time.time()))
+            else:
+                db.execute("DELETE FROM stars WHERE reader = ? AND doc_id = ?", (reader, doc_id))
+
+    def stars_of(self, reader: str) -> list[tuple[str, float]]:
+        """The reader's starred document ids with when, newest first."""
+        rows = self._db.execute("SELECT doc_id, at FROM stars WHERE reader = ? ORDER BY at DESC, doc_id", (reader,))
+        return [(doc_id, at) for doc_id, at in rows]
+
+    def starred_among(self, reader: str, doc_ids: list[str]) -> set[str]:
+        if not doc_ids:
+            return set()
+        marks = ",".join("?" * len(doc_ids))
+        rows = self._db.execute(f"SELECT doc_id FROM stars WHERE reader = ? AND doc_id IN ({marks})",
+                                [reader, *doc_ids])
+        return {row[0] for row in rows}
+
+    def secret(self, name: str) -> str:
+        """A random secret kept in the store (made on first use): signs reader ids and forms."""
+        row = self._db.execute("SELECT value FROM secrets WHERE name = ?", (name,)).fetchone()
+        if row:
+            return row[0]
+        with self._transaction() as db:
+            db.execute("INSERT OR IGNORE INTO secrets(name, value) VALUES (?, ?)", (name, secrets.token_hex(32)))
+        return self._db.execute("SELECT value FROM secrets WHERE name = ?", (name,)).fetchone()[0]
 
     def _set_seq(self, db: sqlite3.Connection, seq: int) -> None:
         db.execute("INSERT INTO meta(key, value) VALUES ('seq', ?) ON CONFLICT(key) DO UPDATE SET value = ?",

@@ -12,6 +12,7 @@ import calendar
 import math
 import os
 from dataclasses import replace
+from datetime import UTC, datetime
 from pathlib import Path
 from urllib.parse import quote
 
@@ -29,6 +30,7 @@ from jiansuo.web import render
 from jiansuo.web.feed import atom_feed
 from jiansuo.web.i18n import TEXT, choose_language
 from jiansuo.web.params import BadParameter, parse_search, search_url
+from jiansuo.web.readers import COOKIE, COOKIE_MAX_AGE, Readers
 
 HERE = Path(__file__).parent
 SECURITY_HEADERS = {
@@ -53,6 +55,7 @@ def create_app(engine: Engine, base_url: str = "http://localhost:8000", search_t
     """The site for `engine`. `base_url` is where readers reach it: feed links use it, never the Host header."""
     base_url = base_url.rstrip("/")
     limiter = anyio.CapacityLimiter(search_threads)
+    readers = Readers(engine.store.secret("readers"))
 
     async def off_loop(function, *args):
         """`function(*args)` in the search pool, within the request budget (OverBudget past it)."""
@@ -79,6 +82,9 @@ def create_app(engine: Engine, base_url: str = "http://localhost:8000", search_t
 
     @app.middleware("http")
     async def security_headers(request: Request, call_next):
+        known = readers.from_cookie(request.cookies.get(COOKIE))
+        request.state.reader_known = known is not None
+        request.state.reader = known or readers.new_id()
         try:
             response = await call_next(request)
         except OverBudget as error:
@@ -87,6 +93,10 @@ def create_app(engine: Engine, base_url: str = "http://localhost:8000", search_t
             else:
                 response = error_page(request, 503, str(error))
         response.headers.update(SECURITY_HEADERS)
+        if not request.state.reader_known and response.headers.get("content-type", "").startswith("text/html"):
+            # a new reader gets an anonymous id with its first page, so its star buttons work
+            response.set_cookie(COOKIE, readers.cookie_value(request.state.reader), max_age=COOKIE_MAX_AGE,
+                                httponly=True, samesite="lax", secure=base_url.startswith("https:"))
         return response
 
     def page_context(request: Request, **values) -> dict:
@@ -96,7 +106,8 @@ def create_app(engine: Engine, base_url: str = "http://localhost:8000", search_t
         params["lang"] = switch_to
         switch_url = str(request.url.path) + "?" + "&".join(f"{quote(k)}={quote(v)}" for k, v in params.items())
         return {"request": request, "t": TEXT[lang], "lang": lang, "switch_url": switch_url,
-                "ce_knn": engine.has_cur(), **values}
+                "ce_knn": engine.has_cur(), "csrf": readers.csrf_token(request.state.reader),
+                "here": str(request.url.path) + ("?" + request.url.query if request.url.query else ""), **values}
 
     def error_page(request: Request, status: int, message: str) -> HTMLResponse:
         return templates.TemplateResponse(request, "error.html", page_context(request, message=message, status=status),
@@ -109,7 +120,7 @@ def create_app(engine: Engine, base_url: str = "http://localhost:8000", search_t
             search = parse_search(request.query_params)
             if not search.query.strip() and "sort" not in request.query_params:
                 search.sort = "date"  # nothing to rank by relevance: list the newest
-            page, facets = await off_loop(listed, search)
+            page, facets = await off_loop(listed, search, request.state.reader)
         except BadParameter as error:
             return error_page(request, 400, error.message(_language(request)))
         return results_page(request, search, page, facets)
@@ -122,7 +133,7 @@ def create_app(engine: Engine, base_url: str = "http://localhost:8000", search_t
             params.setdefault("sort", "date")
             params.setdefault("limit", "100")
             search = parse_search(params)
-            page, facets = await off_loop(listed, search)
+            page, facets = await off_loop(listed, search, request.state.reader)
         except BadParameter as error:
             return error_page(request, 400, error.message(_language(request)))
         assert search.date_from is not None
@@ -130,10 +141,11 @@ def create_app(engine: Engine, base_url: str = "http://localhost:8000", search_t
         return results_page(request, search, page, facets, day=search.date_from, previous_day=previous,
                             next_day=following)
 
-    def listed(search: SearchRequest) -> tuple[SearchPage, dict]:
+    def listed(search: SearchRequest, reader: str) -> tuple[SearchPage, dict]:
         page = searched(search)
         facets = engine.facets(replace(search, offset=0)) if page.total else {}
         facets["keywords"] = {hit.doc_id: engine.keywords(hit.document, 5) for hit in page.hits if hit.document}
+        facets["starred"] = engine.store.starred_among(reader, [hit.doc_id for hit in page.hits])
         return page, facets
 
     def results_page(request: Request, search: SearchRequest, page: SearchPage, facets: dict,
@@ -145,20 +157,69 @@ def create_app(engine: Engine, base_url: str = "http://localhost:8000", search_t
 
     @app.get("/doc/{doc_id:path}", response_class=HTMLResponse, include_in_schema=False)
     async def document_page(request: Request, doc_id: str):
-        found = await off_loop(rendered_document, doc_id)
+        found = await off_loop(rendered_document, doc_id, request.state.reader)
         if found is None:
             return error_page(request, 404, doc_id)
-        document, body, related, keywords = found
+        document, body, related, keywords, starred = found
         return templates.TemplateResponse(request, "doc.html", page_context(
-            request, doc=document, body=body, related=related, keywords=keywords,
+            request, doc=document, body=body, related=related, keywords=keywords, starred=starred,
             back=_local_path(request.query_params.get("back", ""))))
 
-    def rendered_document(doc_id: str):
+    def rendered_document(doc_id: str, reader: str):
         document = engine.get(doc_id)
         if document is None:
             return None
         return (document, render.markdown(document.body, document.url), engine.related(doc_id, limit=6),
-                engine.keywords(document))
+                engine.keywords(document), bool(engine.store.starred_among(reader, [doc_id])))
+
+    @app.post("/star", include_in_schema=False)
+    async def star(request: Request):
+        """Star or unstar a document for this browser's anonymous reader: a form POST with its CSRF token."""
+        form = await request.form()
+        doc_id, on = str(form.get("id", ""))[:600], form.get("state") != "off"
+        if not request.state.reader_known or not readers.csrf_ok(request.state.reader, form.get("csrf")):
+            return error_page(request, 403, TEXT[_language(request)]["forbidden"])
+        if not await off_loop(starred_now, request.state.reader, doc_id, on):
+            return error_page(request, 404, doc_id)
+        back = str(form.get("back", ""))
+        local = back if back.startswith("/") and render.safe_url(back) else f"/doc/{quote(doc_id)}"
+        return RedirectResponse(local, status_code=303)
+
+    def starred_now(reader: str, doc_id: str, on: bool) -> bool:
+        if engine.get(doc_id) is None:
+            return False
+        engine.store.star(reader, doc_id, on)
+        return True
+
+    @app.get("/stars", response_class=HTMLResponse, include_in_schema=False)
+    async def my_stars(request: Request):
+        """This browser's starred documents, newest star first, with their feed and an export."""
+        hits = await off_loop(starred_hits, request.state.reader)
+        return templates.TemplateResponse(request, "stars.html", page_context(
+            request, hits=hits, feed_key=readers.feed_key(request.state.reader)))
+
+    @app.get("/stars.json", summary="Export this browser's stars (id, title, url, when)")
+    async def export_stars(request: Request):
+        hits = await off_loop(starred_hits, request.state.reader)
+        return {"stars": [{"id": h.doc_id, "title": h.document.title if h.document else "",
+                           "url": render.safe_url(h.document.url) if h.document else None,
+                           "starred_at": datetime.fromtimestamp(h.score, UTC).isoformat(timespec="seconds")}
+                          for h in hits]}
+
+    @app.get("/stars/{key}.atom", include_in_schema=False)
+    async def stars_feed(key: str):
+        reader = readers.from_feed_key(key)
+        if reader is None:
+            return JSONResponse({"error": "no such feed"}, status_code=404)
+        hits = await off_loop(starred_hits, reader)
+        page = SearchPage(hits, len(hits), SearchRequest(sort="date", limit=len(hits) or 1))
+        return Response(atom_feed(page, "jiansuo: starred", f"{base_url}/stars/{key}.atom", base_url),
+                        media_type="application/atom+xml")
+
+    def starred_hits(reader: str) -> list[Hit]:
+        stars = engine.store.stars_of(reader)
+        documents = engine.store.get_many([doc_id for doc_id, _ in stars])
+        return [Hit(doc_id, at, document=documents[doc_id]) for doc_id, at in stars if doc_id in documents]
 
     @app.get("/favicon.ico", include_in_schema=False)
     async def favicon():
