@@ -78,6 +78,7 @@ def test_hostile_document_is_inert_in_api_and_feed(client):
 
 
 def test_click_is_logged_and_redirects(client, web_engine):
+    client.get("/")  # a reader's first page gives it its anonymous id
     before = len(web_engine.store.clicks())
     response = client.get("/click", params={"q": "CUR", "id": "p2", "rank": "1"})
     assert response.status_code == 303 and response.headers["location"].startswith("/doc/p2")
@@ -165,3 +166,29 @@ def test_a_mode_the_store_cannot_answer_is_a_400_with_the_reason(client):
     response = client.get("/api/search", params={"q": "CUR", "mode": "dense"})
     assert response.status_code == 400 and "dense index" in response.json()["error"]
     assert client.get("/", params={"q": "CUR", "mode": "hybrid"}).status_code == 400
+
+
+def test_replayed_clicks_count_once_per_reader_and_day(tmp_path):
+    from starlette.testclient import TestClient
+
+    from jiansuo.engine import Engine
+    from jiansuo.model import Document
+    from jiansuo.web.app import create_app
+
+    engine = Engine(tmp_path / "store")
+    engine.add([Document(id="a", title="alpha", reads=10), Document(id="b", title="beta", reads=9),
+                Document(id="c", title="gamma", reads=8)])
+    engine.refresh()
+    reader = TestClient(create_app(engine))
+    reader.get("/")
+    for _ in range(1000):  # one reader replaying a click on c
+        reader.get("/click", params={"id": "c", "q": "x"}, follow_redirects=False)
+    assert engine.store.reader_signals() == {"c": 1} and len(engine.store.clicks()) == 1
+    assert [h.doc_id for h in engine.search("", sort="popularity").hits] == ["a", "b", "c"]  # 8 + 1 < 9
+    for _ in range(2):  # two more readers open c: 8 + 3 = 11 lifts it to the top
+        other = TestClient(create_app(engine))
+        other.get("/")
+        other.get("/click", params={"id": "c"}, follow_redirects=False)
+    assert [h.doc_id for h in engine.search("", sort="popularity").hits] == ["c", "a", "b"]
+    assert [h.doc_id for h in engine.search("", sort="popularity", offset=1, limit=1).hits] == ["a"]
+    assert [h.doc_id for h in engine.search("alpha OR gamma", sort="popularity").hits] == ["c", "a"]

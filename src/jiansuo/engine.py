@@ -296,6 +296,8 @@ class Engine:
             reranking = False
         elif mode == "bm25":
             hits, total = backend.search(parsed, retrieve, known)
+            if retrieve.sort == "popularity":
+                hits = self._by_popularity(backend, parsed, retrieve, known, hits)
         else:
             hits, total, keyword_total = self._semantic_search(backend, dense, parsed, retrieve, terms, known, mode)
             by_meaning_only = bool(hits) and keyword_total == 0 and mode == "hybrid"
@@ -393,10 +395,36 @@ class Engine:
             hits = self._fuse(backend, keyword_hits, dense_hits, terms)
             keyword_total = total
             total = max(total, len(hits))
-        if request.sort in ("date", "popularity"):
-            values = dense.day if request.sort == "date" else dense.popularity
-            hits.sort(key=lambda h: -values[dense.ordinal[h.doc_id]] if h.doc_id in dense.ordinal else 0)
+        if request.sort == "date":
+            hits.sort(key=lambda h: -dense.day[dense.ordinal[h.doc_id]] if h.doc_id in dense.ordinal else 0)
+        elif request.sort == "popularity":
+            signals = self.store.reader_signals()
+            hits.sort(key=lambda h: -(int(dense.popularity[dense.ordinal[h.doc_id]]) + signals.get(h.doc_id, 0))
+                      if h.doc_id in dense.ordinal else 0)
         return hits[request.offset : request.offset + request.limit], total, keyword_total
+
+    def _by_popularity(self, backend: KeywordBackend, parsed: ParsedQuery, request: SearchRequest,
+                       known: set[str] | None, hits: list[Hit]) -> list[Hit]:
+        """Order by popularity = reads + stars as ingested + what readers did here (distinct reader-days that
+        opened a document, readers who starred it). The index orders by the ingested part; documents readers
+        touched join that page where their total lifts them, if the query and filters keep them."""
+        signals = self.store.reader_signals()
+        if not signals:
+            return hits
+        if request.offset:  # the whole head in the ingested order, not only this page
+            hits, _ = backend.search(parsed, replace(request, offset=0, limit=request.offset + request.limit), known)
+        touched = backend.satisfying(parsed, request, list(signals), known, whole_query=True)
+        candidates = {h.doc_id: h for h in hits}
+        candidates.update((doc_id, Hit(doc_id, 0.0)) for doc_id in touched if doc_id not in candidates)
+        documents = self.store.get_many(list(candidates))
+
+        def total(doc_id: str) -> int:
+            document = documents.get(doc_id)
+            return (document.reads + document.stars if document else 0) + signals.get(doc_id, 0)
+        ranked = sorted(candidates.values(), key=lambda h: -total(h.doc_id))
+        for hit in ranked:
+            hit.scores["popularity"] = float(total(hit.doc_id))
+        return ranked[request.offset : request.offset + request.limit]
 
     def _fuse(self, backend: KeywordBackend, keyword_hits: list[Hit], dense_hits: list[Hit],
               terms: list[str]) -> list[Hit]:

@@ -28,9 +28,9 @@ class KeywordBackend(Protocol):
         """Apply store changes incrementally and persist the new store sequence; returns the count."""
 
     def satisfying(self, query: ParsedQuery, request: SearchRequest, doc_ids: list[str] | None,
-                   known_categories: set[str] | None = None) -> set[str]:
+                   known_categories: set[str] | None = None, whole_query: bool = False) -> set[str]:
         """The subset of `doc_ids` (None: every indexed document) that meets the query's required and excluded
-        clauses and the request's filters."""
+        clauses and the request's filters (`whole_query`: that the whole query matches)."""
 
     def facets(self, query: ParsedQuery, request: SearchRequest, known_categories: set[str] | None = None,
                size: int = 20) -> dict[str, list[tuple[str, int]]]:

@@ -170,14 +170,14 @@ class TantivyIndex:
         return hits, result.count or 0
 
     def satisfying(self, query: ParsedQuery, request: SearchRequest, doc_ids: list[str] | None,
-                   known_categories: set[str] | None = None) -> set[str]:
+                   known_categories: set[str] | None = None, whole_query: bool = False) -> set[str]:
         """The subset of `doc_ids` (None: every indexed document) that meets the query's required/excluded
-        clauses and the filters."""
+        clauses and the filters (`whole_query`: that the query matches, optional words included)."""
         searcher = self._index.searcher()
         limit = searcher.num_docs if doc_ids is None else len(doc_ids)
         if not limit:
             return set()
-        constraints = ParsedQuery([c for c in query.clauses if c.occur != "should"])
+        constraints = query if whole_query else ParsedQuery([c for c in query.clauses if c.occur != "should"])
         compiled = self._compile(constraints, request, known_categories)
         if doc_ids is not None:  # a term set over the whole corpus would cost more than the constraints
             compiled = tantivy.Query.boolean_query([

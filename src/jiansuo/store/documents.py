@@ -18,6 +18,9 @@ from pathlib import Path
 
 from jiansuo.model import Document
 
+MAX_CLICKS = 1_000_000  # rows of the query log kept; the oldest go first
+MAX_OPENS = 2_000_000  # reader-document-day rows kept; the oldest day goes first
+
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS documents (
     id TEXT PRIMARY KEY,
@@ -43,6 +46,12 @@ CREATE TABLE IF NOT EXISTS stars (
     PRIMARY KEY (reader, doc_id)
 );
 CREATE INDEX IF NOT EXISTS stars_doc ON stars(doc_id);
+CREATE TABLE IF NOT EXISTS opens (
+    reader TEXT NOT NULL,
+    doc_id TEXT NOT NULL,
+    day INTEGER NOT NULL,
+    PRIMARY KEY (reader, doc_id, day)
+);
 CREATE TABLE IF NOT EXISTS secrets (name TEXT PRIMARY KEY, value TEXT NOT NULL);
 """
 
@@ -65,6 +74,7 @@ class DocumentStore:
         self._local = threading.local()
         self._connections: list[sqlite3.Connection] = []
         self._connections_lock = threading.Lock()
+        self._signals: tuple[tuple, dict[str, int]] | None = None
         self._db.executescript(_SCHEMA)
 
     @property
@@ -164,11 +174,40 @@ class DocumentStore:
             yield Change(doc_id, row_seq, None if deleted else _loads(data))
 
     def log_click(self, query: str, doc_id: str, rank: int, mode: str = "") -> None:
+        """One click of the query log, which keeps its newest MAX_CLICKS rows (oldest evicted first)."""
         with self._transaction() as db:
-            db.execute(
+            cursor = db.execute(
                 "INSERT INTO clicks(at, query, doc_id, rank, mode) VALUES (?, ?, ?, ?, ?)",
                 (time.time(), query, doc_id, rank, mode),
             )
+            if cursor.lastrowid and cursor.lastrowid % 1000 == 0:
+                db.execute("DELETE FROM clicks WHERE id <= ?", (cursor.lastrowid - MAX_CLICKS,))
+
+    def record_open(self, reader: str, doc_id: str, day: int) -> bool:
+        """A reader opened a document on `day`: counted once per reader, document and day, however often it is
+        replayed. Returns whether it was new. Keeps the newest MAX_OPENS rows."""
+        with self._transaction() as db:
+            cursor = db.execute("INSERT OR IGNORE INTO opens(reader, doc_id, day) VALUES (?, ?, ?)",
+                                (reader, doc_id, day))
+            new = cursor.rowcount > 0
+            if new and db.execute("SELECT count(*) FROM opens").fetchone()[0] > MAX_OPENS:
+                oldest = db.execute("SELECT min(day) FROM opens").fetchone()[0]
+                db.execute("DELETE FROM opens WHERE day = ?", (oldest,))
+        if new:
+            self._signals = None
+        return new
+
+    def reader_signals(self) -> dict[str, int]:
+        """Per document: distinct reader-days that opened it plus readers who starred it."""
+        version = (self._db.execute("SELECT count(*), max(rowid) FROM opens").fetchone(),
+                   self._db.execute("SELECT count(*), max(at) FROM stars").fetchone())
+        if self._signals is None or self._signals[0] != version:
+            counts: dict[str, int] = {}
+            for table in ("opens", "stars"):
+                for doc_id, n in self._db.execute(f"SELECT doc_id, count(*) FROM {table} GROUP BY doc_id"):
+                    counts[doc_id] = counts.get(doc_id, 0) + n
+            self._signals = (version, counts)
+        return self._signals[1]
 
     def clicks(self) -> list[dict]:
         rows = self._db.execute("SELECT at, query, doc_id, rank, mode FROM clicks ORDER BY id")

@@ -12,7 +12,7 @@ import calendar
 import math
 import os
 from dataclasses import replace
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from pathlib import Path
 from urllib.parse import quote
 
@@ -226,10 +226,11 @@ def create_app(engine: Engine, base_url: str = "http://localhost:8000", search_t
         return RedirectResponse("/static/favicon.svg", status_code=301)
 
     @app.get("/click", include_in_schema=False)
-    async def click(q: str = "", id: str = "", rank: int = 0, mode: str = "", back: str = ""):
+    async def click(request: Request, q: str = "", id: str = "", rank: int = 0, mode: str = "", back: str = ""):
         """Log which result of which query was opened, then go to it (with the way back to the result page:
         query, filters, sort and page). Nothing about the user is kept."""
-        if id and await off_loop(logged_click, q[:1000], id, max(0, min(rank, 10_000)), mode[:20]):
+        if id and await off_loop(logged_click, q[:1000], id, max(0, min(rank, 10_000)), mode[:20],
+                                 request.state.reader if request.state.reader_known else None):
             way_back = _local_path(back) or search_url("/", SearchRequest(query=q[:1000]))
             return RedirectResponse(f"/doc/{quote(id)}?back={quote(way_back)}", status_code=303)
         return RedirectResponse("/", status_code=303)
@@ -241,10 +242,13 @@ def create_app(engine: Engine, base_url: str = "http://localhost:8000", search_t
             shown["keywords"] = [k.text for k in engine.keywords(hit.document)] if hit.document else []
         return data
 
-    def logged_click(query: str, doc_id: str, rank: int, mode: str) -> bool:
+    def logged_click(query: str, doc_id: str, rank: int, mode: str, reader: str | None) -> bool:
+        """Log the click; a known reader's first open of the document today counts towards its popularity
+        (a replayed click, or a thousand, counts once; the query log keeps a click only with that first open)."""
         if engine.get(doc_id) is None:
             return False
-        engine.store.log_click(query, doc_id, rank, mode)
+        if reader is not None and engine.store.record_open(reader, doc_id, date.today().toordinal()):
+            engine.store.log_click(query, doc_id, rank, mode)
         return True
 
     @app.get("/api/search", summary="Search; the same parameters as the result page")
