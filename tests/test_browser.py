@@ -197,3 +197,18 @@ def test_a_star_post_without_its_csrf_token_is_refused(page, live_server):
     assert wrong.status == 403
     page.goto(live_server.url + "/stars?lang=en")
     assert page.locator("#no-stars").count() == 1
+
+
+def test_sort_by_preference_changes_the_order_after_starring(page, live_server):
+    page.goto(live_server.url + "/?lang=en&sort=date")
+    newest_first = hit_ids(page)
+    target = newest_first[4]
+    page.goto(live_server.url + "/?lang=en&sort=preference")
+    assert hit_ids(page) == newest_first  # nothing starred yet: the list as it was
+    page.goto(live_server.url + "/?lang=en&sort=date")
+    with page.expect_navigation():
+        page.locator("li.hit").nth(4).locator("form.star button").click()
+    page.goto(live_server.url + "/?lang=en&sort=preference")
+    assert hit_ids(page)[0] == target and hit_ids(page) != newest_first
+    with page.expect_navigation():  # unstar, for the other tests
+        page.locator("li.hit").first.locator("form.star button").click()

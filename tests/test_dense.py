@@ -221,3 +221,19 @@ def test_hybrid_says_when_no_document_matches_the_words(dense_engine):
     present = dense_engine.search("扩散模型", mode="hybrid")
     assert present.hits and not present.by_meaning_only
     assert not dense_engine.search("qwzxv", mode="dense").by_meaning_only  # asked for meaning: nothing to say
+
+
+def test_preference_reorders_a_list_towards_the_starred_documents(dense_engine):
+    plain = [h.doc_id for h in dense_engine.search("", sort="date").hits]
+    for method in ("centroid", "classifier"):
+        scores = dense_engine.preference_scores(plain, ["p5"], method)
+        assert plain[int(scores.argmax())] == "p5"
+    liked = [h.doc_id for h in dense_engine.search("", sort="preference", prefer=("p5",)).hits]
+    assert liked[0] == "p5" and sorted(liked) == sorted(plain) and liked != plain
+    assert [h.doc_id for h in dense_engine.search("", sort="preference").hits] == plain  # no stars: as listed
+
+
+def test_preference_without_a_dense_index_uses_keyword_vectors(posts_engine):
+    plain = [h.doc_id for h in posts_engine.search("", sort="date").hits]
+    liked = [h.doc_id for h in posts_engine.search("", sort="preference", prefer=("p3",)).hits]
+    assert liked[0] == "p3" and set(liked) == set(plain)

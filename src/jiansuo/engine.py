@@ -41,6 +41,8 @@ def analyzer_version() -> str:
     """What the keyword index's terms depend on: a store whose index was built otherwise is rebuilt."""
     return f"jieba-precise-nohmm+store-author-words+{tokenize.STEMMER}+lucene-stop+cjk-bigram+exact-title+facets/3"
 Progress = Callable[[int], None]
+PREFERENCE_DEPTH = 100  # sort=preference re-ranks this many of the list's head
+PREFERENCE_METHOD = "centroid"  # bench/preference.py
 log = logging.getLogger("jiansuo.engine")
 
 
@@ -272,6 +274,8 @@ class Engine:
             request = SearchRequest(query=request, **options)
         elif options:
             request = replace(request, **options)
+        if request.sort == "preference":
+            return self._preferred(request, hydrate)
         parsed = parse_query(request.query) if request.syntax else plain_query(request.query)
         terms = sorted({t for c in parsed.clauses if c.occur != MUST_NOT and not c.is_keyword
                         for t in analyze(c.text)})
@@ -402,6 +406,56 @@ class Engine:
             hits.sort(key=lambda h: -(int(dense.popularity[dense.ordinal[h.doc_id]]) + signals.get(h.doc_id, 0))
                       if h.doc_id in dense.ordinal else 0)
         return hits[request.offset : request.offset + request.limit], total, keyword_total
+
+    def _preferred(self, request: SearchRequest, hydrate: bool) -> SearchPage:
+        """The list the request would give (by relevance, or newest first without a query), its head re-ranked
+        by resemblance to the reader's starred documents (rerank/preference.py)."""
+        depth = max(PREFERENCE_DEPTH, request.offset + request.limit)
+        base = replace(request, sort="relevance" if request.query.strip() else "date", offset=0, limit=depth)
+        page = self._search(base, hydrate=False)
+        hits = page.hits
+        if request.prefer and hits:
+            scores = self.preference_scores([h.doc_id for h in hits], list(request.prefer))
+            order = np.argsort(-scores, kind="stable")
+            hits = [hits[i] for i in order]
+            for hit, score in zip(hits, scores[order], strict=True):
+                hit.scores["preference"] = float(score)
+        hits = hits[request.offset : request.offset + request.limit]
+        if hydrate:
+            self._hydrate(hits, set(page.terms))
+        return SearchPage(hits, page.total, request, page.terms, page.timings, page.by_meaning_only)
+
+    def preference_scores(self, doc_ids: list[str], starred: list[str], method: str | None = None) -> np.ndarray:
+        """How much each document resembles the starred ones: dense document vectors where the store has a
+        dense index (a per-reader linear classifier against a sample of the store, or the centroid), keyword
+        TF-IDF vectors otherwise (centroid)."""
+        from jiansuo.rerank import preference
+
+        dense = self.dense
+        if dense is not None and any(d in dense.ordinal for d in starred):
+            rows = self._document_vectors(dense, doc_ids)
+            liked = self._document_vectors(dense, [d for d in starred if d in dense.ordinal])
+            if (method or PREFERENCE_METHOD) == "classifier":
+                rng, skip = np.random.default_rng(0), set(starred)
+                sample = [dense.docs[i]["id"] for i in rng.permutation(len(dense.docs))[:400]
+                          if dense.docs[i] and dense.docs[i]["id"] not in skip][:200]
+                return preference.classifier_scores(rows, liked, self._document_vectors(dense, sample))
+            return preference.centroid_scores(rows, liked)
+        documents = self.store.get_many(doc_ids + starred)
+
+        def weights(doc_id: str) -> dict[str, float]:
+            document = documents.get(doc_id)
+            return {" ".join(k.terms): k.weight for k in self.keywords(document, 30)} if document else {}
+        matrix = preference.keyword_matrix([weights(d) for d in doc_ids] + [weights(d) for d in starred])
+        return preference.centroid_scores(matrix[: len(doc_ids)], matrix[len(doc_ids) :])
+
+    @staticmethod
+    def _document_vectors(dense: DenseIndex, doc_ids: list[str]) -> np.ndarray:
+        rows = []
+        for doc_id in doc_ids:
+            vectors = dense.vectors_of(doc_id) if doc_id in dense.ordinal else np.zeros((1, dense.vectors.shape[1]))
+            rows.append(vectors.mean(axis=0))
+        return np.array(rows, dtype=np.float32)
 
     def _by_popularity(self, backend: KeywordBackend, parsed: ParsedQuery, request: SearchRequest,
                        known: set[str] | None, hits: list[Hit]) -> list[Hit]:

@@ -47,7 +47,7 @@ class Document:
         return hashlib.sha256(payload.encode("utf-8")).hexdigest()
 
 
-SORTS = ("relevance", "date", "popularity")
+SORTS = ("relevance", "date", "popularity", "preference")
 MODES = ("bm25", "dense", "hybrid", "ce-knn")
 
 
@@ -68,6 +68,7 @@ class SearchRequest:
     mode: str = ""  # bm25 | dense | hybrid | ce-knn; "" = hybrid when a dense index exists, else bm25
     rerank: int = 0  # rerank the top k with the cross-encoder (0 = off)
     budget: int = 100  # mode=ce-knn: cross-encoder calls allowed for this query
+    prefer: tuple[str, ...] = ()  # sort=preference: the documents the reader starred
 
 
 @dataclass

@@ -142,6 +142,8 @@ def create_app(engine: Engine, base_url: str = "http://localhost:8000", search_t
                             next_day=following)
 
     def listed(search: SearchRequest, reader: str) -> tuple[SearchPage, dict]:
+        if search.sort == "preference":
+            search.prefer = tuple(doc_id for doc_id, _ in engine.store.stars_of(reader)[:200])
         page = searched(search)
         facets = engine.facets(replace(search, offset=0)) if page.total else {}
         facets["keywords"] = {hit.doc_id: engine.keywords(hit.document, 5) for hit in page.hits if hit.document}

@@ -10,6 +10,7 @@ TEXT = {
         "results": "{total} results", "reads": "{n} reads", "from": "From", "to": "To",
         "category": "Categories", "category_hint": "cs.AI+cs.LG-cs.CY", "venue": "Venue", "tag": "Tag",
         "sort": "Sort", "relevance": "Relevance", "date": "Date", "popularity": "Popularity",
+        "preference": "Like my stars",
         "previous": "Previous", "next": "Next", "page": "Page {n}",
         "no_results": "No documents match", "no_results_help": [
             "Check the spelling, or use fewer or more general words.",
@@ -32,6 +33,7 @@ TEXT = {
         "results": "共 {total} 条结果", "reads": "{n}位读者", "from": "起始日期", "to": "截止日期",
         "category": "分类", "category_hint": "cs.AI+cs.LG-cs.CY", "venue": "来源", "tag": "标签",
         "sort": "排序", "relevance": "相关度", "date": "日期", "popularity": "热度",
+        "preference": "像我的收藏",
         "previous": "上一页", "next": "下一页", "page": "第 {n} 页",
         "no_results": "没有找到匹配的文档", "no_results_help": [
             "请检查拼写，或换用更少、更通用的词。",

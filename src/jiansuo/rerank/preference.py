@@ -1,0 +1,50 @@
+"""Preference ranking: order a list by how much each document resembles what a reader starred.
+
+Two scorers over document vectors (dense document vectors where the store has them, TF-IDF keyword vectors
+otherwise), pure numpy:
+- centroid: cosine to the mean of the starred documents' vectors;
+- classifier: a per-reader linear classifier (ridge regression to +1 for starred, -1 for other documents of the
+  store), the way per-tag SVM recommenders rank papers; its decision value is the score.
+`bench/preference.py` compares them with the relevance order.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+PREFERENCE_METHODS = ("centroid", "classifier")
+
+
+def centroid_scores(candidates: np.ndarray, starred: np.ndarray) -> np.ndarray:
+    """Cosine of each candidate row to the (normalised) mean of the starred rows."""
+    centre = starred.mean(axis=0)
+    centre = centre / max(float(np.linalg.norm(centre)), 1e-12)
+    return _normalised(candidates) @ centre
+
+
+def classifier_scores(candidates: np.ndarray, starred: np.ndarray, others: np.ndarray,
+                      l2: float = 1.0) -> np.ndarray:
+    """Decision values of a ridge classifier trained on starred (+1) against `others` (-1), classes weighted
+    equally (a few stars against many others)."""
+    x = np.vstack([_normalised(starred), _normalised(others)])
+    y = np.concatenate([np.ones(len(starred)), -np.ones(len(others))])
+    weight = np.concatenate([np.full(len(starred), 0.5 / len(starred)), np.full(len(others), 0.5 / len(others))])
+    x1 = np.hstack([x, np.ones((len(x), 1))])  # a bias column
+    gram = (x1 * weight[:, None]).T @ x1 + l2 * 1e-2 * np.eye(x1.shape[1])
+    w = np.linalg.solve(gram, (x1 * weight[:, None]).T @ y)
+    return np.hstack([_normalised(candidates), np.ones((len(candidates), 1))]) @ w
+
+
+def keyword_matrix(weights: list[dict[str, float]]) -> np.ndarray:
+    """Sparse keyword weights -> dense rows over their joint vocabulary (small: a page plus the stars)."""
+    vocabulary = {term: i for i, term in enumerate(sorted({t for row in weights for t in row}))}
+    matrix = np.zeros((len(weights), max(1, len(vocabulary))), dtype=np.float32)
+    for i, row in enumerate(weights):
+        for term, value in row.items():
+            matrix[i, vocabulary[term]] = value
+    return matrix
+
+
+def _normalised(rows: np.ndarray) -> np.ndarray:
+    norms = np.linalg.norm(rows, axis=1, keepdims=True)
+    return rows / np.maximum(norms, 1e-12)
