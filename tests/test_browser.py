@@ -108,7 +108,8 @@ def test_hostile_document_is_shown_inert(page, live_server, path):
     page.wait_for_load_state("load")
     assert page.evaluate("window.__pwned") is None and page.dialogs == []
     # not just blocked by the Content-Security-Policy: the markup never became elements
-    assert page.evaluate("document.querySelectorAll('[onerror],[onload],img[src=x],svg,main script').length") == 0
+    assert page.evaluate("document.querySelectorAll('[onerror],[onload],img[src=x],svg:not(.wordcloud),"
+                         "main script').length") == 0
     assert page.evaluate("[...document.querySelectorAll('a')].filter(a => /^\\s*javascript:/i.test("
                          "a.getAttribute('href') || '')).length") == 0
     assert "<script>window.__pwned=1</script>" in page.inner_text("main")
@@ -212,3 +213,26 @@ def test_sort_by_preference_changes_the_order_after_starring(page, live_server):
     assert hit_ids(page)[0] == target and hit_ids(page) != newest_first
     with page.expect_navigation():  # unstar, for the other tests
         page.locator("li.hit").first.locator("form.star button").click()
+
+
+def word_boxes(page, selector):
+    return page.evaluate(f"[...document.querySelectorAll('{selector} text')].map(t => {{"
+                         "const b = t.getBoundingClientRect(); return [t.textContent, b.x, b.y, b.width, b.height]; })")
+
+
+@pytest.mark.parametrize("path", ["/?lang=zh", "/?q=模型&lang=en", "/doc/blog-aligned"])
+def test_word_cloud_renders_without_overlaps(page, live_server, path):
+    page.goto(live_server.url + path)
+    selector = "svg.wordcloud"
+    assert page.locator(selector).count() == 1 and page.locator(f"{selector} a text").count() >= 3
+    boxes = word_boxes(page, selector)
+    assert all(w > 0 and h > 0 for _, _, _, w, h in boxes)
+    for i, (a, ax, ay, aw, ah) in enumerate(boxes):
+        for b, bx, by, bw, bh in boxes[i + 1 :]:
+            assert ax + aw <= bx or bx + bw <= ax or ay + ah <= by or by + bh <= ay, (a, b)
+    svg = page.locator(selector).bounding_box()
+    assert all(svg["x"] - 1 <= x and x + w <= svg["x"] + svg["width"] + 1 for _, x, _, w, _ in boxes)
+    href = page.locator(f"{selector} a").first.get_attribute("href")
+    assert href.startswith("/?q=")
+    page.locator(selector).screenshot(path=str(ARTIFACTS / f"wordcloud-{path.strip('/?').split('&')[0] or 'home'}"
+                                                            f".png".replace("/", "-").replace("=", "-")))

@@ -31,6 +31,7 @@ from jiansuo.web.feed import atom_feed
 from jiansuo.web.i18n import TEXT, choose_language
 from jiansuo.web.params import BadParameter, parse_search, search_url
 from jiansuo.web.readers import COOKIE, COOKIE_MAX_AGE, Readers
+from jiansuo.web.wordcloud import word_cloud
 
 HERE = Path(__file__).parent
 SECURITY_HEADERS = {
@@ -71,7 +72,7 @@ def create_app(engine: Engine, base_url: str = "http://localhost:8000", search_t
     templates = Jinja2Templates(directory=HERE / "templates")
     templates.env.globals.update(highlighted=render.highlighted, text_with_math=render.text_with_math,
                                  safe_url=render.safe_url, search_url=search_url, quote=quote, month_end=_month_end,
-                                 keyword_query=_keyword_query)
+                                 keyword_query=_keyword_query, word_cloud=word_cloud)
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
 
     def searched(search) -> SearchPage:
@@ -147,6 +148,7 @@ def create_app(engine: Engine, base_url: str = "http://localhost:8000", search_t
         page = searched(search)
         facets = engine.facets(replace(search, offset=0)) if page.total else {}
         facets["keywords"] = {hit.doc_id: engine.keywords(hit.document, 5) for hit in page.hits if hit.document}
+        facets["cloud"] = _cloud(engine.keywords(hit.document) for hit in page.hits if hit.document)
         facets["starred"] = engine.store.starred_among(reader, [hit.doc_id for hit in page.hits])
         return page, facets
 
@@ -165,6 +167,7 @@ def create_app(engine: Engine, base_url: str = "http://localhost:8000", search_t
         document, body, related, keywords, starred = found
         return templates.TemplateResponse(request, "doc.html", page_context(
             request, doc=document, body=body, related=related, keywords=keywords, starred=starred,
+            cloud=_cloud([keywords]),
             back=_local_path(request.query_params.get("back", ""))))
 
     def rendered_document(doc_id: str, reader: str):
@@ -197,8 +200,9 @@ def create_app(engine: Engine, base_url: str = "http://localhost:8000", search_t
     async def my_stars(request: Request):
         """This browser's starred documents, newest star first, with their feed and an export."""
         hits = await off_loop(starred_hits, request.state.reader)
+        cloud = await off_loop(lambda: _cloud(engine.keywords(h.document) for h in hits if h.document))
         return templates.TemplateResponse(request, "stars.html", page_context(
-            request, hits=hits, feed_key=readers.feed_key(request.state.reader)))
+            request, hits=hits, feed_key=readers.feed_key(request.state.reader), cloud=cloud))
 
     @app.get("/stars.json", summary="Export this browser's stars (id, title, url, when)")
     async def export_stars(request: Request):
@@ -318,6 +322,15 @@ def create_app(engine: Engine, base_url: str = "http://localhost:8000", search_t
         return RedirectResponse(search_url("/feed.atom", parse_search({}), venue=name, sort="date"))
 
     return app
+
+
+def _cloud(keyword_lists) -> list[tuple[str, float]]:
+    """Keywords of several documents summed by their shown text: the words of a word cloud, heaviest first."""
+    weights: dict[str, float] = {}
+    for keywords in keyword_lists:
+        for keyword in keywords:
+            weights[keyword.text] = weights.get(keyword.text, 0.0) + keyword.weight
+    return sorted(weights.items(), key=lambda item: -item[1])[:40]
 
 
 def _keyword_query(text: str) -> str:

@@ -25,7 +25,8 @@ TEXT = {
         "by_meaning": "No document contains these words; the results below are related by meaning only.",
         "newest": "Newest", "listing": "{total} documents", "month": "Month", "day_title": "Documents of {day}",
         "previous_day": "Previous day", "next_day": "Next day", "browse": "Browse",
-        "star": "☆ Star", "unstar": "★ Starred", "my_stars": "My stars", "no_stars": "Nothing starred yet.",
+        "star": "☆ Star", "unstar": "★ Starred", "my_stars": "My stars", "cloud": "Word cloud",
+        "no_stars": "Nothing starred yet.",
         "export": "Export (JSON)", "forbidden": "This form has expired or came from another site; reload the page.",
     },
     "zh": {
@@ -48,7 +49,7 @@ TEXT = {
         "by_meaning": "没有文档包含这些词；以下结果仅按语义相关排列。",
         "newest": "最新文章", "listing": "共 {total} 篇", "month": "月份", "day_title": "{day} 的文章",
         "previous_day": "前一天", "next_day": "后一天", "browse": "浏览",
-        "star": "☆ 收藏", "unstar": "★ 已收藏", "my_stars": "我的收藏", "no_stars": "还没有收藏。",
+        "star": "☆ 收藏", "unstar": "★ 已收藏", "my_stars": "我的收藏", "cloud": "词云", "no_stars": "还没有收藏。",
         "export": "导出 (JSON)", "forbidden": "表单已失效或来自其他网站；请刷新页面。",
     },
 }
