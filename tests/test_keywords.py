@@ -36,3 +36,9 @@ def test_keywords_on_the_document_page_and_in_the_api(client_for_posts):
     assert data["keywords"] and all(isinstance(k, str) for k in data["keywords"])
     hits = client_for_posts.get("/api/search", params={"q": "CUR"}).json()["hits"]
     assert hits[0]["keywords"]
+
+
+def test_related_documents_show_the_keywords_they_share(client_for_posts, posts_engine):
+    page = client_for_posts.get("/doc/p2").text
+    related = page.split('<aside class="related">')[1]
+    assert '<span class="shared">' in related and 'class="keyword"' in related

@@ -164,9 +164,9 @@ def create_app(engine: Engine, base_url: str = "http://localhost:8000", search_t
         found = await off_loop(rendered_document, doc_id, request.state.reader)
         if found is None:
             return error_page(request, 404, doc_id)
-        document, body, related, keywords, starred = found
+        document, body, (related, shared), keywords, starred = found
         return templates.TemplateResponse(request, "doc.html", page_context(
-            request, doc=document, body=body, related=related, keywords=keywords, starred=starred,
+            request, doc=document, body=body, related=related, shared=shared, keywords=keywords, starred=starred,
             cloud=_cloud([keywords]),
             back=_local_path(request.query_params.get("back", ""))))
 
@@ -174,7 +174,11 @@ def create_app(engine: Engine, base_url: str = "http://localhost:8000", search_t
         document = engine.get(doc_id)
         if document is None:
             return None
-        return (document, render.markdown(document.body, document.url), engine.related(doc_id, limit=6),
+        related = engine.related(doc_id, limit=6)
+        mine = {k.text for k in engine.keywords(document, 30)}
+        shared = {hit.doc_id: [k.text for k in engine.keywords(hit.document, 30) if k.text in mine][:3]
+                  for hit in related if hit.document}  # why each is related: the keywords both have
+        return (document, render.markdown(document.body, document.url), (related, shared),
                 engine.keywords(document), bool(engine.store.starred_among(reader, [doc_id])))
 
     @app.post("/star", include_in_schema=False)
