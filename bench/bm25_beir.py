@@ -90,7 +90,13 @@ def main() -> None:
     parser.add_argument("--datasets", default="scifact,cisi,medline,lo-help/zh,lo-help/en")
     parser.add_argument("--split", default="test", help="qrels split (sets without it are skipped)")
     parser.add_argument("--only-engine", action="store_true", help="skip the reference systems")
+    parser.add_argument("--title-words", action="store_true",
+                        help="put the store's title terms in the segmenter's dictionary (tokenize.TITLE_WORDS)")
     args = parser.parse_args()
+    if args.title_words:
+        from jiansuo.analysis import tokenize
+
+        tokenize.TITLE_WORDS = True
     rows = [row for name in args.datasets.split(",")
             for row in evaluate_dataset(name, args.split, args.only_engine)]
     print(table(["dataset", "system", *METRICS, "p50 / p95 ms"], rows))

@@ -53,7 +53,13 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--split", default="test", choices=["dev", "test"])
     parser.add_argument("--cjk-boosts", default="", help="extra rows for these bigram-field boosts")
+    parser.add_argument("--title-words", action="store_true",
+                        help="put the store's title terms in the segmenter's dictionary (tokenize.TITLE_WORDS)")
     args = parser.parse_args()
+    if args.title_words:
+        from jiansuo.analysis import tokenize
+
+        tokenize.TITLE_WORDS = True
     rows = []
     for name, (documents, queries, qrels) in tasks(load(), args.split).items():
         store = WORK / "csl" / name.replace("->", "-to-")

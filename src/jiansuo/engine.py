@@ -39,7 +39,8 @@ from jiansuo.threads import one_blas_thread
 
 def analyzer_version() -> str:
     """What the keyword index's terms depend on: a store whose index was built otherwise is rebuilt."""
-    return f"jieba-precise-nohmm+store-author-words+{tokenize.STEMMER}+lucene-stop+cjk-bigram+exact-title+facets/3"
+    words = "store-author+title-words" if tokenize.TITLE_WORDS else "store-author-words"
+    return f"jieba-precise-nohmm+{words}+{tokenize.STEMMER}+lucene-stop+cjk-bigram+exact-title+facets/3"
 Progress = Callable[[int], None]
 PREFERENCE_DEPTH = 100  # sort=preference re-ranks this many of the list's head
 PREFERENCE_METHOD = "centroid"  # bench/preference.py
@@ -227,6 +228,8 @@ class Engine:
         version = self._bm25_dirs.new_version()
         params = self._params(seq)
         words = user_words(author for document in self.store.documents() for author in document.authors)
+        if tokenize.TITLE_WORDS:
+            words |= tokenize.title_words(document.title for document in self.store.documents())
         add_user_words(words)  # before any text is analysed, so documents and queries segment alike
         params["user_words"] = sorted(words)
         build_backend("bm25", version, self.store.documents(), seq, params, progress)

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import lru_cache
@@ -32,6 +33,7 @@ _CJK_CHAR = re.compile(f"[{_CJK}]")
 MAX_TERM_CHARS = 64
 STEMMERS = ("porter", "english", "none")  # PyStemmer's Porter, Snowball English (Porter2), no stemming
 STEMMER = "porter"
+TITLE_WORDS = False  # terms of the store's titles in the segmenter's dictionary (bench/title_words.py)
 _stemmer: Stemmer.Stemmer | None = Stemmer.Stemmer(STEMMER)
 
 
@@ -47,11 +49,34 @@ def use_stemmer(name: str) -> None:
 
 _USER_WORD = re.compile(f"[{_CJK}·]{{2,12}}")
 _user_words: set[str] = set()
+_FUNCTION_CHARACTERS = frozenset("的了与和及或中在是对为将把被从到于以此其之而且等个")
 
 
 def user_words(names: Iterable[str]) -> set[str]:
     """The Chinese names among `names` (author names of the store): words for the segmenter's dictionary."""
     return {name.strip() for name in names if _USER_WORD.fullmatch(name.strip() or "-")}
+
+
+def title_words(titles: Iterable[str], min_titles: int = 5) -> set[str]:
+    """Chinese terms the corpus' titles keep using that the segmenter would cut: two or three adjacent words
+    (3-8 characters together) that appear together in at least `min_titles` titles (数据/透视/表 -> 数据透视表)."""
+    counts: Counter[str] = Counter()
+    for title in titles:
+        seen: set[str] = set()
+        for match in _SPLIT.finditer(title):
+            if match.lastgroup != "cjk":
+                continue
+            words = [w for w, _, _ in rjieba.tokenize(match.group(), hmm=False)]
+            for size in (2, 3):
+                for start in range(len(words) - size + 1):
+                    parts = words[start : start + size]
+                    joined = "".join(parts)
+                    # words of two characters or more; only a last one may be a single (not a function) character
+                    if 3 <= len(joined) <= 8 and all(len(p) >= 2 for p in parts[:-1]) and (
+                            len(parts[-1]) >= 2 or parts[-1] not in _FUNCTION_CHARACTERS):
+                        seen.add(joined)
+        counts.update(seen)
+    return {word for word, count in counts.items() if count >= min_titles}
 
 
 def add_user_words(words: Iterable[str]) -> None:
