@@ -35,3 +35,20 @@ def test_excerpt_marks_terms_and_keeps_spacing():
     assert ("diffusion", True) in segments
     joined = "".join(s for s, _ in segments)
     assert "study diffusion models" in joined
+
+
+def test_title_words_are_recurring_terms_not_function_word_joins():
+    from jiansuo.analysis.tokenize import title_words
+
+    titles = ["筛选数据透视表", "删除数据透视表", "更新数据透视表", "数据透视表的布局", "组合数据透视表",
+              "文档中的表格", "文档中的图片", "文档中的链接", "文档中的注释", "文档中的字段"]
+    found = title_words(titles, min_titles=5)
+    assert "数据透视表" in found and not any(w.endswith("中") or "的" in w for w in found)
+
+
+def test_store_author_names_stay_whole_words():
+    from jiansuo.analysis.tokenize import add_user_words, user_words
+
+    assert user_words(["苏剑林", "A. Author", "王林", "x"]) == {"苏剑林", "王林"}
+    add_user_words({"苏剑林"})
+    assert "苏剑林" in analyze("苏剑林的博客")
