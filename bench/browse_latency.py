@@ -14,14 +14,11 @@ from __future__ import annotations
 import argparse
 import json
 import random
-import socket
-import subprocess
-import sys
 import time
 from pathlib import Path
 
 import httpx
-from common import DATA, WORK, percentiles, table
+from common import DATA, WORK, add_in_batches, percentiles, serve, table
 from expand_corpus import expanded
 
 from jiansuo.engine import Engine
@@ -29,23 +26,11 @@ from jiansuo.evaluate.datasets import read_queries
 from jiansuo.model import SearchRequest
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 def store_of(size: int) -> Path:
     store = WORK / f"browse-{size}"
     engine = Engine(store)
     if engine.store.count() < size:
-        batch = []
-        for document in expanded(DATA, size):
-            batch.append(document)
-            if len(batch) == 2000:
-                engine.add(batch)
-                batch = []
-        engine.add(batch)
+        add_in_batches(engine, expanded(DATA, size))
     engine.refresh()
     engine.close()
     return store
@@ -74,17 +59,8 @@ def main() -> None:
     queries = (list(read_queries(DATA / "scifact").values())[:100]
                + list(read_queries(DATA / "lo-help/zh").values())[:100]
                + [" ".join(record["keywords"]) for record in random.Random(7).sample(csl, 100)])
-    port = free_port()
-    server = subprocess.Popen([sys.executable, "-m", "jiansuo.cli", "serve", "--store", str(store), "--port",
-                               str(port)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    base = f"http://127.0.0.1:{port}"
+    server, base = serve(store)
     try:
-        for _ in range(300):
-            try:
-                httpx.get(base + "/api/stats", timeout=1)
-                break
-            except httpx.HTTPError:
-                time.sleep(0.5)
         with httpx.Client(base_url=base, timeout=60) as client:
             client.get("/")  # the reader cookie
             pages = {

@@ -39,3 +39,41 @@ class Timer:
 
     def __exit__(self, *exc):
         self.seconds = time.perf_counter() - self.start
+
+
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def serve(store: Path, *options: str):
+    """`jiansuo serve` on a free loopback port, answered once; (process, base URL). Terminate it when done."""
+    import subprocess
+
+    import httpx
+
+    port = free_port()
+    process = subprocess.Popen([sys.executable, "-m", "jiansuo.cli", "serve", "--store", str(store), "--port",
+                                str(port), *options], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    base = f"http://127.0.0.1:{port}"
+    for _ in range(600):
+        try:
+            httpx.get(base + "/api/stats", timeout=1)
+            break
+        except httpx.HTTPError:
+            time.sleep(0.2)
+    return process, base
+
+
+def add_in_batches(engine, documents, size: int = 2000) -> None:
+    """Store `documents` in transactions of `size`."""
+    batch = []
+    for document in documents:
+        batch.append(document)
+        if len(batch) == size:
+            engine.add(batch)
+            batch = []
+    engine.add(batch)

@@ -19,7 +19,6 @@ import json
 import random
 import re
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -28,7 +27,7 @@ from pathlib import Path
 from urllib.parse import quote
 
 import httpx
-from common import WORK, percentiles, table
+from common import WORK, percentiles, serve, table
 
 from jiansuo.engine import Engine
 
@@ -154,12 +153,6 @@ def crashes(folder: Path, kills: int) -> list[list]:
     return rows
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 def fuzz_value(rng: random.Random) -> str:
     pieces = ["", "a", "扩散", '"', "-", "AND", "OR", "title:", "category:", "\\", "%", "$$", "$\\frac{", "\x00",
               "\x01", "\ud7ff", "2022-02-30", "-1", "99999999999999999999", "<script>", "../../etc/passwd",
@@ -178,17 +171,8 @@ def serve_and_fuzz(folder: Path, requests: int) -> list[list]:
     engine.add([Document(id="adversarial", title="lorem", body="lorem " * 140_000)])  # ~840 kB
     engine.refresh()
     engine.close()
-    port = free_port()
-    server = subprocess.Popen([*JIANSUO, "serve", "--store", str(store), "--port", str(port)],
-                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    base = f"http://127.0.0.1:{port}"
+    server, base = serve(store)
     try:
-        for _ in range(200):
-            try:
-                httpx.get(base + "/api/stats", timeout=1)
-                break
-            except httpx.HTTPError:
-                time.sleep(0.2)
         adversarial = []
         with httpx.Client(base_url=base, timeout=30) as client:
             for _ in range(21):

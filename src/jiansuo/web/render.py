@@ -123,23 +123,21 @@ def markdown(text: str, base_url: str = "") -> Markup:
 
 
 def _links(tokens: list, base_url: str) -> None:
+    """Resolve each link's href and image's src against the document's address; drop the unsafe ones."""
     for token in tokens:
         for child in token.children or []:
-            if child.type == "link_open":
-                href = resolve_url(child.attrGet("href") or "", base_url)
-                if href is None:
-                    child.attrs.pop("href", None)
-                else:
-                    child.attrSet("href", href)
-                    if not href.startswith(("/", "#")):
-                        child.attrSet("rel", "noopener noreferrer")
-            elif child.type == "image":
-                src = resolve_url(child.attrGet("src") or "", base_url)
-                if src is None:
-                    child.attrs.pop("src", None)
-                else:
-                    child.attrSet("src", src)
-                    child.attrSet("loading", "lazy")
+            attribute = {"link_open": "href", "image": "src"}.get(child.type)
+            if attribute is None:
+                continue
+            url = resolve_url(child.attrGet(attribute) or "", base_url)
+            if url is None:
+                child.attrs.pop(attribute, None)
+                continue
+            child.attrSet(attribute, url)
+            if child.type == "image":
+                child.attrSet("loading", "lazy")
+            elif not url.startswith(("/", "#")):
+                child.attrSet("rel", "noopener noreferrer")
 
 
 def _with_formulas(rendered: str, formulas: Formulas, numbering: Numbering) -> str:
