@@ -43,7 +43,7 @@ def analyzer_version() -> str:
     return f"jieba-precise-nohmm+{words}+{tokenize.STEMMER}+lucene-stop+cjk-bigram+exact-title+facets/3"
 Progress = Callable[[int], None]
 PREFERENCE_DEPTH = 100  # sort=preference re-ranks this many of the list's head
-PREFERENCE_METHOD = "centroid"  # bench/preference.py
+PREFERENCE_METHOD = "classifier"  # best on every dev row of bench/preference.py (CISI, MEDLINE; k = 3, 10)
 log = logging.getLogger("jiansuo.engine")
 
 
