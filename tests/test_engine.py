@@ -129,3 +129,20 @@ def test_empty_store_searches_return_nothing(tmp_path):
 @pytest.mark.parametrize("query", ['"', "-", "AND", "OR OR", "title:", 'title:""', "-\"\"", "\\", "*", "()"])
 def test_odd_queries_do_not_raise(posts_engine, query):
     posts_engine.search(SearchRequest(query=query))
+
+
+def test_popularity_decays_with_age(tmp_path):
+    from datetime import date
+
+    from jiansuo.model import Document
+    from jiansuo.retrieve.popularity import HALF_LIFE_DAYS, popularity_rank
+
+    engine = Engine(tmp_path / "site")
+    engine.add([Document(id="old", title="x", reads=100, date=date(2015, 1, 1)),
+                Document(id="new", title="x", reads=40, date=date(2024, 1, 1)),
+                Document(id="newer", title="x", reads=1, date=date(2024, 6, 1))])
+    engine.refresh()
+    assert [h.doc_id for h in engine.search("", sort="popularity").hits] == ["new", "old", "newer"]
+    # one half-life older needs twice the readers (plus one) to rank the same
+    day = date(2024, 1, 1).toordinal()
+    assert popularity_rank(2 * 10 + 1, day - HALF_LIFE_DAYS) == popularity_rank(10, day)

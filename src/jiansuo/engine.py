@@ -32,6 +32,7 @@ from jiansuo.retrieve.backend import KeywordBackend, build_backend, open_backend
 from jiansuo.retrieve.bm25 import DEFAULT_BOOSTS
 from jiansuo.retrieve.dense import MEANING_CUTOFFS, DenseIndex
 from jiansuo.retrieve.hubness import csls_penalty
+from jiansuo.retrieve.popularity import popularity_rank
 from jiansuo.retrieve.query import MUST, MUST_NOT, ParsedQuery, parse_query, plain_query
 from jiansuo.store import DocumentStore, IndexDirs
 from jiansuo.threads import one_blas_thread
@@ -40,7 +41,7 @@ from jiansuo.threads import one_blas_thread
 def analyzer_version() -> str:
     """What the keyword index's terms depend on: a store whose index was built otherwise is rebuilt."""
     words = "store-author+title-words" if tokenize.TITLE_WORDS else "store-author-words"
-    return f"jieba-precise-nohmm+{words}+{tokenize.STEMMER}+lucene-stop+cjk-bigram+exact-title+facets/3"
+    return f"jieba-precise-nohmm+{words}+{tokenize.STEMMER}+lucene-stop+cjk-bigram+exact-title+facets+decay/4"
 Progress = Callable[[int], None]
 PREFERENCE_DEPTH = 100  # sort=preference re-ranks this many of the list's head
 PREFERENCE_METHOD = "classifier"  # best on every dev row of bench/preference.py (CISI, MEDLINE; k = 3, 10)
@@ -406,8 +407,15 @@ class Engine:
             hits.sort(key=lambda h: -dense.day[dense.ordinal[h.doc_id]] if h.doc_id in dense.ordinal else 0)
         elif request.sort == "popularity":
             signals = self.store.reader_signals()
-            hits.sort(key=lambda h: -(int(dense.popularity[dense.ordinal[h.doc_id]]) + signals.get(h.doc_id, 0))
-                      if h.doc_id in dense.ordinal else 0)
+
+            def rank(hit: Hit) -> int:
+                ordinal = dense.ordinal.get(hit.doc_id)
+                if ordinal is None:
+                    return 0
+                return popularity_rank(int(dense.popularity[ordinal]) + signals.get(hit.doc_id, 0),
+                                       int(dense.day[ordinal]))
+
+            hits.sort(key=lambda h: -rank(h))
         return hits[request.offset : request.offset + request.limit], total, keyword_total
 
     def _preferred(self, request: SearchRequest, hydrate: bool) -> SearchPage:
@@ -463,8 +471,9 @@ class Engine:
     def _by_popularity(self, backend: KeywordBackend, parsed: ParsedQuery, request: SearchRequest,
                        known: set[str] | None, hits: list[Hit]) -> list[Hit]:
         """Order by popularity = reads + stars as ingested + what readers did here (distinct reader-days that
-        opened a document, readers who starred it). The index orders by the ingested part; documents readers
-        touched join that page where their total lifts them, if the query and filters keep them."""
+        opened a document, readers who starred it), decayed with age (retrieve/popularity.py). The index orders
+        by the ingested part; documents readers touched join that page where their total lifts them, if the
+        query and filters keep them."""
         signals = self.store.reader_signals()
         if not signals:
             return hits
@@ -475,12 +484,16 @@ class Engine:
         candidates.update((doc_id, Hit(doc_id, 0.0)) for doc_id in touched if doc_id not in candidates)
         documents = self.store.get_many(list(candidates))
 
-        def total(doc_id: str) -> int:
+        def rank(doc_id: str) -> int:
             document = documents.get(doc_id)
-            return (document.reads + document.stars if document else 0) + signals.get(doc_id, 0)
-        ranked = sorted(candidates.values(), key=lambda h: -total(h.doc_id))
+            if document is None:
+                return 0
+            return popularity_rank(document.reads + document.stars + signals.get(doc_id, 0),
+                                   document.date.toordinal() if document.date else 0)
+
+        ranked = sorted(candidates.values(), key=lambda h: -rank(h.doc_id))
         for hit in ranked:
-            hit.scores["popularity"] = float(total(hit.doc_id))
+            hit.scores["popularity"] = float(rank(hit.doc_id))
         return ranked[request.offset : request.offset + request.limit]
 
     def _fuse(self, backend: KeywordBackend, keyword_hits: list[Hit], dense_hits: list[Hit],

@@ -20,6 +20,7 @@ import tantivy
 from jiansuo.analysis import analyze, cjk_bigrams
 from jiansuo.analysis.tokenize import add_user_words, user_words
 from jiansuo.model import Document, Hit, SearchRequest
+from jiansuo.retrieve.popularity import popularity_rank
 from jiansuo.retrieve.query import MUST, MUST_NOT, Clause, ParsedQuery, category_expression
 from jiansuo.store.documents import Change
 from jiansuo.store.index_dirs import IndexDirs
@@ -45,6 +46,7 @@ def _schema() -> tantivy.Schema:
         builder.add_text_field(name, tokenizer_name="raw", index_option="basic", fast=True)
     builder.add_integer_field("day", fast=True, indexed=True)
     builder.add_integer_field("popularity", fast=True, indexed=True)
+    builder.add_integer_field("popularity_rank", fast=True, indexed=True)  # retrieve/popularity.py
     return builder.build()
 
 
@@ -63,6 +65,8 @@ def _to_tantivy(document: Document) -> tantivy.Document:
         "cjk": " ".join(cjk_bigrams("\n".join((document.title, document.summary, document.body)))),
         "day": document.date.toordinal() if document.date else 0,
         "popularity": min(MAX_I64, max(0, int(document.reads) + int(document.stars))),
+        "popularity_rank": popularity_rank(int(document.reads) + int(document.stars),
+                                           document.date.toordinal() if document.date else 0),
         "title_exact": exact_title(document.title),
     }
     keyword_values = {"categories": document.categories, "tags": document.tags,
@@ -158,7 +162,7 @@ class TantivyIndex:
                known_categories: set[str] | None = None) -> tuple[list[Hit], int]:
         searcher = self._index.searcher()
         compiled = self._compile(query, request, known_categories)
-        order = {"date": "day", "popularity": "popularity"}.get(request.sort)
+        order = {"date": "day", "popularity": "popularity_rank"}.get(request.sort)
         limit = max(1, request.limit)
         if order:
             result = searcher.search(compiled, limit, count=True, order_by_field=order,
