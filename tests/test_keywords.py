@@ -1,5 +1,7 @@
 """Keywords per document: our analyzer's words and recurring phrases, weighted by TF-IDF."""
 
+import pytest
+
 from jiansuo.analysis.keywords import keywords
 
 
@@ -42,3 +44,21 @@ def test_related_documents_show_the_keywords_they_share(client_for_posts, posts_
     page = client_for_posts.get("/doc/p2").text
     related = page.split('<aside class="related">')[1]
     assert '<span class="shared">' in related and 'class="keyword"' in related
+
+
+def test_keywords_are_kept_for_other_processes_and_renewed_when_the_document_changes(posts_engine, monkeypatch):
+    import jiansuo.engine
+    from jiansuo.engine import Engine
+
+    document = posts_engine.get("p2")
+    first = [k.text for k in posts_engine.keywords(document)]
+    other = Engine(posts_engine.path)  # another worker, or after a restart
+
+    def not_again(*args, **kwargs):
+        raise AssertionError("computed again")
+
+    monkeypatch.setattr(jiansuo.engine, "keywords", not_again)
+    assert [k.text for k in other.keywords(document)] == first
+    changed = document.__class__(**{**document.__dict__, "title": document.title + " 新标题"})
+    with pytest.raises(AssertionError, match="computed again"):
+        other.keywords(changed)

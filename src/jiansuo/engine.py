@@ -43,6 +43,7 @@ def analyzer_version() -> str:
     words = "store-author+title-words" if tokenize.TITLE_WORDS else "store-author-words"
     return f"jieba-precise-nohmm+{words}+{tokenize.STEMMER}+lucene-stop+cjk-bigram+exact-title+facets+decay/4"
 Progress = Callable[[int], None]
+KEPT_KEYWORDS = 30  # computed and kept per document (pages show 5 or 10, related documents compare 30)
 PREFERENCE_DEPTH = 100  # sort=preference re-ranks this many of the list's head
 PREFERENCE_METHOD = "classifier"  # best on every dev row of bench/preference.py (CISI, MEDLINE; k = 3, 10)
 log = logging.getLogger("jiansuo.engine")
@@ -101,10 +102,13 @@ class Engine:
         self._query_vectors: OrderedDict[tuple[str, str], np.ndarray] = OrderedDict()
         self._corpus_summary: tuple[int, dict] | None = None
         self._keywords: OrderedDict[tuple, list[Keyword]] = OrderedDict()
+        self._keywords_store = None
         self._lock = threading.RLock()  # guards the cached live versions, models and caches across threads
 
     def close(self) -> None:
         self.store.close()
+        if self._keywords_store is not None:
+            self._keywords_store.close()
 
     def warm_up(self) -> None:
         """Open the indexes and run one throwaway search of the default mode, so that the first user's search does
@@ -546,23 +550,41 @@ class Engine:
 
     def keywords(self, document: Document, count: int = 10) -> list[Keyword]:
         """The document's most characteristic words and phrases (jiansuo.analysis.keywords), weighted by the
-        keyword index's document frequencies; kept per document version and index version."""
+        keyword index's document frequencies; kept per document version and index version, in memory and in
+        `<store>/cache/keywords.sqlite`."""
         backend = self.keyword
         if backend is None:
             return []
-        key = (document.id, document.content_hash(), self._keyword_version, count)
+        version = f"{document.content_hash()[:16]}:{self._keyword_version.name if self._keyword_version else ''}"
+        key = (document.id, version, count)
         with self._lock:
             found = self._keywords.get(key)
             if found is not None:
                 self._keywords.move_to_end(key)
                 return found
-        text = "\n".join(part for part in (document.summary, plain_text(document.body)) if part)
-        found = keywords(document.title, text, backend.document_frequency, max(1, backend.num_docs()), count)
+        stored = self._keyword_cache.get(document.id, version)
+        if stored is not None and len(stored) >= count:
+            found = [Keyword(text, tuple(terms), weight) for text, terms, weight in stored[:count]]
+        else:
+            text = "\n".join(part for part in (document.summary, plain_text(document.body)) if part)
+            top = keywords(document.title, text, backend.document_frequency, max(1, backend.num_docs()),
+                           max(count, KEPT_KEYWORDS))
+            self._keyword_cache.put(document.id, version, [[k.text, list(k.terms), k.weight] for k in top])
+            found = top[:count]
         with self._lock:
             self._keywords[key] = found
             while len(self._keywords) > 20_000:
                 self._keywords.popitem(last=False)
         return found
+
+    @property
+    def _keyword_cache(self):
+        from jiansuo.store.keyword_cache import KeywordCache
+
+        with self._lock:
+            if self._keywords_store is None:
+                self._keywords_store = KeywordCache(self.path / "cache" / "keywords.sqlite")
+            return self._keywords_store
 
     def known_categories(self) -> set[str]:
         return set(self._summary()["categories"])
