@@ -16,8 +16,8 @@ class RecordError(ValueError):
 MAX_ID_CHARS = 512  # tantivy keeps a term under 64 KiB; ids also travel in URLs
 MAX_DEPTH = 16  # nesting of lists and objects in one record
 MAX_COUNT = 10**15  # reads and stars: far above any real count, far below 2**63 (tantivy's i64)
-MAX_CHARS = {"title": 2_000, "summary": 200_000, "body": 5_000_000, "url": 4_000}
-MAX_LABEL_CHARS = 200
+MAX_CHARS = {"title": 2_000, "summary": 200_000, "body": 5_000_000, "url": 4_000, "venue": 1_000}
+MAX_LABEL_CHARS = 500  # a category or tag (a venue, e.g. an arXiv journal-ref, may take MAX_CHARS["venue"])
 _ID_FORBIDDEN = re.compile(r"[\x00-\x1f\x7f]")
 _SURROGATE = re.compile("[\ud800-\udfff]")
 
@@ -83,7 +83,8 @@ def count(value: object, name: str, warnings: list[str]) -> int:
 
 
 def labels(values: list[str], name: str) -> list[str]:
+    limit = MAX_CHARS.get(name, MAX_LABEL_CHARS)
     for value in values:
-        if len(value) > MAX_LABEL_CHARS:
-            raise RecordError(f"a {name} label is {len(value)} characters long; at most {MAX_LABEL_CHARS}")
+        if len(value) > limit:
+            raise RecordError(f"a {name} label is {len(value)} characters long; at most {limit}")
     return values

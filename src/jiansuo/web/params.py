@@ -52,7 +52,7 @@ def parse_search(params: Mapping[str, str]) -> SearchRequest:
                            f"起始日期（{date_from}）晚于截止日期（{date_to}）")
     texts = {name: (params.get(name) or "").strip() for name in ("category", "venue", "tag")}
     for name, value in texts.items():
-        if len(value) > 200 or "\x00" in value:
+        if len(value) > 1_000 or "\x00" in value:
             raise BadParameter(f"{name} is not a valid label", f"{name} 不是有效的标签")
     return SearchRequest(query=query, date_from=date_from, date_to=date_to, categories=texts["category"],
                          venue=texts["venue"], tag=texts["tag"], sort=sort, offset=(page - 1) * limit, limit=limit,
