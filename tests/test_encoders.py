@@ -59,3 +59,19 @@ def test_embedding_cache_encodes_each_text_once(tmp_path):
     second = cache.encode("fake", ["b", "a", "c"], encode, 4)
     assert calls == [["a", "b"], ["c"]]
     assert np.array_equal(first[0], first[2]) and np.array_equal(second[1], first[0])
+
+
+def test_onnx_runtime_encoder_matches_torch(e5, tmp_path, monkeypatch):
+    pytest.importorskip("onnxruntime", reason="the dense extra is not installed")
+    from jiansuo.encoders import onnx_runtime
+
+    monkeypatch.setattr(onnx_runtime, "CACHE", tmp_path / "onnx")
+    texts = TEXTS + ["短", "a much longer passage " * 40]  # padding inside a batch, truncation at 256 tokens
+    torch_vectors = e5.encode_passages(texts)
+    for quantize, floor in ((False, 0.9999), (True, 0.98)):  # int8: real texts .996+ (bench/encode_throughput.py)
+        encoder = onnx_runtime.OnnxEncoder(quantize=quantize, name="e5-onnx-test")
+        cos = (encoder.encode_passages(texts) * torch_vectors).sum(axis=1)
+        assert cos.min() > floor, (quantize, cos)
+        cos = (encoder.encode_queries(texts[:2]) * e5.encode_queries(texts[:2])).sum(axis=1)
+        assert cos.min() > floor
+    assert len(list((tmp_path / "onnx").glob("*/model*.onnx"))) == 2  # exported once, kept by model hash

