@@ -243,9 +243,11 @@ def test_an_update_that_only_deletes_keeps_the_vectors_aligned(knn_engine):
 
 
 def test_without_an_index_it_says_what_to_run(posts_engine, fixtures):
+    seq, count = posts_engine.store.seq, posts_engine.store.count()
     with pytest.raises(CeKnnUnavailable, match="jiansuo cur"):
         posts_engine.search(SearchRequest(query="models", mode="ce-knn"))
-    assert read_path(fixtures / "posts.jsonl")  # the store is untouched by the refusal
+    assert (posts_engine.store.seq, posts_engine.store.count()) == (seq, count)  # untouched by the refusal
+    assert posts_engine.cur is None
 
 
 def test_api_and_page(knn_engine):

@@ -30,7 +30,8 @@ def test_cross_encoder_training_writes_the_best_checkpoint(tiny_base, tmp_path):
     report = train_cross_encoder(str(tiny_base), PAIRS, evaluate, tmp_path / "ce", "cosent",
                                  TrainConfig(epochs=3, batch_size=8, lr=1e-3, eval_every=2), progress=False)
     saved = json.loads((tmp_path / "ce" / "training.json").read_text())
-    assert saved["steps"] == report["steps"] > 0 and report["best_dev"] >= report["history"][0]["dev"]
+    assert saved["steps"] == report["steps"] > 0
+    assert report["best_dev"] == max(entry["dev"] for entry in report["history"])  # the best checkpoint is kept
     assert (tmp_path / "ce" / "jiansuo.json").exists()
 
 

@@ -32,12 +32,17 @@ def excerpt(text: str, terms: set[str], width: int = 160) -> list[Segment]:
     scanned = text[:MAX_SCAN_CHARS]
     formulas = [(m.start(), m.end()) for m in MATH.finditer(scanned)]
     tokens = [t for t in token_spans(scanned) if t.term in terms and not _inside(formulas, t.start)] if terms else []
+    keep_until = 0
     if not tokens:
         start = 0
     else:
         first = _best_window(tokens, width)
-        start = _sentence_start(scanned, tokens[first].start, width // 4)
-    start, end = _window(text, formulas, start, width)
+        last = first
+        while last + 1 < len(tokens) and tokens[last + 1].end - tokens[first].start <= width:
+            last += 1
+        keep_until = tokens[last].end  # the window's matches stay in view, whatever the lead-in
+        start = max(_sentence_start(scanned, tokens[first].start, width // 4), keep_until - width)
+    start, end = _window(text, formulas, start, width, keep_until)
     segments: list[Segment] = []
     if start > 0:
         segments.append(("…", False))
@@ -100,12 +105,14 @@ def _sentence_start(text: str, match_start: int, reach: int) -> int:
     return space + 1 if space >= 0 else low
 
 
-def _window(text: str, formulas: list[tuple[int, int]], start: int, width: int) -> tuple[int, int]:
-    """[start, end) moved off any formula it would cut, the end at a sentence end when one is near."""
+def _window(text: str, formulas: list[tuple[int, int]], start: int, width: int,
+            keep_until: int = 0) -> tuple[int, int]:
+    """[start, end) moved off any formula it would cut, the end at a sentence end when one is near (never
+    before `keep_until`)."""
     start = _outside(formulas, start, prefer_end=False)
-    end = min(len(text), start + width)
+    end = min(len(text), max(start + width, keep_until))
     if end < len(text):
-        stop = max(text.rfind(mark, start + width // 2, end) for mark in "。！？；.!?;\n")
+        stop = max(text.rfind(mark, max(start + width // 2, keep_until), end) for mark in "。！？；.!?;\n")
         end = stop + 1 if stop >= 0 else end
     inside = _containing(formulas, end)
     if inside is not None:
