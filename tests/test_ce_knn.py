@@ -22,7 +22,7 @@ from jiansuo.rerank.ce_knn import (  # noqa: E402
 from jiansuo.retrieve.query import parse_query  # noqa: E402
 from jiansuo.train.pairs import document_text  # noqa: E402
 
-pytestmark = pytest.mark.slow
+pytestmark = pytest.mark.models
 
 
 @pytest.fixture(scope="module")

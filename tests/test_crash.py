@@ -11,6 +11,8 @@ import pytest
 
 from jiansuo.engine import Engine
 
+pytestmark = pytest.mark.processes
+
 WORDS = ("扩散 模型 条件 控制 检索 矩阵 分解 交互式 相似度 损失 函数 diffusion retrieval matrix "
          "encoder ranking cosine hubness anchor sparse dense").split()
 

@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-pytestmark = pytest.mark.slow
+pytestmark = pytest.mark.models
 
 TEXTS = ["生成扩散模型漫谈：条件控制生成结果", "Efficient nearest neighbor search for cross-encoder models",
          "利用CUR分解加速交互式相似度模型的检索", "CoSENT trains the cosine similarity directly by ranking pairs.",

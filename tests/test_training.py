@@ -11,7 +11,7 @@ from jiansuo.model import SearchRequest  # noqa: E402
 from jiansuo.train.loop import TrainConfig  # noqa: E402
 from jiansuo.train.pairs import Pair, click_pairs, read_labelled_pairs, self_supervised_pairs  # noqa: E402
 
-pytestmark = pytest.mark.slow
+pytestmark = pytest.mark.models
 
 
 PAIRS = [Pair("diffusion guidance", "classifier-free guidance for diffusion models", 1.0),
