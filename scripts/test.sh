@@ -12,4 +12,5 @@ if ! command -v chromium >/dev/null 2>&1 || ! fc-list 2>/dev/null | grep -qi "wq
   fi
 fi
 .venv/bin/ruff check src tests bench scripts
+.venv/bin/mypy
 .venv/bin/python -m pytest -q "$@"

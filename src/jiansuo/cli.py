@@ -169,7 +169,7 @@ def _index(args: argparse.Namespace) -> int:
         return EXIT_USAGE
     engine = Engine(args.store, encoder=args.encoder)
     stored = skipped = 0
-    batch = []
+    batch: list = []
     bar = _bar(args.progress, "reading", unit="doc")
 
     def flush() -> None:

@@ -13,7 +13,7 @@ import logging
 import threading
 import time
 from collections import Counter, OrderedDict
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import replace
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -342,8 +342,8 @@ class Engine:
         return self._cur_dirs.current() is not None
 
     def build_cur(self, anchor_queries: list[str], progress=None, distill_steps: int | None = None,
-                  distill_queries: list[str] = (), further_steps: int | None = None,
-                  generated_queries: list[str] = (), generated_steps: int | None = None) -> dict:
+                  distill_queries: Sequence[str] = (), further_steps: int | None = None,
+                  generated_queries: Sequence[str] = (), generated_steps: int | None = None) -> dict:
         from jiansuo.rerank import ce_knn
 
         return ce_knn.build(self, anchor_queries, progress, distill_steps, distill_queries, further_steps,
@@ -600,7 +600,8 @@ class Engine:
             "index_version": self._keyword_version.name if backend and self._keyword_version else None,
             "dense": ({"encoder": self.dense.encoder_name, "documents": self.dense.num_docs(),
                        "passages": int((self.dense.passage_doc >= 0).sum()), "indexed_seq": self.dense.indexed_seq,
-                       "version": self._dense_version.name} if self.dense else None),
+                       "version": self._dense_version.name if self._dense_version else None}
+                      if self.dense else None),
             "languages": summary["languages"],
             "categories": dict(list(summary["categories"].items())[:50]),
             "date_range": summary["date_range"],

@@ -39,6 +39,7 @@ def _shared_limit() -> Iterator[None]:
     with _active_lock:
         _active += 1
         if _active == 1:
+            assert _BLAS  # one_blas_thread only returns this context when threadpoolctl found OpenBLAS
             _held = _BLAS.limit(limits=1)
             _held.__enter__()
     try:

@@ -92,10 +92,10 @@ def find_math(text: str, escaped: bool | None = None) -> list[MathSpan]:
                 spans.append(MathSpan(start, end, text[after : end - 1], False))
         elif kind == "env":
             name = match.group()[len("\\begin{") : -1]
-            close = _environment_end(text, name, after)
-            if close is not None:
-                spans.append(MathSpan(start, close, text[start:close], True, name))
-                end = close
+            env_end = _environment_end(text, name, after)
+            if env_end is not None:
+                spans.append(MathSpan(start, env_end, text[start:env_end], True, name))
+                end = env_end
         else:
             closer = ("\\]" if kind == "bracket" else "\\)") if not escaped else ("\\\\]" if kind == "bracket"
                                                                                    else "\\\\)")

@@ -28,7 +28,7 @@ def model_path() -> Path:
 class _Reader:
     def __init__(self, path: Path):
         self.data = np.memmap(path, dtype=np.uint8, mode="r")
-        self.buffer = memoryview(self.data)
+        self.buffer = memoryview(self.data.data)
         self.position = 8
 
     def take(self, fmt: str):

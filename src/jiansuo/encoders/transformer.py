@@ -76,7 +76,7 @@ class SentenceTransformerEncoder:
         self.name = name
         self.model = SentenceTransformer(model, device="cpu")
         dimension = getattr(self.model, "get_embedding_dimension", None) or self.model.get_sentence_embedding_dimension
-        self.dim = int(dimension())
+        self.dim = int(dimension() or 0)
         self.batch_size = batch_size
 
     def encode_queries(self, texts: list[str]) -> np.ndarray:

@@ -43,7 +43,7 @@ def evaluate_beir(dataset: Path, split: str = "test", store: Path | None = None,
     engine = Engine(store or dataset / ".jiansuo", boosts=boosts)
     load_corpus(engine, dataset / "corpus.jsonl")
     run, latencies = run_queries(engine, queries)
-    report = score_run(qrels, run, ("ndcg@10", "mrr@10", "recall@10", "recall@100"))
+    report: dict = dict(score_run(qrels, run, ("ndcg@10", "mrr@10", "recall@10", "recall@100")))
     report.update({
         "queries": len(queries),
         "documents": engine.store.count(),

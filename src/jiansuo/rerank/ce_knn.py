@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import re
 import time
+from collections.abc import Collection, Sequence
 from dataclasses import replace
 from pathlib import Path
 
@@ -41,10 +42,10 @@ class CeKnnUnavailable(ValueError):
     """mode=ce-knn was asked for but the store has no cross-encoder k-NN index (or no cross-encoder)."""
 
 
-def title_queries(engine, count: int, seed: int = 0, exclude: set[str] = frozenset()) -> list[str]:
+def title_queries(engine, count: int, seed: int = 0, exclude: Collection[str] = frozenset()) -> list[str]:
     """Anchor queries generated from the corpus itself: `count` document titles (they read like queries) sampled
     from those not in `exclude`."""
-    titles = sorted({d.title.strip() for d in engine.store.documents() if d.title.strip()} - exclude)
+    titles = sorted({d.title.strip() for d in engine.store.documents() if d.title.strip()} - set(exclude))
     picked = np.random.default_rng(seed).permutation(len(titles))[:count]
     return [titles[i] for i in sorted(picked)]
 
@@ -61,7 +62,7 @@ def _claim_like(sentence: str) -> bool:
     return 6 <= len(sentence.split()) <= 25
 
 
-def sentence_queries(engine, count: int, seed: int = 0, exclude: set[str] = frozenset()) -> list[str]:
+def sentence_queries(engine, count: int, seed: int = 0, exclude: Collection[str] = frozenset()) -> list[str]:
     """Queries generated from the corpus itself: one sentence each from `count` random documents, taken from the
     body after its opening sentence (findings and conclusions read like the claims and questions users type;
     titles read like topics). Sentences in `exclude` are skipped."""
@@ -91,8 +92,8 @@ def _vectors(engine, doc_ids: list[str]) -> np.ndarray | None:
 
 
 def build(engine, anchor_queries: list[str], progress=None, distill_steps: int | None = None,
-          distill_queries: list[str] = (), further_steps: int | None = None, generated_queries: list[str] = (),
-          generated_steps: int | None = None) -> dict:
+          distill_queries: Sequence[str] = (), further_steps: int | None = None,
+          generated_queries: Sequence[str] = (), generated_steps: int | None = None) -> dict:
     """Score `anchor_queries` x every document with the engine's cross-encoder into a new live CUR version
     (then distil the model's one-sided vectors on those rows, `distill_steps` steps, 0: not at all; and
     `further_steps` more on `distill_queries` scored against a few candidates each; `generated_queries`: a second
@@ -141,8 +142,8 @@ def distillation_rows(engine, model, queries: list[str], doc_ids: list[str], tex
 
 def publish(engine, rows: np.ndarray, doc_ids: list[str], texts: list[str], anchor_queries: list[str], model,
             seconds: float, seq: int, distill_steps: int | None = None, distilled: Path | None = None,
-            distill_queries: list[str] = (), distill_rows: np.ndarray | None = None, first=None,
-            further_steps: int | None = None, generated_queries: list[str] = (),
+            distill_queries: Sequence[str] = (), distill_rows: np.ndarray | None = None, first=None,
+            further_steps: int | None = None, generated_queries: Sequence[str] = (),
             generated_rows: np.ndarray | None = None, generated_steps: int | None = None,
             distilled_second: Path | None = None, **extra) -> dict:
     """Write exact anchor rows (scored by `model` up to store sequence `seq`) as the store's live CUR index,
@@ -184,7 +185,7 @@ def publish(engine, rows: np.ndarray, doc_ids: list[str], texts: list[str], anch
             if generated_queries:
                 if trained is not stage_one:
                     copies["cross-second"] = trained
-                parts = [rows] + ([distill_rows] if distill_queries else []) + [generated_rows]
+                parts = [p for p in [rows, distill_rows if distill_queries else None, generated_rows] if p is not None]
                 trained = distill.distil(model.model_dir, model.max_tokens,
                                          anchor_queries + list(distill_queries) + list(generated_queries), texts,
                                          np.concatenate(parts), generated_steps, start=stage_one)
@@ -306,7 +307,7 @@ def query_row(cur: CurIndex, model, text: str) -> tuple[np.ndarray | None, int]:
         similarities.append(cur.vectors[name] @ vectors[0])
     if len(similarities) < 2:
         return (similarities[0] if similarities else None), len(similarities)
-    return sum(standardised(s) for s in similarities), len(similarities)
+    return np.sum([standardised(s) for s in similarities], axis=0), len(similarities)
 
 
 def _copies(cur: CurIndex) -> list[str]:

@@ -17,7 +17,7 @@ import json
 import os
 import shutil
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -37,14 +37,14 @@ def kmeans_anchors(vectors: np.ndarray, count: int, seed: int = 0, iterations: i
     """The item nearest each of `count` k-means centres (k-means++ start, Lloyd steps) on unit vectors."""
     count = min(count, len(vectors))
     rng = np.random.default_rng(seed)
-    centres = [vectors[rng.integers(len(vectors))]]
-    nearest = 1 - vectors @ centres[0]
+    seeds = [vectors[rng.integers(len(vectors))]]
+    nearest = 1 - vectors @ seeds[0]
     for _ in range(count - 1):
         weights = np.clip(nearest, 0, None) ** 2
         pick = rng.choice(len(vectors), p=weights / weights.sum()) if weights.sum() > 0 else rng.integers(len(vectors))
-        centres.append(vectors[pick])
+        seeds.append(vectors[pick])
         nearest = np.minimum(nearest, 1 - vectors @ vectors[pick])
-    centres = np.stack(centres)
+    centres = np.stack(seeds)
     for _ in range(iterations):
         assign = np.argmax(vectors @ centres.T, axis=1)
         for c in range(count):
@@ -103,7 +103,7 @@ class CurIndex:
 
     @staticmethod
     def write(folder: Path, rows: np.ndarray, doc_ids: list[str], anchor_queries: list[str],
-              anchor_items: dict[str, dict[str, list[int]]], vectors: dict[str, np.ndarray | None] | None = None
+              anchor_items: dict[str, dict[str, list[int]]], vectors: Mapping[str, np.ndarray | None] | None = None
               ) -> None:
         np.save(folder / "rows.npy", rows.astype(np.float32))
         for name, values in (vectors or {}).items():

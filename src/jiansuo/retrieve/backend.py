@@ -17,8 +17,11 @@ from jiansuo.store.documents import Change
 
 
 class KeywordBackend(Protocol):
-    indexed_seq: int
     boosts: dict[str, float]
+
+    @property
+    def indexed_seq(self) -> int:
+        """The store sequence the index has seen."""
 
     def search(self, query: ParsedQuery, request: SearchRequest,
                known_categories: set[str] | None = None) -> tuple[list[Hit], int]:

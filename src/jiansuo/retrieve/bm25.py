@@ -171,7 +171,7 @@ class TantivyIndex:
             result = searcher.search(compiled, limit, count=True, offset=request.offset)
         hits = [Hit(searcher.doc(address)["id"][0], float(key), {"bm25": float(key)})
                 for key, address in result.hits]
-        return hits, result.count or 0
+        return hits, _count(result)
 
     def satisfying(self, query: ParsedQuery, request: SearchRequest, doc_ids: list[str] | None,
                    known_categories: set[str] | None = None, whole_query: bool = False) -> set[str]:
@@ -225,7 +225,7 @@ class TantivyIndex:
             return max(searcher.doc_freq(name, terms[0]) for name in ("title", "summary", "body"))
         query = tantivy.Query.boolean_query([(Occur.Should, tantivy.Query.phrase_query(self._schema, name, list(terms)))
                                              for name in ("title", "summary", "body")])
-        return searcher.search(query, 1, count=True).count or 0
+        return _count(searcher.search(query, 1, count=True))
 
     def coverage(self, doc_id: str, terms: list[str]) -> float:
         """Share of `terms` found in any text field of document `doc_id` (0 when there are no terms)."""
@@ -238,7 +238,7 @@ class TantivyIndex:
             anywhere = tantivy.Query.boolean_query(
                 [(Occur.Should, tantivy.Query.term_query(self._schema, name, term)) for name in TEXT_FIELDS])
             query = tantivy.Query.boolean_query([(Occur.Must, own), (Occur.Must, anywhere)])
-            found += searcher.search(query, 1, count=True).count > 0
+            found += _count(searcher.search(query, 1, count=True)) > 0
         return found / len(terms)
 
     def _compile(self, query: ParsedQuery, request: SearchRequest,
@@ -271,11 +271,11 @@ class TantivyIndex:
             members = [self._clause(member) for member in clause.any_of]
             found = [(Occur.Should, member) for member in members if member is not None]
             return tantivy.Query.boolean_query(found) if found else None
-        if clause.is_keyword:
+        if clause.is_keyword and clause.field is not None:
             return _unscored(tantivy.Query.term_query(self._schema, clause.field, clause.text.casefold()))
         fields = [clause.field] if clause.field else list(TEXT_FIELDS)
-        terms = analyze(clause.text)
-        grams = cjk_bigrams(clause.text) if not clause.field else []
+        terms: list = analyze(clause.text)  # phrase_query takes terms (or (position, term) pairs)
+        grams: list = cjk_bigrams(clause.text) if not clause.field else []
         parts: list[tantivy.Query] = []
         if clause.phrase and len(terms) > 1:
             parts += [self._boosted(name, tantivy.Query.phrase_query(self._schema, name, terms))
@@ -334,6 +334,11 @@ def _add(writer: tantivy.IndexWriter, document: Document) -> None:
 
 
 _OCCURS = {MUST: Occur.Must, MUST_NOT: Occur.MustNot, "should": Occur.Should}
+
+
+def _count(result: tantivy.SearchResult) -> int:
+    """The number of matches a search counted (tantivy's type stubs omit the attribute)."""
+    return int(getattr(result, "count", 0) or 0)
 
 
 def _unscored(query: tantivy.Query) -> tantivy.Query:

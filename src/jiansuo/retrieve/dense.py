@@ -110,7 +110,10 @@ class DenseIndex:
     @classmethod
     def build(cls, folder: Path, documents: Iterable[Document], embed: Embed,
               progress: Callable[[int], None] | None = None) -> None:
-        vectors, passage_doc, spans, docs = [], [], [], []
+        vectors: list[np.ndarray] = []
+        passage_doc: list[int] = []
+        spans: list[tuple[int, int]] = []
+        docs: list[dict | None] = []
         for batch in _batches(documents, 256):
             texts = []
             for document in batch:
@@ -210,7 +213,7 @@ class DenseIndex:
                 continue
             seen.add(ordinal)
             start, end = self.passage_span[label]
-            hits.append(Hit(self.docs[ordinal]["id"], float(score),
+            hits.append(Hit(self._doc_id(ordinal), float(score),
                             {"dense": float(score), "passage_start": int(start), "passage_end": int(end)}))
             if len(hits) == k:
                 break
@@ -233,6 +236,7 @@ class DenseIndex:
         depth = min(depth, eligible)
         if depth == 0:
             return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float32)
+        assert self._hnsw is not None  # only called when the version has a graph
         try:
             labels, distances = self._hnsw.knn_query(query.reshape(1, -1), k=depth, filter=keep)
         except RuntimeError:
@@ -267,6 +271,11 @@ class DenseIndex:
         for value in values:
             mask[self._labels.get((field, value), [])] = True
         return mask
+
+    def _doc_id(self, ordinal: int) -> str:
+        entry = self.docs[ordinal]
+        assert entry is not None  # a deleted document's passages are never returned
+        return entry["id"]
 
     def vectors_of(self, doc_id: str) -> np.ndarray:
         ordinal = self.ordinal.get(doc_id)

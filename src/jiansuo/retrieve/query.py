@@ -124,7 +124,7 @@ def category_expression(expression: str, known: set[str] | None = None) -> tuple
     other belongs to the name) and spaces (``Physical sciences``: words joined while they begin a known name).
     """
     folded = {name.casefold() for name in known} if known is not None else None
-    prefixes = set()
+    prefixes: set[str] = set()
     for name in folded or ():
         words = name.split()
         prefixes.update(" ".join(words[:i]) for i in range(1, len(words) + 1))

@@ -8,6 +8,7 @@ import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import Any
 
 from jiansuo.train.pairs import Pair
 
@@ -26,7 +27,7 @@ class TrainConfig:
     seed: int = 0
 
 
-def train_loop(model, step: Callable[[list[Pair]], object], evaluate: Callable[[], float],
+def train_loop(model, step: Callable[[list[Pair]], Any], evaluate: Callable[[], float],
                save: Callable[[Path], None], pairs: list[Pair], out_dir: Path, config: TrainConfig,
                progress: bool = True) -> dict:
     """Optimise `step(batch) -> loss` over `pairs`; keep the checkpoint with the best `evaluate()`."""

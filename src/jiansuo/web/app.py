@@ -14,6 +14,7 @@ import os
 from dataclasses import replace
 from datetime import UTC, date, datetime
 from pathlib import Path
+from typing import Any, cast
 from urllib.parse import quote
 
 import anyio
@@ -146,7 +147,7 @@ def create_app(engine: Engine, base_url: str = "http://localhost:8000", search_t
         if search.sort == "preference":
             search.prefer = tuple(doc_id for doc_id, _ in engine.store.stars_of(reader)[:200])
         page = searched(search)
-        facets = engine.facets(replace(search, offset=0)) if page.total else {}
+        facets: dict[str, Any] = dict(engine.facets(replace(search, offset=0))) if page.total else {}
         facets["keywords"] = {hit.doc_id: engine.keywords(hit.document, 5) for hit in page.hits if hit.document}
         facets["cloud"] = _cloud(engine.keywords(hit.document) for hit in page.hits if hit.document)
         facets["starred"] = engine.store.starred_among(reader, [hit.doc_id for hit in page.hits])
@@ -186,8 +187,8 @@ def create_app(engine: Engine, base_url: str = "http://localhost:8000", search_t
         """Star or unstar a document for this browser's anonymous reader: a form POST with its CSRF token."""
         form = await request.form()
         doc_id, on = str(form.get("id", ""))[:600], form.get("state") != "off"
-        if not request.state.reader_known or not readers.csrf_ok(request.state.reader, form.get("csrf")):
-            return error_page(request, 403, TEXT[_language(request)]["forbidden"])
+        if not request.state.reader_known or not readers.csrf_ok(request.state.reader, str(form.get("csrf") or "")):
+            return error_page(request, 403, str(TEXT[_language(request)]["forbidden"]))
         if not await off_loop(starred_now, request.state.reader, doc_id, on):
             return error_page(request, 404, doc_id)
         back = str(form.get("back", ""))
@@ -263,6 +264,7 @@ def create_app(engine: Engine, base_url: str = "http://localhost:8000", search_t
 
     @app.get("/api/search", summary="Search; the same parameters as the result page")
     async def api_search(
+        request: Request,
         q: str = Query("", description="query, with the syntax of the search box"),
         from_: str | None = Query(None, alias="from", description="first date, YYYY-MM-DD"),
         to: str | None = Query(None, description="last date, YYYY-MM-DD"),
@@ -275,7 +277,6 @@ def create_app(engine: Engine, base_url: str = "http://localhost:8000", search_t
                                            "exists); ce-knn = the cross-encoder's own top k, found by CUR"),
         rerank: str | None = Query(None, description="rerank the top K (0-200) with the server's cross-encoder"),
         budget: str | None = Query(None, description="mode=ce-knn: cross-encoder calls per query (10-2000)"),
-        request: Request = None,
     ):
         try:
             return await off_loop(searched_json, parse_search(request.query_params))
@@ -293,8 +294,8 @@ def create_app(engine: Engine, base_url: str = "http://localhost:8000", search_t
         document = engine.get(doc_id)
         if document is None:
             return None
-        return _finite({**document.to_dict(), "keywords": [k.text for k in engine.keywords(document)],
-                        "related": [_hit_json(h) for h in engine.related(doc_id, limit=6)]})
+        return cast(dict, _finite({**document.to_dict(), "keywords": [k.text for k in engine.keywords(document)],
+                                   "related": [_hit_json(h) for h in engine.related(doc_id, limit=6)]}))
 
     @app.get("/api/stats", summary="What the store and its index hold")
     async def api_stats():

@@ -80,8 +80,12 @@ def tex_to_mathml(tex: str, display: bool = False) -> str | None:
         if not unknown:
             return None
         for name in unknown:  # a site-wide macro or an operator we do not know: show its name upright
-            prepared = re.sub(rf"\\{name}(?![A-Za-z])", lambda _m, n=name: f"\\operatorname{{{n}}}", prepared)
+            prepared = re.sub(rf"\\{name}(?![A-Za-z])", _operator_name(name), prepared)
     return None
+
+
+def _operator_name(name: str):
+    return lambda _match: f"\\operatorname{{{name}}}"
 
 
 def prepare_tex(tex: str) -> str | None:

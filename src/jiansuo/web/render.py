@@ -99,7 +99,7 @@ def resolve_url(url: str, base: str) -> str | None:
 
 def _markdown() -> MarkdownIt:
     md = MarkdownIt("commonmark", {"html": False, "linkify": False})
-    md.validateLink = lambda url: True  # links are checked (and resolved) by _links instead
+    setattr(md, "validateLink", lambda url: True)  # noqa: B010 - links are checked (and resolved) by _links
     md.enable("table")
     return md
 

@@ -13,13 +13,14 @@ import os
 import signal
 import socket
 from pathlib import Path
+from typing import Any
 
 import uvicorn
 
 from jiansuo.engine import Engine
 from jiansuo.web.protocol import GuardedH11Protocol
 
-SERVER_LIMITS = {
+SERVER_LIMITS: dict[str, Any] = {
     "timeout_keep_alive": 5,  # seconds an idle keep-alive connection stays open
     "limit_concurrency": 512,  # connections + tasks at once; more get 503
     "h11_max_incomplete_event_size": 64 * 1024,  # request line + headers: larger gets 414 / 431
