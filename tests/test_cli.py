@@ -95,6 +95,11 @@ def test_serve_answers_over_http_with_two_workers(tmp_path, fixtures):
         assert response.status_code == 200 and "利用CUR分解" in response.text
         with httpx.Client(base_url=f"http://127.0.0.1:{port}") as client:  # keep-alive, both workers answer
             assert all(client.get("/api/search", params={"q": "CoSENT"}).status_code == 200 for _ in range(10))
+        workers = set()
+        for _ in range(16):  # each worker listens on its own socket: the kernel spreads new connections
+            with httpx.Client(base_url=f"http://127.0.0.1:{port}") as client:
+                workers.add(client.get("/api/stats").json()["worker"])
+        assert len(workers) == 2  # all 16 on one worker would happen once in 2**15 runs
     finally:
         server.terminate()
         server.wait(timeout=10)

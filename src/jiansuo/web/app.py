@@ -299,7 +299,7 @@ def create_app(engine: Engine, base_url: str = "http://localhost:8000", search_t
 
     @app.get("/api/stats", summary="What the store and its index hold")
     async def api_stats():
-        return await off_loop(engine.stats)
+        return {**await off_loop(engine.stats), "worker": os.getpid()}
 
     @app.get("/feed.atom", summary="Atom feed of any search (same parameters as /api/search)",
              response_class=Response)

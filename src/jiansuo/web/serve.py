@@ -1,4 +1,6 @@
-"""`jiansuo serve`: uvicorn on one listening socket shared by N worker processes.
+"""`jiansuo serve`: uvicorn in N worker processes, each with its own listening socket on the same port
+(SO_REUSEPORT), so the kernel spreads connections over the workers: with one shared socket, keep-alive clients
+piled onto whichever worker accepted first (50 of 50 measured on one worker).
 
 We bind the socket ourselves with proto=IPPROTO_TCP. asyncio only sets TCP_NODELAY on accepted
 connections whose socket says IPPROTO_TCP, and uvicorn's own multi-worker mode binds with proto 0:
@@ -12,6 +14,7 @@ import multiprocessing
 import os
 import signal
 import socket
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +23,7 @@ import uvicorn
 from jiansuo.engine import Engine
 from jiansuo.web.protocol import GuardedH11Protocol
 
+SWITCH_INTERVAL_S = 0.0005
 SERVER_LIMITS: dict[str, Any] = {
     "timeout_keep_alive": 5,  # seconds an idle keep-alive connection stays open
     "limit_concurrency": 512,  # connections + tasks at once; more get 503
@@ -28,21 +32,31 @@ SERVER_LIMITS: dict[str, Any] = {
 }
 
 
-def listening_socket(host: str, port: int) -> socket.socket:
+def listening_socket(host: str, port: int, reuse_port: bool = False, listen: bool = True) -> socket.socket:
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
     sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    if reuse_port:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
     sock.bind((host, port))
-    sock.listen(2048)
+    if listen:
+        sock.listen(2048)
     sock.set_inheritable(True)
     return sock
 
 
-def _run_worker(store: str, sock: socket.socket, reranker: str | None = None, workers: int = 1,
+def _run_worker(store: str, sock: socket.socket | tuple[str, int], reranker: str | None = None, workers: int = 1,
                 base_url: str = "") -> None:
+    """One worker; `sock` is a listening socket, or (host, port) to listen on with a socket of its own."""
     from jiansuo.web.app import create_app
 
+    if isinstance(sock, tuple):
+        sock = listening_socket(*sock, reuse_port=True)
     _share_cores(workers)
+    # A long request's Python work holds the GIL for the whole switch interval each time it gets it, and a short
+    # request needs the GIL many times on its way through the event loop and the pool: handing it over more often
+    # keeps short requests short beside a long one (bench/http_load.py).
+    sys.setswitchinterval(SWITCH_INTERVAL_S)
     engine = Engine(store, reranker=reranker)
     engine.warm_up()
     app = create_app(engine, base_url)
@@ -75,12 +89,17 @@ def serve(store: Path | str, host: str = "127.0.0.1", port: int = 8000, workers:
     if engine.keyword is None or engine.pending_changes():
         engine.refresh()
     engine.close()
-    sock = listening_socket(host, port)
     if workers <= 1:
-        _run_worker(str(store), sock, str(reranker) if reranker else None, 1, base_url)
+        _run_worker(str(store), listening_socket(host, port), str(reranker) if reranker else None, 1, base_url)
         return
+    spread = hasattr(socket, "SO_REUSEPORT")
+    if spread:  # claim the port (and fail here if it is taken) without listening: the workers listen
+        probe = listening_socket(host, port, reuse_port=True, listen=False)
+        address: socket.socket | tuple[str, int] = (host, probe.getsockname()[1])
+    else:
+        address = listening_socket(host, port)
     context = multiprocessing.get_context("fork")
-    processes = [context.Process(target=_run_worker, args=(str(store), sock, str(reranker) if reranker else None,
+    processes = [context.Process(target=_run_worker, args=(str(store), address, str(reranker) if reranker else None,
                                                            workers, base_url), daemon=True) for _ in range(workers)]
     for process in processes:
         process.start()
