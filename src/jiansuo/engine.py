@@ -32,7 +32,7 @@ from jiansuo.retrieve.backend import KeywordBackend, build_backend, open_backend
 from jiansuo.retrieve.bm25 import DEFAULT_BOOSTS
 from jiansuo.retrieve.dense import MEANING_CUTOFFS, DenseIndex
 from jiansuo.retrieve.hubness import csls_penalty
-from jiansuo.retrieve.popularity import popularity_rank
+from jiansuo.retrieve.popularity import by_popularity, popularity_rank
 from jiansuo.retrieve.query import MUST, MUST_NOT, ParsedQuery, parse_query, plain_query
 from jiansuo.store import DocumentStore, IndexDirs
 from jiansuo.threads import one_blas_thread
@@ -309,7 +309,7 @@ class Engine:
         elif mode == "bm25":
             hits, total = backend.search(parsed, retrieve, known)
             if retrieve.sort == "popularity":
-                hits = self._by_popularity(backend, parsed, retrieve, known, hits)
+                hits = by_popularity(backend, self.store, parsed, retrieve, known, hits)
         else:
             hits, total, keyword_total = self._semantic_search(backend, dense, parsed, retrieve, terms, known, mode)
             by_meaning_only = bool(hits) and keyword_total == 0 and mode == "hybrid"
@@ -441,64 +441,11 @@ class Engine:
         return SearchPage(hits, page.total, request, page.terms, page.timings, page.by_meaning_only)
 
     def preference_scores(self, doc_ids: list[str], starred: list[str], method: str | None = None) -> np.ndarray:
-        """How much each document resembles the starred ones: dense document vectors where the store has a
-        dense index (a per-reader linear classifier against a sample of the store, or the centroid), keyword
-        TF-IDF vectors otherwise (centroid)."""
+        """How much each document resembles the starred ones (rerank/preference.py)."""
         from jiansuo.rerank import preference
 
-        dense = self.dense
-        if dense is not None and any(d in dense.ordinal for d in starred):
-            rows = self._document_vectors(dense, doc_ids)
-            liked = self._document_vectors(dense, [d for d in starred if d in dense.ordinal])
-            if (method or PREFERENCE_METHOD) == "classifier":
-                rng, skip = np.random.default_rng(0), set(starred)
-                sample = [dense.docs[i]["id"] for i in rng.permutation(len(dense.docs))[:400]
-                          if dense.docs[i] and dense.docs[i]["id"] not in skip][:200]
-                return preference.classifier_scores(rows, liked, self._document_vectors(dense, sample))
-            return preference.centroid_scores(rows, liked)
-        documents = self.store.get_many(doc_ids + starred)
-
-        def weights(doc_id: str) -> dict[str, float]:
-            document = documents.get(doc_id)
-            return {" ".join(k.terms): k.weight for k in self.keywords(document, 30)} if document else {}
-        matrix = preference.keyword_matrix([weights(d) for d in doc_ids] + [weights(d) for d in starred])
-        return preference.centroid_scores(matrix[: len(doc_ids)], matrix[len(doc_ids) :])
-
-    @staticmethod
-    def _document_vectors(dense: DenseIndex, doc_ids: list[str]) -> np.ndarray:
-        rows = []
-        for doc_id in doc_ids:
-            vectors = dense.vectors_of(doc_id) if doc_id in dense.ordinal else np.zeros((1, dense.vectors.shape[1]))
-            rows.append(vectors.mean(axis=0))
-        return np.array(rows, dtype=np.float32)
-
-    def _by_popularity(self, backend: KeywordBackend, parsed: ParsedQuery, request: SearchRequest,
-                       known: set[str] | None, hits: list[Hit]) -> list[Hit]:
-        """Order by popularity = reads + stars as ingested + what readers did here (distinct reader-days that
-        opened a document, readers who starred it), decayed with age (retrieve/popularity.py). The index orders
-        by the ingested part; documents readers touched join that page where their total lifts them, if the
-        query and filters keep them."""
-        signals = self.store.reader_signals()
-        if not signals:
-            return hits
-        if request.offset:  # the whole head in the ingested order, not only this page
-            hits, _ = backend.search(parsed, replace(request, offset=0, limit=request.offset + request.limit), known)
-        touched = backend.satisfying(parsed, request, list(signals), known, whole_query=True)
-        candidates = {h.doc_id: h for h in hits}
-        candidates.update((doc_id, Hit(doc_id, 0.0)) for doc_id in touched if doc_id not in candidates)
-        documents = self.store.get_many(list(candidates))
-
-        def rank(doc_id: str) -> int:
-            document = documents.get(doc_id)
-            if document is None:
-                return 0
-            return popularity_rank(document.reads + document.stars + signals.get(doc_id, 0),
-                                   document.date.toordinal() if document.date else 0)
-
-        ranked = sorted(candidates.values(), key=lambda h: -rank(h.doc_id))
-        for hit in ranked:
-            hit.scores["popularity"] = float(rank(hit.doc_id))
-        return ranked[request.offset : request.offset + request.limit]
+        return preference.resemblance(doc_ids, starred, self.dense, self.store, self.keywords,
+                                      method or PREFERENCE_METHOD)
 
     def _fuse(self, backend: KeywordBackend, keyword_hits: list[Hit], dense_hits: list[Hit],
               terms: list[str]) -> list[Hit]:
