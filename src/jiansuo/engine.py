@@ -43,7 +43,7 @@ def analyzer_version() -> str:
     words = "store-author+title-words" if tokenize.TITLE_WORDS else "store-author-words"
     return f"jieba-precise-nohmm+{words}+{tokenize.STEMMER}+lucene-stop+cjk-bigram+exact-title+facets+decay/4"
 Progress = Callable[[int], None]
-KEPT_KEYWORDS = 30  # computed and kept per document (pages show 5 or 10, related documents compare 30)
+KEPT_KEYWORDS = 30  # computed and kept per document (pages show 5 or 10, related documents compare 30); at most
 PREFERENCE_DEPTH = 100  # sort=preference re-ranks this many of the list's head
 PREFERENCE_METHOD = "classifier"  # best on every dev row of bench/preference.py (CISI, MEDLINE; k = 3, 10)
 log = logging.getLogger("jiansuo.engine")
@@ -101,7 +101,7 @@ class Engine:
         self._encoder = None
         self._query_vectors: OrderedDict[tuple[str, str], np.ndarray] = OrderedDict()
         self._corpus_summary: tuple[int, dict] | None = None
-        self._keywords: OrderedDict[tuple, list[Keyword]] = OrderedDict()
+        self._keywords: OrderedDict[tuple, dict[int, list[Keyword]]] = OrderedDict()  # count -> head of the list
         self._keywords_store = None
         self._lock = threading.RLock()  # guards the cached live versions, models and caches across threads
 
@@ -503,26 +503,25 @@ class Engine:
         if backend is None:
             return []
         version = f"{document.content_hash()[:16]}:{self._keyword_version.name if self._keyword_version else ''}"
-        key = (document.id, version, count)
+        key = (document.id, version)  # one list of KEPT_KEYWORDS per document version; callers take a head
         with self._lock:
-            found = self._keywords.get(key)
-            if found is not None:
+            heads = self._keywords.get(key)
+            if heads is not None:
                 self._keywords.move_to_end(key)
-                return found
+                return heads.setdefault(count, heads[KEPT_KEYWORDS][:count])
         stored = self._keyword_cache.get(document.id, version)
-        if stored is not None and len(stored) >= count:
-            found = [Keyword(text, tuple(terms), weight) for text, terms, weight in stored[:count]]
+        if stored is not None:
+            found = [Keyword(text, tuple(terms), weight) for text, terms, weight in stored]
         else:
             text = "\n".join(part for part in (document.summary, plain_text(document.body)) if part)
-            top = keywords(document.title, text, backend.document_frequency, max(1, backend.num_docs()),
-                           max(count, KEPT_KEYWORDS))
-            self._keyword_cache.put(document.id, version, [[k.text, list(k.terms), k.weight] for k in top])
-            found = top[:count]
+            found = keywords(document.title, text, backend.document_frequency, max(1, backend.num_docs()),
+                             KEPT_KEYWORDS)
+            self._keyword_cache.put(document.id, version, [[k.text, list(k.terms), k.weight] for k in found])
         with self._lock:
-            self._keywords[key] = found
+            heads = self._keywords.setdefault(key, {KEPT_KEYWORDS: found})
             while len(self._keywords) > 20_000:
                 self._keywords.popitem(last=False)
-        return found
+            return heads.setdefault(count, heads[KEPT_KEYWORDS][:count])
 
     @property
     def _keyword_cache(self):

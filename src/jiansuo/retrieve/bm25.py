@@ -56,6 +56,7 @@ log = logging.getLogger("jiansuo.bm25")
 
 
 def _to_tantivy(document: Document) -> tantivy.Document:
+    count = int(document.reads) + int(document.stars)
     fields: dict = {
         "id": document.id,
         "title": " ".join(analyze(document.title)),
@@ -64,22 +65,21 @@ def _to_tantivy(document: Document) -> tantivy.Document:
         "authors": " ".join(analyze(" ; ".join(document.authors))),
         "cjk": " ".join(cjk_bigrams("\n".join((document.title, document.summary, document.body)))),
         "day": document.date.toordinal() if document.date else 0,
-        "popularity": min(MAX_I64, max(0, int(document.reads) + int(document.stars))),
-        "popularity_rank": popularity_rank(int(document.reads) + int(document.stars),
-                                           document.date.toordinal() if document.date else 0),
+        "popularity": min(MAX_I64, max(0, count)),
+        "popularity_rank": popularity_rank(count, document.date.toordinal() if document.date else 0),
         "title_exact": exact_title(document.title),
     }
-    keyword_values = {"categories": document.categories, "tags": document.tags,
-                      "venue": [document.venue] if document.venue else [],
+    venue = [document.venue] if document.venue else []
+    keyword_values = {"categories": document.categories, "tags": document.tags, "venue": venue,
                       "language": [document.language] if document.language else []}
     for name, values in keyword_values.items():
         if values:
-            fields[name] = [v.casefold() for v in values]
-    shown = {"category": document.categories, "venue": [document.venue] if document.venue else [],
-             "tag": document.tags, "month": [document.date.strftime("%Y-%m")] if document.date else []}
+            fields[name] = [v.casefold() for v in values]  # matched case-blind
+    shown = {"category": document.categories, "venue": venue, "tag": document.tags,
+             "month": [document.date.strftime("%Y-%m")] if document.date else []}
     for facet, values in shown.items():
         if values:
-            fields[FACETS[facet]] = list(values)
+            fields[FACETS[facet]] = list(values)  # counted as written
     return tantivy.Document(**fields)
 
 

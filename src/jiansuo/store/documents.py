@@ -19,7 +19,7 @@ from pathlib import Path
 from jiansuo.model import Document
 
 MAX_CLICKS = 1_000_000  # rows of the query log kept; the oldest go first
-MAX_OPENS = 2_000_000  # reader-document-day rows kept; the oldest day goes first
+MAX_OPENS = 2_000_000  # reader-document-day rows kept; the oldest go first
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS documents (
@@ -74,7 +74,7 @@ class DocumentStore:
         self._local = threading.local()
         self._connections: list[sqlite3.Connection] = []
         self._connections_lock = threading.Lock()
-        self._signals: tuple[tuple, dict[str, int]] | None = None
+        self._signals: tuple[int, dict[str, int]] | None = None
         self._db.executescript(_SCHEMA)
 
     @property
@@ -190,17 +190,17 @@ class DocumentStore:
             cursor = db.execute("INSERT OR IGNORE INTO opens(reader, doc_id, day) VALUES (?, ?, ?)",
                                 (reader, doc_id, day))
             new = cursor.rowcount > 0
-            if new and db.execute("SELECT count(*) FROM opens").fetchone()[0] > MAX_OPENS:
-                oldest = db.execute("SELECT min(day) FROM opens").fetchone()[0]
-                db.execute("DELETE FROM opens WHERE day = ?", (oldest,))
-        if new:
-            self._signals = None
+            if new:
+                self._bump_signals(db)
+                if cursor.lastrowid and cursor.lastrowid % 1000 == 0:  # rowids grow: the lowest are the oldest
+                    db.execute("DELETE FROM opens WHERE rowid <= ?", (cursor.lastrowid - MAX_OPENS,))
         return new
 
     def reader_signals(self) -> dict[str, int]:
-        """Per document: distinct reader-days that opened it plus readers who starred it."""
-        version = (self._db.execute("SELECT count(*), max(rowid) FROM opens").fetchone(),
-                   self._db.execute("SELECT count(*), max(at) FROM stars").fetchone())
+        """Per document: distinct reader-days that opened it plus readers who starred it; recounted only after
+        a change (by any process: the change counter lives in the store)."""
+        row = self._db.execute("SELECT value FROM meta WHERE key = 'signals'").fetchone()
+        version = int(row[0]) if row else 0
         if self._signals is None or self._signals[0] != version:
             counts: dict[str, int] = {}
             for table in ("opens", "stars"):
@@ -221,6 +221,7 @@ class DocumentStore:
                            (reader, doc_id, time.time()))
             else:
                 db.execute("DELETE FROM stars WHERE reader = ? AND doc_id = ?", (reader, doc_id))
+            self._bump_signals(db)
 
     def stars_of(self, reader: str) -> list[tuple[str, float]]:
         """The reader's starred document ids with when, newest first."""
@@ -243,6 +244,11 @@ class DocumentStore:
         with self._transaction() as db:
             db.execute("INSERT OR IGNORE INTO secrets(name, value) VALUES (?, ?)", (name, secrets.token_hex(32)))
         return self._db.execute("SELECT value FROM secrets WHERE name = ?", (name,)).fetchone()[0]
+
+    @staticmethod
+    def _bump_signals(db: sqlite3.Connection) -> None:
+        db.execute("INSERT INTO meta(key, value) VALUES ('signals', '1') "
+                   "ON CONFLICT(key) DO UPDATE SET value = CAST(value AS INTEGER) + 1")
 
     def _set_seq(self, db: sqlite3.Connection, seq: int) -> None:
         db.execute("INSERT INTO meta(key, value) VALUES ('seq', ?) ON CONFLICT(key) DO UPDATE SET value = ?",

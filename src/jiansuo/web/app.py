@@ -24,7 +24,7 @@ from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Resp
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
 
-from jiansuo.engine import Engine, ModeUnavailable
+from jiansuo.engine import KEPT_KEYWORDS, Engine, ModeUnavailable
 from jiansuo.model import Document, Hit, SearchPage, SearchRequest
 from jiansuo.rerank.ce_knn import CeKnnUnavailable
 from jiansuo.web import render
@@ -148,8 +148,9 @@ def create_app(engine: Engine, base_url: str = "http://localhost:8000", search_t
             search.prefer = tuple(doc_id for doc_id, _ in engine.store.stars_of(reader)[:200])
         page = searched(search)
         facets: dict[str, Any] = dict(engine.facets(replace(search, offset=0))) if page.total else {}
-        facets["keywords"] = {hit.doc_id: engine.keywords(hit.document, 5) for hit in page.hits if hit.document}
-        facets["cloud"] = _cloud(engine.keywords(hit.document) for hit in page.hits if hit.document)
+        words = {hit.doc_id: engine.keywords(hit.document) for hit in page.hits if hit.document}
+        facets["keywords"] = {doc_id: found[:5] for doc_id, found in words.items()}
+        facets["cloud"] = _cloud(words.values())
         facets["starred"] = engine.store.starred_among(reader, [hit.doc_id for hit in page.hits])
         return page, facets
 
@@ -176,11 +177,12 @@ def create_app(engine: Engine, base_url: str = "http://localhost:8000", search_t
         if document is None:
             return None
         related = engine.related(doc_id, limit=6)
-        mine = {k.text for k in engine.keywords(document, 30)}
-        shared = {hit.doc_id: [k.text for k in engine.keywords(hit.document, 30) if k.text in mine][:3]
+        mine = engine.keywords(document, KEPT_KEYWORDS)
+        texts = {k.text for k in mine}
+        shared = {hit.doc_id: [k.text for k in engine.keywords(hit.document, KEPT_KEYWORDS) if k.text in texts][:3]
                   for hit in related if hit.document}  # why each is related: the keywords both have
         return (document, render.markdown(document.body, document.url), (related, shared),
-                engine.keywords(document), bool(engine.store.starred_among(reader, [doc_id])))
+                mine[:10], bool(engine.store.starred_among(reader, [doc_id])))
 
     @app.post("/star", include_in_schema=False)
     async def star(request: Request):
