@@ -22,12 +22,20 @@ MATH_ENVIRONMENTS = ("equation", "equation*", "align", "align*", "aligned", "gat
                      "eqnarray*", "displaymath", "math", "cases", "array", "matrix", "pmatrix", "bmatrix", "CD")
 NUMBERED_ENVIRONMENTS = ("equation", "align", "gather", "multline", "alignat", "flalign", "eqnarray")
 _ENV_NAMES = "|".join(re.escape(name) for name in sorted(MATH_ENVIRONMENTS, key=len, reverse=True))
-_OPENERS_PLAIN = re.compile(
-    rf"(?P<fence>^[ ]{{0,3}}(?:```|~~~))|(?P<code>`+)|(?P<dd>\$\$)|(?P<d>\$)|(?P<env>\\begin\{{(?:{_ENV_NAMES})\}})"
-    r"|(?P<bracket>\\\[)|(?P<paren>\\\()|(?P<escaped_dollar>\\\$)", re.M)
-_OPENERS_ESCAPED = re.compile(
-    rf"(?P<fence>^[ ]{{0,3}}(?:```|~~~))|(?P<code>`+)|(?P<dd>\$\$)|(?P<d>\$)|(?P<env>\\begin\{{(?:{_ENV_NAMES})\}})"
-    r"|(?P<bracket>\\\\\[)|(?P<paren>\\\\\()|(?P<escaped_dollar>\\\$)|(?P<skip>\\\\)", re.M)
+
+
+def _openers(escaped: bool) -> re.Pattern:
+    r"""What can open a formula (or code to skip). In html2text's dialect `\[` and `\(` open math and any
+    other doubled backslash is an escaped one; in plain Markdown `\[` and `\(` do."""
+    backslash = r"\\\\" if escaped else r"\\"
+    skip = r"|(?P<skip>\\\\)" if escaped else ""
+    return re.compile(
+        rf"(?P<fence>^[ ]{{0,3}}(?:```|~~~))|(?P<code>`+)|(?P<dd>\$\$)|(?P<d>\$)"
+        rf"|(?P<env>\\begin\{{(?:{_ENV_NAMES})\}})|(?P<bracket>{backslash}\[)|(?P<paren>{backslash}\()"
+        rf"|(?P<escaped_dollar>\\\$){skip}", re.M)
+
+
+_OPENERS_PLAIN, _OPENERS_ESCAPED = _openers(False), _openers(True)
 _HTML2TEXT_SIGNS = re.compile(r"\\\\[{}]|\\\\\\(?![\\{}])")
 _UNESCAPE = re.compile(r"\\\\(?=[\\{}()\[\]#*_`!|])")
 _TEX_LIKE = re.compile(r"[\\^_=]")
