@@ -15,7 +15,8 @@ def jiansuo(*args, check=True):
     return result
 
 
-@pytest.mark.parametrize("command", ["index", "search", "stats", "eval", "serve", "train", "cur", "hubness"])
+@pytest.mark.parametrize("command", ["index", "search", "stats", "eval", "serve", "train", "cur", "hubness",
+                                     "config", "keys", "sync", "backup", "restore", "export"])
 def test_help_has_an_example(command):
     assert "Example:" in jiansuo(command, "--help").stdout
 

@@ -145,20 +145,28 @@ def _parser() -> argparse.ArgumentParser:
                      help="training steps on the further queries (default: as many as --distill-steps)")
 
     serve = command("serve", "Serve the search page and JSON API.", "jiansuo serve --port 8000 --store site")
-    serve.add_argument("--host", default="127.0.0.1")
-    serve.add_argument("--port", type=int, default=8000)
-    serve.add_argument("--workers", type=int, default=1)
+    serve.add_argument("--config", type=Path, default=None,
+                       help="a jiansuo.toml elsewhere than in the store (flags override it)")
+    serve.add_argument("--host", default=None, help="default from the configuration: 127.0.0.1")
+    serve.add_argument("--port", type=int, default=None, help="default from the configuration: 8000")
+    serve.add_argument("--workers", type=int, default=None, help="default from the configuration: 1")
     serve.add_argument("--base-url", default=None,
                        help="where readers reach the site, for feed links (default http://HOST:PORT)")
     serve.add_argument("--reranker", type=Path, default=None,
                        help="a cross-encoder folder (from `jiansuo train cross`); enables rerank=K")
+    from jiansuo.cli_site import add_commands
+
+    SITE_COMMANDS.update(add_commands(command))
     return parser
+
+
+SITE_COMMANDS: dict = {}
 
 
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     handler = {"index": _index, "search": _search, "stats": _stats, "eval": _eval, "serve": _serve,
-               "hubness": _hubness, "train": _train, "cur": _cur}
+               "hubness": _hubness, "train": _train, "cur": _cur, **SITE_COMMANDS}
     try:
         return handler[args.command](args)
     except MissingExtra as error:
@@ -489,11 +497,20 @@ def _serve(args: argparse.Namespace) -> int:
         from jiansuo.web.serve import serve
     except ImportError as error:
         raise MissingExtra(f"{error.name} is missing: pip install 'jiansuo[web]'") from error
+    from jiansuo.config import ConfigError, load_config
     from jiansuo.engine import Engine
 
     Engine(args.store, create=False).close()
-    print(f"serving {args.store} on http://{args.host}:{args.port}/ with {args.workers} worker(s)", file=sys.stderr)
-    serve(args.store, args.host, args.port, args.workers, args.reranker, args.base_url)
+    try:
+        settings = load_config(args.store, args.config, {
+            "server.host": args.host, "server.port": args.port, "server.workers": args.workers,
+            "site.base_url": args.base_url, "search.reranker": str(args.reranker) if args.reranker else None})
+    except ConfigError as error:
+        print(f"jiansuo serve: {error}", file=sys.stderr)
+        return EXIT_USAGE
+    print(f"serving {args.store} on http://{settings['server.host']}:{settings['server.port']}/ with "
+          f"{settings['server.workers']} worker(s)", file=sys.stderr)
+    serve(args.store, settings=settings)
     return EXIT_OK
 
 

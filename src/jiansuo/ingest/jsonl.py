@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 
 from jiansuo.ingest.fields import (
@@ -27,8 +27,15 @@ def read_jsonl(path: Path, field_map: dict[str, str] | None = None,
     (BEIR, arXiv or plain), not the whole file as its first record's. An id seen earlier in the file is
     reported and skipped (the first one stays).
     """
+    yield from read_jsonl_lines(_lines(path), str(path), field_map, convert, detect)
+
+
+def read_jsonl_lines(lines: Iterable[bytes], name: str, field_map: dict[str, str] | None = None,
+                     convert: Callable[[dict], dict] | None = None, detect: bool = False) -> Iterator[Item]:
+    """read_jsonl over lines already in memory (an HTTP request body); problems name `name`."""
+    path = name
     seen: dict[str, int] = {}
-    for number, raw in enumerate(_lines(path), start=1):
+    for number, raw in enumerate(lines, start=1):
         if not raw.strip():
             continue
         try:
@@ -60,6 +67,25 @@ def read_jsonl(path: Path, field_map: dict[str, str] | None = None,
         for warning in warnings:
             yield IngestProblem(str(path), number, warning, skipped=False)
         yield document
+
+
+def body_lines(body: bytes) -> list[bytes]:
+    """An HTTP body as JSON lines: NDJSON as it is; a JSON array, one line per element (a body that is one
+    JSON object is one line). Raises RecordError for an array that is not valid JSON."""
+    if body.startswith(b"\xef\xbb\xbf"):
+        body = body[3:]
+    if body.lstrip()[:1] == b"[":
+        try:
+            records = json.loads(body, parse_constant=_refuse_constant)
+        except (json.JSONDecodeError, UnicodeDecodeError, RecursionError) as error:
+            raise RecordError(f"the body is not a valid JSON array ({error})") from None
+        return [json.dumps(record, ensure_ascii=False).encode("utf-8") for record in records]
+    if body.lstrip()[:1] == b"{" and b"\n" in body.strip():
+        try:  # one pretty-printed object rather than NDJSON
+            return [json.dumps(json.loads(body), ensure_ascii=False).encode("utf-8")]
+        except (json.JSONDecodeError, UnicodeDecodeError, RecursionError):
+            pass
+    return body.split(b"\n")
 
 
 def _lines(path: Path) -> Iterator[bytes]:

@@ -24,15 +24,18 @@ from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Resp
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
 
+from jiansuo.config import Config, load_config
 from jiansuo.engine import KEPT_KEYWORDS, Engine, ModeUnavailable
 from jiansuo.model import Document, Hit, SearchPage, SearchRequest
 from jiansuo.rerank.ce_knn import CeKnnUnavailable
+from jiansuo.store.api_keys import ApiKeys
 from jiansuo.web import render
 from jiansuo.web.feed import atom_feed
 from jiansuo.web.i18n import TEXT, choose_language
 from jiansuo.web.params import BadParameter, parse_search, search_url
 from jiansuo.web.readers import COOKIE, COOKIE_MAX_AGE, Readers
 from jiansuo.web.wordcloud import word_cloud
+from jiansuo.web.write_api import KeyGate, add_write_routes
 
 HERE = Path(__file__).parent
 SECURITY_HEADERS = {
@@ -52,11 +55,18 @@ class OverBudget(Exception):
     """A request took longer than the server's time budget."""
 
 
-def create_app(engine: Engine, base_url: str = "http://localhost:8000", search_threads: int = SEARCH_THREADS,
-               request_budget_s: float = REQUEST_BUDGET_S) -> FastAPI:
-    """The site for `engine`. `base_url` is where readers reach it: feed links use it, never the Host header."""
-    base_url = base_url.rstrip("/")
+def create_app(engine: Engine, base_url: str = "", search_threads: int | None = None,
+               request_budget_s: float | None = None, settings: Config | None = None) -> FastAPI:
+    """The site for `engine`. `base_url` is where readers reach it: feed links use it, never the Host header.
+    `settings`: the site's configuration (config.py; default: the store's jiansuo.toml, or the defaults); the
+    explicit arguments override it."""
+    settings = settings or load_config(engine.path)
+    base_url = (base_url or settings["site.base_url"] or "http://localhost:8000").rstrip("/")
+    search_threads = search_threads or settings["server.search_threads"]
+    request_budget_s = request_budget_s or settings["server.request_seconds"]
+    max_rerank, max_budget = settings["server.max_rerank"], settings["server.max_budget"]
     limiter = anyio.CapacityLimiter(search_threads)
+    gate = KeyGate(ApiKeys(engine.path / "store.sqlite"), settings["api.keyed_reads"])
     readers = Readers(engine.store.secret("readers"))
 
     async def off_loop(function, *args):
@@ -77,13 +87,23 @@ def create_app(engine: Engine, base_url: str = "http://localhost:8000", search_t
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
 
     def searched(search) -> SearchPage:
+        if search.rerank > max_rerank or (search.mode == "ce-knn" and search.budget > max_budget):
+            raise BadParameter(f"this server allows rerank up to {max_rerank} and budget up to {max_budget}",
+                               f"本站 rerank 最多 {max_rerank}，budget 最多 {max_budget}")
         try:
             return engine.search(search)
         except (CeKnnUnavailable, ModeUnavailable) as error:
             raise BadParameter(str(error)) from error
 
+    if settings["api.writes"]:
+        add_write_routes(app, engine, off_loop, gate, settings["server.max_body_bytes"])
+
     @app.middleware("http")
     async def security_headers(request: Request, call_next):
+        if gate.keyed_reads and not _open_path(request.url.path) and request.method in ("GET", "HEAD"):
+            if (refused := gate.refused(request, "search")) is not None:
+                refused.headers.update(SECURITY_HEADERS)
+                return refused
         known = readers.from_cookie(request.cookies.get(COOKIE))
         request.state.reader_known = known is not None
         request.state.reader = known or readers.new_id()
@@ -331,6 +351,11 @@ def create_app(engine: Engine, base_url: str = "http://localhost:8000", search_t
     return app
 
 
+def _open_path(path: str) -> bool:
+    """Paths served without a key even when reads are keyed (styles, the icon)."""
+    return path.startswith("/static/") or path == "/favicon.ico"
+
+
 def _cloud(keyword_lists) -> list[tuple[str, float]]:
     """Keywords of several documents summed by their shown text: the words of a word cloud, heaviest first."""
     weights: dict[str, float] = {}
@@ -408,5 +433,4 @@ def _page_json(page: SearchPage) -> dict:
 
 def app_from_env() -> FastAPI:
     """uvicorn factory for other servers (`uvicorn --factory jiansuo.web.app:app_from_env`): $JIANSUO_HOME."""
-    return create_app(Engine(os.environ.get("JIANSUO_HOME", "jiansuo-data")),
-                      os.environ.get("JIANSUO_BASE_URL", "http://localhost:8000"))
+    return create_app(Engine(os.environ.get("JIANSUO_HOME", "jiansuo-data")), os.environ.get("JIANSUO_BASE_URL", ""))

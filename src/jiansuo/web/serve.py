@@ -20,6 +20,7 @@ from typing import Any
 
 import uvicorn
 
+from jiansuo.config import Config, load_config
 from jiansuo.engine import Engine
 from jiansuo.web.protocol import GuardedH11Protocol
 
@@ -46,7 +47,7 @@ def listening_socket(host: str, port: int, reuse_port: bool = False, listen: boo
 
 
 def _run_worker(store: str, sock: socket.socket | tuple[str, int], reranker: str | None = None, workers: int = 1,
-                base_url: str = "") -> None:
+                base_url: str = "", settings: Config | None = None) -> None:
     """One worker; `sock` is a listening socket, or (host, port) to listen on with a socket of its own."""
     from jiansuo.web.app import create_app
 
@@ -57,10 +58,12 @@ def _run_worker(store: str, sock: socket.socket | tuple[str, int], reranker: str
     # request needs the GIL many times on its way through the event loop and the pool: handing it over more often
     # keeps short requests short beside a long one (bench/http_load.py).
     sys.setswitchinterval(SWITCH_INTERVAL_S)
-    engine = Engine(store, reranker=reranker)
+    settings = settings or load_config(store)
+    engine = Engine(store, reranker=reranker or settings["search.reranker"] or None)
     engine.warm_up()
-    app = create_app(engine, base_url)
-    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="off", **SERVER_LIMITS))
+    app = create_app(engine, base_url, settings=settings)
+    limits = {**SERVER_LIMITS, "h11_max_incomplete_event_size": settings["server.max_header_bytes"]}
+    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="off", **limits))
     server.run(sockets=[sock])
 
 
@@ -79,18 +82,24 @@ def _share_cores(workers: int) -> None:
     torch.set_num_threads(threads)
 
 
-def serve(store: Path | str, host: str = "127.0.0.1", port: int = 8000, workers: int = 1,
-          reranker: Path | str | None = None, base_url: str | None = None) -> None:
+def serve(store: Path | str, host: str | None = None, port: int | None = None, workers: int | None = None,
+          reranker: Path | str | None = None, base_url: str | None = None, settings: Config | None = None) -> None:
     """Bring the index up to date with the store, then answer HTTP until interrupted.
 
+    Arguments left None come from `settings` (default: the store's jiansuo.toml, see config.py).
     `base_url`: where readers reach the site (feed links); default http://HOST:PORT."""
-    base_url = base_url or f"http://{'[' + host + ']' if ':' in host else host}:{port}"
+    settings = settings or load_config(store)
+    host = host or settings["server.host"]
+    port = port if port is not None else settings["server.port"]
+    workers = workers or settings["server.workers"]
+    base_url = base_url or settings["site.base_url"] or f"http://{'[' + host + ']' if ':' in host else host}:{port}"
     engine = Engine(store)
     if engine.keyword is None or engine.pending_changes():
         engine.refresh()
     engine.close()
     if workers <= 1:
-        _run_worker(str(store), listening_socket(host, port), str(reranker) if reranker else None, 1, base_url)
+        _run_worker(str(store), listening_socket(host, port), str(reranker) if reranker else None, 1, base_url,
+                    settings)
         return
     spread = hasattr(socket, "SO_REUSEPORT")
     if spread:  # claim the port (and fail here if it is taken) without listening: the workers listen
@@ -100,7 +109,8 @@ def serve(store: Path | str, host: str = "127.0.0.1", port: int = 8000, workers:
         address = listening_socket(host, port)
     context = multiprocessing.get_context("fork")
     processes = [context.Process(target=_run_worker, args=(str(store), address, str(reranker) if reranker else None,
-                                                           workers, base_url), daemon=True) for _ in range(workers)]
+                                                           workers, base_url, settings), daemon=True)
+                 for _ in range(workers)]
     for process in processes:
         process.start()
 
