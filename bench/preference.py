@@ -48,11 +48,12 @@ def evaluate(dataset: str, k: int) -> list[list]:
             for name, method in (("centroid, e5", "centroid"), ("classifier, e5", "classifier")):
                 scores = engine.preference_scores(candidates, starred, method)
                 runs[name][query_id] = {d: float(s) for d, s in zip(candidates, scores, strict=True)}
-            dense, engine._dense_dirs.current = engine._dense_dirs.current, lambda: None  # keyword vectors only
+            dirs = engine.indexes["dense"].dirs
+            dense, dirs.current = dirs.current, lambda: None  # keyword vectors only
             try:
                 scores = engine.preference_scores(candidates, starred)
             finally:
-                engine._dense_dirs.current = dense
+                dirs.current = dense
             runs["centroid, keywords"][query_id] = {d: float(s) for d, s in zip(candidates, scores, strict=True)}
         for name, run in runs.items():
             rows.append([dataset, k, split, len(chosen), name, score_run(gold, run, ("ndcg@10",))["ndcg@10"]])

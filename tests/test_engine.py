@@ -76,7 +76,7 @@ def test_sorts_pagination_and_total(posts_engine):
 
 
 def test_incremental_add_update_delete(posts_engine):
-    version = posts_engine._keyword_version
+    version = posts_engine.indexes["bm25"].version
     posts_engine.add([Document(id="n1", title="量子退火与组合优化", body="quantum annealing")])
     assert posts_engine.refresh() == 1
     assert ids(posts_engine.search("量子退火")) == ["n1"]
@@ -88,7 +88,7 @@ def test_incremental_add_update_delete(posts_engine):
     posts_engine.delete(["n1"])
     posts_engine.refresh()
     assert posts_engine.search("annealing").total == 0
-    assert posts_engine._keyword_version == version  # no rebuild happened
+    assert posts_engine.indexes["bm25"].version == version  # no rebuild happened
 
 
 def test_reingesting_unchanged_documents_changes_nothing(posts_engine):
@@ -98,22 +98,22 @@ def test_reingesting_unchanged_documents_changes_nothing(posts_engine):
 
 
 def test_rebuild_swaps_to_a_new_version_and_keeps_serving(posts_engine):
-    old = posts_engine._keyword_version
+    old = posts_engine.indexes["bm25"].version
     posts_engine.rebuild()
-    new = posts_engine._keyword_version
+    new = posts_engine.indexes["bm25"].version
     assert new != old and new.name > old.name
     assert (new / "params.json").exists()
     assert ids(posts_engine.search("title:CoSENT")) == ["p3"]
 
 
 def test_an_unfinished_build_is_ignored_and_swept(posts_engine):
-    dirs = posts_engine._bm25_dirs
+    dirs = posts_engine.indexes["bm25"].dirs
     live = dirs.current()
     half = dirs.new_version()  # a build that crashed before params.json
     (half / "junk").write_text("partial")
     (half / ".builder").write_text("999999999")  # the process that was building it is gone
     reopened = Engine(posts_engine.path)
-    assert reopened._bm25_dirs.current() == live
+    assert reopened.indexes["bm25"].dirs.current() == live
     assert ids(reopened.search("title:CoSENT")) == ["p3"]
     reopened.rebuild()
     assert not half.exists() or (half / "params.json").exists()

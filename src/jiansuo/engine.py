@@ -21,28 +21,22 @@ from pathlib import Path
 
 import numpy as np
 
-from jiansuo.analysis import analyze, excerpt, tokenize
+from jiansuo.analysis import analyze, excerpt
 from jiansuo.analysis.highlight import excerpt_at
 from jiansuo.analysis.keywords import Keyword, keywords
-from jiansuo.analysis.passages import MAX_PASSAGES, TOKEN_BUDGET, passage_source
+from jiansuo.analysis.passages import passage_source
 from jiansuo.analysis.plaintext import plain_text
-from jiansuo.analysis.tokenize import add_user_words, user_words
+from jiansuo.derived import REGISTRY, DerivedIndex, analyzer_version
 from jiansuo.model import Document, Hit, SearchPage, SearchRequest
 from jiansuo.retrieve import fusion
-from jiansuo.retrieve.backend import KeywordBackend, VectorBackend, build_backend, open_backend
+from jiansuo.retrieve.backend import KeywordBackend, VectorBackend
 from jiansuo.retrieve.bm25 import DEFAULT_BOOSTS
 from jiansuo.retrieve.dense import MEANING_CUTOFFS, DenseIndex
-from jiansuo.retrieve.hubness import csls_penalty
 from jiansuo.retrieve.popularity import by_popularity, popularity_rank
 from jiansuo.retrieve.query import MUST, MUST_NOT, ParsedQuery, parse_query, plain_query
-from jiansuo.store import DocumentStore, IndexDirs
+from jiansuo.store import DocumentStore
 from jiansuo.threads import one_blas_thread
 
-
-def analyzer_version() -> str:
-    """What the keyword index's terms depend on: a store whose index was built otherwise is rebuilt."""
-    words = "store-author+title-words" if tokenize.TITLE_WORDS else "store-author-words"
-    return f"jieba-precise-nohmm+{words}+{tokenize.STEMMER}+lucene-stop+cjk-bigram+exact-title+facets+decay/4"
 Progress = Callable[[int], None]
 KEPT_KEYWORDS = 30  # computed and kept per document (pages show 5 or 10, related documents compare 30); at most
 PREFERENCE_DEPTH = 100  # sort=preference re-ranks this many of the list's head
@@ -95,14 +89,7 @@ class Engine:
         self.reranker_path = reranker
         self._reranker = None
         self._cache_path = Path(embedding_cache or self.path / "cache" / "embeddings.sqlite")
-        self._bm25_dirs = IndexDirs(self.path / "indexes", "bm25")
-        self._dense_dirs = IndexDirs(self.path / "indexes", "dense")
-        self._cur_dirs = IndexDirs(self.path / "indexes", "cur")
-        self._cur = None
-        self._keyword: KeywordBackend | None = None
-        self._keyword_version: Path | None = None
-        self._dense: DenseIndex | None = None
-        self._dense_version: Path | None = None
+        self.indexes: dict[str, DerivedIndex] = {kind: make(self) for kind, make in REGISTRY.items()}
         self._encoder = None
         self._query_vectors: OrderedDict[tuple[str, str], np.ndarray] = OrderedDict()
         self._corpus_summary: tuple[int, dict] | None = None
@@ -165,15 +152,12 @@ class Engine:
         same callback)."""
         if self._remote is not None:
             return self._remote.refresh(self.encoder_name, lambda: self.encoder.dim, progress)
-        for dirs in (self._bm25_dirs, self._dense_dirs, self._cur_dirs):
-            dirs.sweep()  # an unfinished build left by a killed process
-        backend = self.keyword
-        if backend is None or not self._params_match(self._keyword_version):
-            changed = self.rebuild(progress)
-        else:
-            pending = list(self.store.changes_since(backend.indexed_seq))
-            changed = backend.apply(pending, progress) if pending else 0
-        self.refresh_dense(dense_progress or progress)
+        for index in self.indexes.values():
+            index.dirs.sweep()  # an unfinished build left by a killed process
+        changed = self.indexes["bm25"].refresh(progress)
+        for kind, index in self.indexes.items():
+            if kind != "bm25" and index.refreshed_with_store:
+                index.refresh(dense_progress or progress)
         return changed
 
     # -- dense ---------------------------------------------------------------------------------
@@ -187,13 +171,7 @@ class Engine:
     @_locked
     def local_dense(self) -> DenseIndex | None:
         """The embedded dense index itself (what the CUR index and the hubness report read)."""
-        current = self._dense_dirs.current() if self._remote is None else None
-        if current is None:
-            return None
-        if self._dense is None or current != self._dense_version:
-            self._dense = DenseIndex(current)
-            self._dense_version = current
-        return self._dense
+        return self.indexes["dense"].live() if self._remote is None else None
 
     @property
     @_locked
@@ -234,67 +212,17 @@ class Engine:
         """Bring the dense index up to the store; builds it when an encoder is asked for and none exists."""
         if self._remote is not None:
             return self.refresh(dense_progress=progress)
-        dense = self.local_dense
-        wanted = self.encoder_name or (dense.encoder_name if dense else None)
-        if wanted is None:
-            return 0
-        if dense is None or dense.encoder_name != wanted:
-            return self.rebuild_dense(progress)
-        pending = list(self.store.changes_since(dense.indexed_seq))
-        if not pending:
-            return 0
-        version = self._dense_dirs.new_version()
-        dense.updated(version, pending, self.embed_passages, progress)
-        self._dense_dirs.publish(version, {**dense.params, "store_seq": max(c.seq for c in pending),
-                                           "updated_at": _now()})
-        return len(pending)
-
-    def _query_bank(self, size: int = 2000) -> np.ndarray:
-        """Query-like vectors for hubness reduction: titles read like queries and need no labels."""
-        titles = [d.title or passage_source(d)[:80] for d in self.store.documents()]
-        titles = [t for t in titles if t.strip()]
-        chosen = [titles[i] for i in np.random.default_rng(0).permutation(len(titles))[:size]]
-        return self.encoder.encode_queries(chosen) if chosen else np.zeros((1, self.encoder.dim), np.float32)
+        return self.indexes["dense"].refresh(progress)
 
     def rebuild_dense(self, progress: Progress | None = None) -> int:
-        seq = self.store.seq
-        version = self._dense_dirs.new_version()
-        DenseIndex.build(version, self.store.documents(), self.embed_passages, progress)
-        vectors = np.load(version / "vectors.npy")
-        np.save(version / "hub_penalty.npy", csls_penalty(vectors, self._query_bank(), k=10))
-        self._dense_dirs.publish(version, {
-            "kind": "dense", "encoder": self.encoder.name, "dim": int(vectors.shape[1]) if len(vectors) else 0,
-            "store_seq": seq, "passages": int(len(vectors)), "built_at": _now(),
-            "passage_rule": f"<= {TOKEN_BUDGET} estimated tokens, 20% overlap, title prefix, "
-                            f"<= {MAX_PASSAGES} per document; document score = best passage (MaxP)",
-            "hubness": "hub_penalty.npy: CSLS r(x), mean cosine of a passage to its 10 nearest pseudo-queries "
-                       "(up to 2,000 sampled document titles encoded as queries)"})
-        if any(True for _ in self.store.changes_since(seq)):
-            self.refresh_dense()
-        return self.store.count()
+        return self.indexes["dense"].rebuild(progress)
 
     def rebuild(self, progress: Progress | None = None) -> int:
         """Build a complete new index beside the live one, then swap it in atomically."""
         if self._remote is not None:
             return self._remote.rebuild(self.encoder_name or self._remote.config.get("encoder"),
                                         lambda: self.encoder.dim, progress)
-        seq = self.store.seq
-        version = self._bm25_dirs.new_version()
-        params = self._params(seq)
-        words = user_words(author for document in self.store.documents() for author in document.authors)
-        if tokenize.TITLE_WORDS:
-            words |= tokenize.title_words(document.title for document in self.store.documents())
-        add_user_words(words)  # before any text is analysed, so documents and queries segment alike
-        params["user_words"] = sorted(words)
-        build_backend("bm25", version, self.store.documents(), seq, params, progress)
-        params["documents"] = self.store.count()
-        self._bm25_dirs.publish(version, params)
-        self._keyword = None
-        backend = self.keyword
-        pending = list(self.store.changes_since(seq))  # written while we were building
-        if backend is not None and pending:
-            backend.apply(pending)
-        return params["documents"]
+        return self.indexes["bm25"].rebuild(progress)
 
     def pending_changes(self) -> int:
         backend = self.keyword
@@ -313,21 +241,7 @@ class Engine:
             if found is not None:
                 found.boosts = self.boosts
             return found
-        current = self._bm25_dirs.current()
-        if current is None:
-            return None
-        if current != self._keyword_version and not self._params_match(current):
-            # built by an earlier analyzer or schema: the store is the source of truth, so build it anew
-            log.warning("keyword index %s was built by another analyzer version; rebuilding", current.name)
-            self.rebuild()
-            return self._keyword
-        if self._keyword is None or current != self._keyword_version:
-            self._keyword = open_backend("bm25", current)
-            self._keyword.boosts = self.boosts
-            self._keyword_version = current
-        else:
-            self._keyword.reload_if_changed()  # another process may have committed to this version
-        return self._keyword
+        return self.indexes["bm25"].live()
 
     def search(self, request: SearchRequest | str = "", hydrate: bool = True, **options) -> SearchPage:
         """Run a search. `options` are SearchRequest fields (sort, limit, offset, date_from, …)."""
@@ -387,18 +301,11 @@ class Engine:
     @_locked
     def cur(self):
         """The live cross-encoder k-NN (CUR) index, or None."""
-        from jiansuo.rerank.cur_index import CurIndex
-
-        current = self._cur_dirs.current()
-        if current is None:
-            return None
-        if self._cur is None or self._cur.folder != current:
-            self._cur = CurIndex(current)
-        return self._cur
+        return self.indexes["cur"].live()
 
     def has_cur(self) -> bool:
         """Whether a CUR index is live, without loading it (the page asks on every render)."""
-        return self._cur_dirs.current() is not None
+        return self.indexes["cur"].dirs.current() is not None
 
     def build_cur(self, anchor_queries: list[str], progress=None, distill_steps: int | None = None,
                   distill_queries: Sequence[str] = (), further_steps: int | None = None,
@@ -566,7 +473,8 @@ class Engine:
         backend = self.keyword
         if backend is None:
             return []
-        version = f"{document.content_hash()[:16]}:{self._keyword_version.name if self._keyword_version else ''}"
+        built = self.indexes["bm25"].version
+        version = f"{document.content_hash()[:16]}:{built.name if built else ''}"
         key = (document.id, version)  # one list of KEPT_KEYWORDS per document version; callers take a head
         with self._lock:
             heads = self._keywords.get(key)
@@ -608,11 +516,12 @@ class Engine:
             "store_seq": self.store.seq,
             "indexed_seq": backend.indexed_seq if backend else 0,
             "indexed_documents": backend.num_docs() if backend else 0,
-            "index_version": self._keyword_version.name if backend and self._keyword_version else None,
+            "index_version": (self.indexes["bm25"].version.name
+                              if backend and self._remote is None and self.indexes["bm25"].version else None),
             "dense": ({"encoder": self.dense.encoder_name, "documents": self.dense.num_docs(),
-                       "passages": self.dense.num_passages(), "indexed_seq": self.dense.indexed_seq,
-                       "version": self._dense_version.name if self._dense_version else None}
+                       "passages": self.dense.num_passages(), "indexed_seq": self.dense.indexed_seq}
                       if self.dense else None),
+            "indexes": {kind: index.stats() for kind, index in self.indexes.items() if self._remote is None},
             "languages": summary["languages"],
             "categories": dict(list(summary["categories"].items())[:50]),
             "date_range": summary["date_range"],
@@ -647,15 +556,6 @@ class Engine:
             if "passage_start" in hit.scores and not any(m for _, m in hit.excerpt):
                 hit.excerpt = passage_excerpt(hit.document, int(hit.scores["passage_start"])) or hit.excerpt
 
-    def _params(self, seq: int) -> dict:
-        return {"kind": "bm25", "engine": "tantivy", "analyzer": analyzer_version(), "store_seq": seq,
-                "built_at": _now()}
-
-    def _params_match(self, version: Path | None) -> bool:
-        if version is None:
-            return False
-        params = IndexDirs.read_params(version)
-        return params.get("analyzer") == analyzer_version()
 
 
 def _now() -> str:

@@ -157,7 +157,7 @@ def publish(engine, rows: np.ndarray, doc_ids: list[str], texts: list[str], anch
     two copies: the first trains `generated_steps` (default `further_steps`) on all of the queries, and the copy
     trained on the `distill_queries` without them (when there are any) stays beside it as the second
     (`distilled_second` when saved), see query_row."""
-    version = engine._cur_dirs.new_version()
+    version = engine.indexes["cur"].dirs.new_version()
     vectors = _vectors(engine, doc_ids)
     steps = distill.STEPS if distill_steps is None else distill_steps
     further_steps = steps if further_steps is None else further_steps
@@ -215,7 +215,7 @@ def publish(engine, rows: np.ndarray, doc_ids: list[str], texts: list[str], anch
               "vector_passes": sum(len(doc_ids) for v in cross.values() if v is not None),
               "vector_seconds": round(vector_seconds, 1),
               "max_tokens": model.max_tokens, "store_seq": seq, "reranker": str(model.model_dir.resolve()), **extra}
-    engine._cur_dirs.publish(version, params)
+    engine.indexes["cur"].dirs.publish(version, params)
     return params
 
 
@@ -232,14 +232,14 @@ def refresh(engine) -> int:
     alive = {d.id for d in engine.store.documents()}
     keep = alive - changed
     new_ids = sorted(changed & alive)
-    version = engine._cur_dirs.new_version()
+    version = engine.indexes["cur"].dirs.new_version()
     model = engine.reranker
     texts = _texts(engine, new_ids)
     new_vectors = {"dense": _vectors(engine, new_ids)}
     for name in _copies(cur):
         new_vectors[name] = one_sided_model(cur, model, name).segment_vectors(texts, side=1)
     params = cur.extended(version, model.score, keep, new_ids, texts, new_vectors)
-    engine._cur_dirs.publish(version, {**params, "store_seq": seq})
+    engine.indexes["cur"].dirs.publish(version, {**params, "store_seq": seq})
     return len(changes)
 
 

@@ -80,8 +80,9 @@ def add_write_routes(app: FastAPI, engine: Engine, off_loop: OffLoop, gate: KeyG
                   "store_seq": engine.store.seq, **(await _indexed(engine, off_loop, refresh))}
         return JSONResponse(answer, status_code=400 if errors and not documents else 200)
 
-    app.add_api_route("/api/documents", write, methods=["POST", "PUT"],
-                      summary="Add or replace documents (admin key); JSON, a JSON array or NDJSON")
+    for method in ("POST", "PUT"):
+        app.add_api_route("/api/documents", write, methods=[method], operation_id=f"{method.lower()}_documents",
+                          summary="Add or replace documents (admin key); JSON, a JSON array or NDJSON")
 
     @app.delete("/api/documents/{doc_id:path}", summary="Delete a document (admin key)")
     async def delete(request: Request, doc_id: str, refresh: bool = False):
