@@ -25,6 +25,7 @@ from expand_corpus import expanded
 from http_latency import hammer, serve
 from latency import queries
 
+from jiansuo import searching
 from jiansuo.engine import Engine
 from jiansuo.ingest import IngestProblem, read_path
 from jiansuo.model import SearchRequest
@@ -96,7 +97,7 @@ def main() -> None:
                 encoded = time.perf_counter()
                 dense_hits = engine.dense.search(vector, SearchRequest(), 100)
                 keyword_hits, _ = engine.keyword.search(plain_query(text), SearchRequest(limit=100), None)
-                engine._fuse(engine.keyword, keyword_hits, dense_hits, [])
+                searching.fuse(engine, engine.keyword, keyword_hits, dense_hits, [])
                 done = time.perf_counter()
             encode_ms.append((encoded - started) * 1000)
             search_ms.append((done - encoded) * 1000)

@@ -127,7 +127,7 @@ def test_related_mixes_dense_neighbours(dense_engine):
 
 
 def test_request_mode_defaults_to_bm25_without_a_dense_index(posts_engine):
-    from jiansuo.engine import ModeUnavailable
+    from jiansuo.searching import ModeUnavailable
 
     assert posts_engine.dense is None
     assert ids(posts_engine.search(SearchRequest(query="CUR")))[0] == "p2"

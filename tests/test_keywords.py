@@ -47,7 +47,7 @@ def test_related_documents_show_the_keywords_they_share(client_for_posts, posts_
 
 
 def test_keywords_are_kept_for_other_processes_and_renewed_when_the_document_changes(posts_engine, monkeypatch):
-    import jiansuo.engine
+    import jiansuo.analysis.keywords
     from jiansuo.engine import Engine
 
     document = posts_engine.get("p2")
@@ -57,7 +57,7 @@ def test_keywords_are_kept_for_other_processes_and_renewed_when_the_document_cha
     def not_again(*args, **kwargs):
         raise AssertionError("computed again")
 
-    monkeypatch.setattr(jiansuo.engine, "keywords", not_again)
+    monkeypatch.setattr(jiansuo.analysis.keywords, "keywords", not_again)
     assert [k.text for k in other.keywords(document)] == first
     changed = document.__class__(**{**document.__dict__, "title": document.title + " 新标题"})
     with pytest.raises(AssertionError, match="computed again"):

@@ -31,6 +31,7 @@ from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import replace
 from datetime import date
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -658,3 +659,23 @@ class MilvusBackends:
             out.append(([(p.start, p.end) for p in found], matrix[start : start + len(found)]))
             start += len(found)
         return out
+
+
+def remote_indexes(store: DocumentStore, path: Path, backend: str | None, milvus_uri: str | None, analyzer: str,
+                   embed: Callable[[list[str]], np.ndarray]) -> MilvusBackends | None:
+    """The Milvus indexes when the store uses (or is now told to use) Milvus; None for the local ones. The choice
+    is written to the store's meta table, so later engines on the store follow it without being told."""
+    config = json.loads(store.get_meta("backend") or '{"kind": "local"}')
+    if backend == "milvus":
+        if not milvus_uri:
+            raise ValueError("the milvus backend needs a URI (a file path for Milvus Lite, or http://host:19530)")
+        uri = milvus_uri if "://" in milvus_uri else str(Path(milvus_uri).resolve())
+        if config.get("kind") != "milvus" or config.get("uri") != uri:
+            config = {"kind": "milvus", "uri": uri, "name": collection_name(str(path.resolve()))}
+            store.set_meta("backend", json.dumps(config))
+    elif backend == "local" and config.get("kind") != "local":
+        config = {"kind": "local"}
+        store.set_meta("backend", json.dumps(config))
+    elif backend not in (None, "local"):
+        raise ValueError(f"unknown backend {backend!r}: local or milvus")
+    return MilvusBackends(store, config, analyzer, embed) if config.get("kind") == "milvus" else None

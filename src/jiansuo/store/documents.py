@@ -12,6 +12,7 @@ import secrets
 import sqlite3
 import threading
 import time
+from collections import Counter
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -75,6 +76,8 @@ class DocumentStore:
         self._connections: list[sqlite3.Connection] = []
         self._connections_lock = threading.Lock()
         self._signals: tuple[int, dict[str, int]] | None = None
+        self._summary: tuple[int, dict] | None = None
+        self._summary_lock = threading.Lock()
         self._db.executescript(_SCHEMA)
 
     @property
@@ -102,6 +105,26 @@ class DocumentStore:
     def seq(self) -> int:
         row = self._db.execute("SELECT value FROM meta WHERE key = 'seq'").fetchone()
         return int(row[0]) if row else 0
+
+    def summary(self) -> dict:
+        """Label counts and date range of the whole store, recomputed only after the store changes."""
+        seq = self.seq
+        with self._summary_lock:
+            if self._summary is not None and self._summary[0] == seq:
+                return self._summary[1]
+        categories: Counter[str] = Counter()
+        languages: Counter[str] = Counter()
+        dates = []
+        for document in self.documents():
+            categories.update(document.categories)
+            languages[document.language or "?"] += 1
+            if document.date:
+                dates.append(document.date)
+        found = {"categories": dict(categories.most_common()), "languages": dict(languages.most_common()),
+                 "date_range": [min(dates).isoformat(), max(dates).isoformat()] if dates else None}
+        with self._summary_lock:
+            self._summary = (seq, found)
+        return found
 
     def get_meta(self, key: str) -> str | None:
         """A setting kept with the store (the index backend it uses, a remote index's sequence)."""

@@ -25,9 +25,10 @@ from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
 
 from jiansuo.config import Config, load_config
-from jiansuo.engine import KEPT_KEYWORDS, Engine, ModeUnavailable
+from jiansuo.engine import KEPT_KEYWORDS, Engine
 from jiansuo.model import Document, Hit, SearchPage, SearchRequest
 from jiansuo.rerank.ce_knn import CeKnnUnavailable
+from jiansuo.searching import ModeUnavailable
 from jiansuo.store.api_keys import ApiKeys
 from jiansuo.web import render
 from jiansuo.web.feed import atom_feed

@@ -1,0 +1,234 @@
+"""The search pipeline behind Engine.search: parse, retrieve (bm25, dense, hybrid, ce-knn), fuse, sort, rerank,
+then hydrate hits with documents and excerpts. Functions of the engine; they read its indexes and models through
+its public properties (`keyword`, `dense`, `encoder`, `reranker`) and protocols (retrieve/backend.py)."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import replace
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from jiansuo.analysis import analyze, excerpt
+from jiansuo.analysis.highlight import excerpt_at
+from jiansuo.analysis.passages import passage_source
+from jiansuo.analysis.plaintext import plain_text
+from jiansuo.model import Document, Hit, SearchPage, SearchRequest
+from jiansuo.retrieve import fusion
+from jiansuo.retrieve.backend import KeywordBackend, VectorBackend
+from jiansuo.retrieve.dense import MEANING_CUTOFFS
+from jiansuo.retrieve.popularity import by_popularity, popularity_rank
+from jiansuo.retrieve.query import MUST, MUST_NOT, ParsedQuery, parse_query, plain_query
+
+if TYPE_CHECKING:
+    from jiansuo.engine import Engine
+
+PREFERENCE_DEPTH = 100  # sort=preference re-ranks this many of the list's head
+
+
+class ModeUnavailable(ValueError):
+    """A search mode the store cannot answer (mode=dense without a dense index)."""
+
+
+def search(engine: Engine, request: SearchRequest | str, hydrate: bool, **options) -> SearchPage:
+    if isinstance(request, str):
+        request = SearchRequest(query=request, **options)
+    elif options:
+        request = replace(request, **options)
+    if request.sort == "preference":
+        return preferred(engine, request, hydrate)
+    parsed = parse_query(request.query) if request.syntax else plain_query(request.query)
+    terms = sorted({t for c in parsed.clauses if c.occur != MUST_NOT and not c.is_keyword
+                    for t in analyze(c.text)})
+    backend = engine.keyword
+    if backend is None:
+        return SearchPage([], 0, request, terms)
+    known = engine.known_categories() if request.categories else None
+    dense = engine.dense  # one read of the CURRENT pointer per search
+    mode = request.mode or ("hybrid" if dense is not None else "bm25")
+    if mode == "ce-knn" and engine._remote is not None:
+        raise ModeUnavailable("mode=ce-knn reads the embedded dense index; it is not offered on Milvus")
+    if mode in ("dense", "hybrid") and dense is None:
+        raise ModeUnavailable(f"mode={mode} needs a dense index, and this store has none "
+                              f"(build one with `jiansuo index --store {engine.path} --dense`)")
+    reranking = request.rerank > 0 and engine.reranker is not None
+    retrieve = replace(request, offset=0, limit=max(request.rerank, request.offset + request.limit)) \
+        if reranking else request
+    started = time.perf_counter()
+    by_meaning_only = False
+    if mode == "ce-knn":
+        from jiansuo.rerank import ce_knn
+
+        hits, total, calls = ce_knn.search(engine, backend, parsed, request, known)
+        reranking = False
+    elif mode == "bm25":
+        hits, total = backend.search(parsed, retrieve, known)
+        if retrieve.sort == "popularity":
+            hits = by_popularity(backend, engine.store, parsed, retrieve, known, hits)
+    else:
+        hits, total, keyword_total = semantic_search(engine, backend, dense, parsed, retrieve, terms, known, mode)
+        by_meaning_only = bool(hits) and keyword_total == 0 and mode == "hybrid"
+    timings = {"retrieve": (time.perf_counter() - started) * 1000}
+    if mode == "ce-knn":
+        timings["cross_encoder_calls"] = calls
+    if reranking:
+        started = time.perf_counter()
+        hits = reranked(engine, request, parsed, hits)
+        timings["rerank"] = (time.perf_counter() - started) * 1000
+    if hydrate:
+        hydrate_hits(engine, hits, set(terms))
+    return SearchPage(hits, total, request, terms, timings, by_meaning_only)
+
+
+def reranked(engine: Engine, request: SearchRequest, parsed: ParsedQuery, hits: list[Hit]) -> list[Hit]:
+    from jiansuo.rerank.cross_encoder import rerank
+    from jiansuo.train.pairs import document_text
+
+    text = " ".join(c.text for c in parsed.clauses if c.occur != MUST_NOT and not c.is_keyword)
+    head = hits[: request.rerank]
+    documents = engine.store.get_many([h.doc_id for h in head])
+    texts = {doc_id: document_text(d) for doc_id, d in documents.items()}
+    reordered = rerank(engine.reranker, text, hits, texts, request.rerank)
+    if request.sort != "relevance":
+        return hits[request.offset : request.offset + request.limit]
+    return reordered[request.offset : request.offset + request.limit]
+
+
+def semantic_search(engine: Engine, backend: KeywordBackend, dense: VectorBackend, parsed: ParsedQuery,
+                     request: SearchRequest, terms: list[str], known: set[str] | None,
+                     mode: str) -> tuple[list[Hit], int, int | None]:
+    """Hits, their total, and how many documents matched by keywords (None: not asked, in dense mode)."""
+    depth = max(100, request.offset + request.limit)
+    text = " ".join(c.text for c in parsed.clauses if c.occur != MUST_NOT and not c.is_keyword).strip()
+    dense_hits: list[Hit] = []
+    if text:
+        dense_hits = dense.search(engine.query_vector(text), request, depth, known, hubness=engine.hubness)
+    if any(c.occur in (MUST, MUST_NOT) for c in parsed.clauses):
+        keep = backend.satisfying(parsed, request, [h.doc_id for h in dense_hits], known)
+        dense_hits = [h for h in dense_hits if h.doc_id in keep]
+    keyword_total = None
+    if mode == "dense":
+        # every allowed document has a similarity: the total is how many the filters and required
+        # clauses allow, the same on every page (not how deep this page searched)
+        hits = dense_hits
+        constraints = ParsedQuery([c for c in parsed.clauses if c.occur in (MUST, MUST_NOT)])
+        total = backend.search(constraints, replace(request, offset=0, limit=1, sort="relevance"), known)[1]
+    else:
+        keyword_hits, total = backend.search(parsed, replace(request, offset=0, limit=depth, sort="relevance"),
+                                             known)
+        cutoff = engine.meaning_cutoff if engine.meaning_cutoff is not None else MEANING_CUTOFFS.get(dense.encoder_name)
+        if total == 0 and cutoff is not None and not engine.hubness:
+            # nothing matches the words: list only what is close in meaning (bench/meaning_cutoff.py)
+            dense_hits = [h for h in dense_hits if h.scores.get("dense", 0.0) >= cutoff]
+        hits = fuse(engine, backend, keyword_hits, dense_hits, terms)
+        keyword_total = total
+        total = max(total, len(hits))
+    if request.sort in ("date", "popularity"):
+        hits = sorted_hits(engine, hits, request.sort)
+    return hits[request.offset : request.offset + request.limit], total, keyword_total
+
+
+def sorted_hits(engine: Engine, hits: list[Hit], sort: str) -> list[Hit]:
+    """Hits newest first, or by popularity (retrieve/popularity.py), from the store's documents."""
+    documents = engine.store.get_many([h.doc_id for h in hits])
+    signals = engine.store.reader_signals() if sort == "popularity" else {}
+
+    def key(hit: Hit) -> int:
+        document = documents.get(hit.doc_id)
+        if document is None:
+            return 0
+        day = document.date.toordinal() if document.date else 0
+        if sort == "date":
+            return day
+        return popularity_rank(document.reads + document.stars + signals.get(hit.doc_id, 0), day)
+
+    return sorted(hits, key=lambda h: -key(h))
+
+
+def preferred(engine: Engine, request: SearchRequest, hydrate: bool) -> SearchPage:
+    """The list the request would give (by relevance, or newest first without a query), its head re-ranked
+    by resemblance to the reader's starred documents (rerank/preference.py)."""
+    depth = max(PREFERENCE_DEPTH, request.offset + request.limit)
+    base = replace(request, sort="relevance" if request.query.strip() else "date", offset=0, limit=depth)
+    page = search(engine, base, hydrate=False)
+    hits = page.hits
+    if request.prefer and hits:
+        scores = engine.preference_scores([h.doc_id for h in hits], list(request.prefer))
+        order = np.argsort(-scores, kind="stable")
+        hits = [hits[i] for i in order]
+        for hit, score in zip(hits, scores[order], strict=True):
+            hit.scores["preference"] = float(score)
+    hits = hits[request.offset : request.offset + request.limit]
+    if hydrate:
+        hydrate_hits(engine, hits, set(page.terms))
+    return SearchPage(hits, page.total, request, page.terms, page.timings, page.by_meaning_only)
+
+
+def fuse(engine: Engine, backend: KeywordBackend, keyword_hits: list[Hit], dense_hits: list[Hit],
+          terms: list[str]) -> list[Hit]:
+    if engine.fusion_method == "rrf":
+        return fusion.rrf([keyword_hits, dense_hits])
+    if engine.fusion_method == "weighted":
+        return fusion.weighted([keyword_hits, dense_hits], [0.5, 0.5])
+    coverage = backend.coverage(keyword_hits[0].doc_id, terms) if keyword_hits else 0.0
+    return fusion.confidence_weighted(keyword_hits, dense_hits, coverage, full_at=engine.full_coverage_at)
+
+
+def hydrate_hits(engine: Engine, hits: list[Hit], terms: set[str]) -> None:
+    documents = engine.store.get_many([h.doc_id for h in hits])
+    for hit in hits:
+        hit.document = documents.get(hit.doc_id)
+        if hit.document is None:
+            continue
+        hit.excerpt = best_excerpt(hit.document, terms)
+        if "passage_start" in hit.scores and not any(m for _, m in hit.excerpt):
+            hit.excerpt = passage_excerpt(hit.document, int(hit.scores["passage_start"])) or hit.excerpt
+
+def best_excerpt(document: Document, terms: set[str], width: int = 200) -> list[tuple[str, bool]]:
+    """The excerpt (from the summary or the body, as plain text) showing the most distinct query terms."""
+    best: list[tuple[str, bool]] = []
+    best_count = -1
+    for text in (document.summary, document.body):
+        segments = excerpt(plain_text(text), terms, width)
+        count = len({piece.casefold() for piece, is_match in segments if is_match})
+        if count > best_count and segments:
+            best, best_count = segments, count
+        if terms and best_count >= len(terms):  # the summary shows every term: skip a long body
+            break
+    return best
+
+
+def passage_excerpt(document: Document, passage_start: int, width: int = 200) -> list[tuple[str, bool]]:
+    """The excerpt where the dense match's passage starts: its offset in the source, carried over by
+    proportion into the plain text (Markdown syntax is about evenly spread), snapped to a sentence."""
+    source = passage_source(document)
+    summary = plain_text(document.summary)
+    if document.summary and passage_start < len(document.summary):
+        text, share = summary, passage_start / max(1, len(document.summary))
+    else:
+        text = plain_text(document.body)
+        offset = passage_start - (len(document.summary) + 1 if document.summary else 0)
+        share = offset / max(1, len(source) - (len(document.summary) + 1 if document.summary else 0))
+    return excerpt_at(text, int(share * len(text)), width)
+
+
+def related(engine: Engine, doc_id: str, limit: int = 6) -> list[Hit]:
+    """Documents sharing the most weighty words with this one's title and opening (BM25)."""
+    document = engine.get(doc_id)
+    if document is None:
+        return []
+    opening = (document.summary or document.body)[:400]
+    request = SearchRequest(query=f"{document.title}\n{opening}", limit=limit + 1, syntax=False, mode="bm25")
+    keyword = [h for h in engine.search(request, hydrate=False).hits if h.doc_id != doc_id]
+    dense = engine.dense
+    lists = [keyword]
+    if dense is not None and dense.contains(doc_id):
+        vectors = dense.passage_vectors(doc_id)
+        centre = vectors.mean(axis=0)
+        centre /= max(float(np.linalg.norm(centre)), 1e-12)
+        neighbours = dense.search(centre, SearchRequest(), limit + 1)
+        lists.append([h for h in neighbours if h.doc_id != doc_id])
+    hits = fusion.rrf(lists)[:limit] if len(lists) > 1 else keyword[:limit]
+    hydrate_hits(engine, hits, set())
+    return hits
