@@ -237,3 +237,32 @@ def test_preference_without_a_dense_index_uses_keyword_vectors(posts_engine):
     plain = [h.doc_id for h in posts_engine.search("", sort="date").hits]
     liked = [h.doc_id for h in posts_engine.search("", sort="preference", prefer=("p3",)).hits]
     assert liked[0] == "p3" and set(liked) == set(plain)
+
+
+def test_an_interrupted_dense_build_leaves_no_version_and_resumes_from_the_cache(tmp_path):
+    """Ctrl-C during encoding: no half-built version goes live, and the rerun encodes only what was not cached."""
+    documents = [Document(id=f"d{i}", title=f"文档 {i}", body=f"第{i}篇 " + "检索 排序 " * (i % 7 + 1))
+                 for i in range(700)]
+    engine = Engine(tmp_path / "store", encoder="bow64")
+    engine._encoder = encoder = BagOfWordsEncoder()
+    engine.add(documents)
+    engine.indexes["bm25"].refresh()
+    done = []
+
+    def interrupt(count: int) -> None:
+        done.append(count)
+        if sum(done) >= 512:  # two batches of 256 documents encoded, then the user presses Ctrl-C
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        engine.refresh_dense(interrupt)
+    assert engine.local_dense is None  # nothing half-built is live
+    first = encoder.calls
+    assert first > 0
+    restarted = Engine(tmp_path / "store", encoder="bow64")
+    restarted._encoder = BagOfWordsEncoder()
+    restarted.refresh()
+    total = sum(len(split_passages(d)) for d in documents)
+    assert restarted._encoder.calls == total - first  # only the passages the first run had not encoded
+    assert restarted.local_dense.num_docs() == 700
+    assert not [v for v in (tmp_path / "store" / "indexes" / "dense").glob("v*") if not (v / "params.json").exists()]

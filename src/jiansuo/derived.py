@@ -109,7 +109,6 @@ class KeywordIndex:
     def rebuild(self, progress: Progress | None = None) -> int:
         store = self.engine.store
         seq = store.seq
-        version = self.dirs.new_version()
         params = {"kind": "bm25", "engine": "tantivy", "analyzer": analyzer_version(), "store_seq": seq,
                   "built_at": now()}
         words = user_words(author for document in store.documents() for author in document.authors)
@@ -117,10 +116,11 @@ class KeywordIndex:
             words |= tokenize.title_words(document.title for document in store.documents())
         add_user_words(words)  # before any text is analysed, so documents and queries segment alike
         params["user_words"] = sorted(words)
-        build_backend("bm25", version, store.documents(), seq, params, progress)
-        documents = store.count()
-        params["documents"] = documents
-        self.dirs.publish(version, params)
+        with self.dirs.building() as version:
+            build_backend("bm25", version, store.documents(), seq, params, progress)
+            documents = store.count()
+            params["documents"] = documents
+            self.dirs.publish(version, params)
         self._open = None
         backend = self.live()
         pending = list(store.changes_since(seq))  # written while we were building
@@ -171,18 +171,26 @@ class VectorIndex:
         pending = list(self.engine.store.changes_since(dense.indexed_seq))
         if not pending:
             return 0
-        version = self.dirs.new_version()
-        dense.updated(version, pending, self.engine.embed_passages, progress)
-        self.dirs.publish(version, {**dense.params, "store_seq": max(c.seq for c in pending), "updated_at": now()})
+        with self.dirs.building() as version:
+            dense.updated(version, pending, self.engine.embed_passages, progress)
+            self.dirs.publish(version, {**dense.params, "store_seq": max(c.seq for c in pending),
+                                        "updated_at": now()})
         return len(pending)
 
     def rebuild(self, progress: Progress | None = None) -> int:
         engine, store = self.engine, self.engine.store
         seq = store.seq
-        version = self.dirs.new_version()
-        DenseIndex.build(version, store.documents(), engine.embed_passages, progress)
-        vectors = np.load(version / "vectors.npy")
-        np.save(version / "hub_penalty.npy", csls_penalty(vectors, self._query_bank(), k=10))
+        with self.dirs.building() as version:
+            DenseIndex.build(version, store.documents(), engine.embed_passages, progress)
+            vectors = np.load(version / "vectors.npy")
+            np.save(version / "hub_penalty.npy", csls_penalty(vectors, self._query_bank(), k=10))
+            self._publish(version, vectors, seq)
+        if any(True for _ in store.changes_since(seq)):
+            self.refresh()
+        return store.count()
+
+    def _publish(self, version: Path, vectors: np.ndarray, seq: int) -> None:
+        engine = self.engine
         self.dirs.publish(version, {
             "kind": "dense", "encoder": engine.encoder.name, "dim": int(vectors.shape[1]) if len(vectors) else 0,
             "store_seq": seq, "passages": int(len(vectors)), "built_at": now(),
@@ -190,9 +198,6 @@ class VectorIndex:
                             f"<= {MAX_PASSAGES} per document; document score = best passage (MaxP)",
             "hubness": "hub_penalty.npy: CSLS r(x), mean cosine of a passage to its 10 nearest pseudo-queries "
                        "(up to 2,000 sampled document titles encoded as queries)"})
-        if any(True for _ in store.changes_since(seq)):
-            self.refresh()
-        return store.count()
 
     def _query_bank(self, size: int = 2000) -> np.ndarray:
         """Query-like vectors for hubness reduction: titles read like queries and need no labels."""

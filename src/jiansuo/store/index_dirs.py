@@ -13,6 +13,8 @@ import json
 import os
 import shutil
 import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 FORMAT_VERSION = 1
@@ -78,6 +80,17 @@ class IndexDirs:
         version.mkdir()
         (version / BUILDER).write_text(str(os.getpid()), encoding="utf-8")
         return version
+
+    @contextmanager
+    def building(self) -> Iterator[Path]:
+        """A new version to build in; removed if the build stops (an error, Ctrl-C), so none is left half-built."""
+        version = self.new_version()
+        try:
+            yield version
+        except BaseException:
+            if not (version / "params.json").exists():
+                shutil.rmtree(version, ignore_errors=True)
+            raise
 
     def publish(self, version: Path, params: dict) -> None:
         """Finish `version` (write its params.json) and make it the live one."""
