@@ -9,7 +9,7 @@
 3. Check on every set with the chosen cut-off: the share of queries no document matches by keywords (these
    show the notice) and hybrid nDCG@10 with and without it. Only such queries can change.
 
-Run: python bench/meaning_cutoff.py [--datasets lo-help/zh2en,lo-help/en2zh,...] [--percentile 99]
+Run: python bench/meaning_cutoff.py [--datasets lo-help/zh2en,lo-help/en2zh,...] [--encoder e5-onnx]
 """
 
 from __future__ import annotations
@@ -30,8 +30,8 @@ from jiansuo.model import SearchRequest
 SETS = ("cisi", "lo-help/zh", "lo-help/en", "lo-help/zh2en", "lo-help/en2zh")
 
 
-def unrelated_best_cosines(corpus: str) -> np.ndarray:
-    engine = engine_for(corpus, "e5")
+def unrelated_best_cosines(corpus: str, encoder: str) -> np.ndarray:
+    engine = engine_for(corpus, encoder)
     titles = [json.loads(line)["title"] for line in open(need(DATA / "kexue" / "kexue.jsonl"), encoding="utf-8")]
     claims = [read_queries(DATA / "scifact")[q] for q in read_qrels(DATA / "scifact", "train")]
     best = []
@@ -51,8 +51,8 @@ def halves(dataset: str) -> tuple[set[str], set[str]]:
     return set(ids[: len(ids) // 2]), set(ids[len(ids) // 2 :])
 
 
-def choose(cutoffs: dict[str, float]) -> tuple[str, list[list]]:
-    engine = engine_for("lo-help/zh2en", "e5")
+def choose(cutoffs: dict[str, float], encoder: str) -> tuple[str, list[list]]:
+    engine = engine_for("lo-help/zh2en", encoder)
     dev, _ = halves("lo-help/zh2en")
     qrels = {q: j for q, j in read_qrels(DATA / "lo-help/zh2en", "test").items() if q in dev}
     queries = {q: t for q, t in read_queries(DATA / "lo-help/zh2en").items() if q in qrels}
@@ -68,8 +68,8 @@ def choose(cutoffs: dict[str, float]) -> tuple[str, list[list]]:
     return chosen, rows
 
 
-def check(dataset: str, cutoff: float) -> list[list]:
-    engine = engine_for(dataset, "e5")
+def check(dataset: str, cutoff: float, encoder: str) -> list[list]:
+    engine = engine_for(dataset, encoder)
     folder = DATA / dataset
     rows = []
     for split in ("test", "nooverlap", "test half"):
@@ -98,19 +98,20 @@ def check(dataset: str, cutoff: float) -> list[list]:
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--datasets", default=",".join(SETS))
+    parser.add_argument("--encoder", default="e5")
     args = parser.parse_args()
-    best = unrelated_best_cosines("cisi")
+    best = unrelated_best_cosines("cisi", args.encoder)
     cutoffs = {f"{p}th percentile": float(np.percentile(best, p)) for p in (50, 75, 90, 95, 99)}
-    print(f"Unrelated queries (312 kexue titles + SciFact train claims) in CISI, best e5 cosine: "
+    print(f"Unrelated queries (312 kexue titles + SciFact train claims) in CISI, best {args.encoder} cosine: "
           f"median {np.median(best):.4f}, max {best.max():.4f}\n")
-    chosen, rows = choose(cutoffs)
+    chosen, rows = choose(cutoffs, args.encoder)
     print(table(["candidate", "cosine", "zh2en dev nDCG@10 no cut", "with cut", "change"], rows))
     if chosen is None:
         print("\nNo candidate keeps the dev half within .005: no cut-off.")
         return
     cutoff = cutoffs[chosen]
     print(f"\nChosen on dev: {chosen} = {cutoff:.4f}\n")
-    rows = [row for name in args.datasets.split(",") for row in check(name, cutoff)]
+    rows = [row for name in args.datasets.split(",") for row in check(name, cutoff, args.encoder)]
     print(table(["set", "queries", "no keyword match", "share (notice)", "listed after cut", "hits cut",
                  "nDCG@10 no cut", "nDCG@10 cut", "change"], rows))
 

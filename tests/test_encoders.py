@@ -68,13 +68,14 @@ def test_onnx_runtime_encoder_matches_torch(e5, tmp_path, monkeypatch):
     monkeypatch.setattr(onnx_runtime, "CACHE", tmp_path / "onnx")
     texts = TEXTS + ["短", "a much longer passage " * 40]  # padding inside a batch, truncation at 256 tokens
     torch_vectors = e5.encode_passages(texts)
-    for quantize, floor in ((False, 0.9999), (True, 0.98)):  # int8: real texts .996+ (bench/encode_throughput.py)
+    # int8: real texts .997 mean, int8 with fp32 feed-forward outputs .999 (bench/encode_throughput.py)
+    for quantize, floor in ((False, 0.9999), ("int8-ffn-fp32", 0.99), (True, 0.98)):
         encoder = onnx_runtime.OnnxEncoder(quantize=quantize, name="e5-onnx-test")
         cos = (encoder.encode_passages(texts) * torch_vectors).sum(axis=1)
         assert cos.min() > floor, (quantize, cos)
         cos = (encoder.encode_queries(texts[:2]) * e5.encode_queries(texts[:2])).sum(axis=1)
         assert cos.min() > floor
-    assert len(list((tmp_path / "onnx").glob("*/model*.onnx"))) == 2  # exported once, kept by model hash
+    assert len(list((tmp_path / "onnx").glob("*/model*.onnx"))) == 3  # written once, kept by model hash
 
 
 def test_default_encoder_runs_without_torch(tmp_path):

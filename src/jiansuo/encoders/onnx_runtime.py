@@ -14,6 +14,7 @@ import hashlib
 import json
 import logging
 import os
+import re
 import shutil
 from pathlib import Path
 
@@ -42,10 +43,19 @@ def model_digest(source: Path) -> str:
     return digest.hexdigest()[:20]
 
 
-def exported(folder: Path | None, quantize: bool) -> Path:
-    """The ONNX graph of the model in `folder` (None: the bundled e5), int8 when `quantize`, cached on first use.
+# Which MatMuls stay fp32 under each quantisation: the feed-forward output projections (`.fo.` in our graph,
+# `layer.N/output/dense` in a graph exported from torch) carry the activations int8 hurts most. Measured on 200
+# SciFact documents (bench/encode_throughput.py) and on every set (bench/onnx_quality.py).
+QUANTISATIONS = {"fp32": None, "int8": "", "int8-ffn-fp32": r"\.fo\.|layer\.\d+/output/dense/"}
 
-    The cache folder also holds the tokenizer.json and config.json the encoder reads."""
+
+def exported(folder: Path | None, quantize: bool | str) -> Path:
+    """The ONNX graph of the model in `folder` (None: the bundled e5), cached on first use. `quantize`: a key of
+    QUANTISATIONS (True: "int8", False: "fp32"). The cache folder also holds the tokenizer.json and config.json
+    the encoder reads."""
+    scheme = {True: "int8", False: "fp32"}.get(quantize, quantize) if isinstance(quantize, bool) else quantize
+    if scheme not in QUANTISATIONS:
+        raise ValueError(f"unknown quantisation {scheme!r}: one of {', '.join(QUANTISATIONS)}")
     if folder is None:
         from jiansuo.encoders.e5_graph import write_e5_graph
         from jiansuo.encoders.e5_rebuild import model_path
@@ -59,20 +69,28 @@ def exported(folder: Path | None, quantize: bool) -> Path:
             _export(folder, target / "model.onnx")
             for name in ("tokenizer.json", "config.json"):
                 shutil.copyfile(folder / name, target / name)
-    fp32, int8 = target / "model.onnx", target / "model.int8.onnx"
-    if quantize and not int8.exists():
+    fp32 = target / "model.onnx"
+    kept = QUANTISATIONS[scheme]
+    if kept is None:
+        return fp32
+    quantised = target / f"model.{scheme}.onnx"
+    if not quantised.exists():
+        import onnx
         from onnxruntime.quantization import QuantType, quantize_dynamic
 
-        partial = int8.with_suffix(".partial")
+        graph = onnx.load(str(fp32), load_external_data=False).graph
+        excluded = [n.name for n in graph.node if n.op_type == "MatMul" and kept and re.search(kept, n.name)]
+        partial = quantised.with_suffix(".partial")
         root = logging.getLogger()
         level = root.level
         root.setLevel(logging.ERROR)  # the quantiser's advice to pre-process applies to static quantisation
         try:
-            quantize_dynamic(str(fp32), str(partial), weight_type=QuantType.QInt8, per_channel=True)
+            quantize_dynamic(str(fp32), str(partial), weight_type=QuantType.QInt8, per_channel=True,
+                             nodes_to_exclude=excluded)
         finally:
             root.setLevel(level)
-        os.replace(partial, int8)
-    return int8 if quantize else fp32
+        os.replace(partial, quantised)
+    return quantised
 
 
 def _export(folder: Path, path: Path) -> None:
@@ -108,7 +126,7 @@ def _export(folder: Path, path: Path) -> None:
 class OnnxEncoder:
     """Mean-pooled sentence vectors from an exported transformer on ONNX Runtime."""
 
-    def __init__(self, model_dir: str | None = None, name: str = "e5-onnx", quantize: bool = True,
+    def __init__(self, model_dir: str | None = None, name: str = "e5-onnx", quantize: bool | str = "int8-ffn-fp32",
                  max_tokens: int = 256, batch_size: int = 8, query_prefix: str = "query: ",
                  passage_prefix: str = "passage: ", threads: int | None = None):
         import onnxruntime
