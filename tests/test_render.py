@@ -126,8 +126,8 @@ def test_excerpt_window_has_the_most_distinct_terms_among_many_matches():
 
 @pytest.mark.slow
 def test_excerpts_of_real_posts_show_no_markdown_or_raw_tex():
-    from jiansuo.engine import best_excerpt
     from jiansuo.ingest import IngestProblem, read_path
+    from jiansuo.searching import best_excerpt
 
     path = shared_data("kexue") / "kexue.jsonl"
     documents = [d for d in read_path(path, "jsonl") if not isinstance(d, IngestProblem)]
