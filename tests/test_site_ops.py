@@ -231,8 +231,9 @@ def arxiv_records() -> list[dict]:
     return [json.loads(line) for line in lines[:130]]
 
 
-def oai_pages(records: list[dict], size: int, fail_on: set[int]):
-    """ListRecords in pages of `size` with resumption tokens; a page number in `fail_on` answers 500 once."""
+def oai_pages(records: list[dict], size: int, stall_on: int | None = None, stalled=None, release=None):
+    """ListRecords in pages of `size` with resumption tokens. The first request for page `stall_on` sets `stalled`
+    and waits for `release` (the test kills the client meanwhile), then answers 503."""
     def record_xml(r: dict) -> str:
         authors = "".join(f"<author><keyname>{escape(p[0])}</keyname><forenames>{escape(p[1])}</forenames></author>"
                           for p in r.get("authors_parsed") or [])
@@ -246,9 +247,10 @@ def oai_pages(records: list[dict], size: int, fail_on: set[int]):
 
     def pages(path, query):
         page = int(query.get("resumptionToken", "0"))
-        if page in fail_on:
-            fail_on.discard(page)
-            return 500, b"overloaded"
+        if page == stall_on and not stalled.is_set():
+            stalled.set()
+            release.wait(30)
+            return 503, b"gone"
         chunk = records[page * size : (page + 1) * size]
         more = (page + 1) * size < len(records)
         token = f"<resumptionToken>{page + 1}</resumptionToken>" if more else "<resumptionToken/>"
@@ -258,20 +260,31 @@ def oai_pages(records: list[dict], size: int, fail_on: set[int]):
     return pages
 
 
-def test_sync_from_a_loopback_oai_pmh_listing_resumes_after_a_failure(tmp_path):
+@pytest.mark.processes
+def test_sync_from_a_loopback_oai_pmh_listing_resumes_after_kill_9(tmp_path):
+    import signal
+    import subprocess
+    import sys
+
     records = arxiv_records()
-    server = Loopback(oai_pages(records, 50, fail_on={1}))
+    stalled, release = threading.Event(), threading.Event()
+    server = Loopback(oai_pages(records, 50, stall_on=1, stalled=stalled, release=release))
     store = tmp_path / "store"
     store.mkdir()
     (store / "jiansuo.toml").write_text(f'[[sync]]\nkind = "oai-pmh"\nname = "arxiv"\nurl = "{server.url}/oai"\n'
                                         'metadata_prefix = "arXiv"\nset = "physics"\n')
     try:
-        broken = jiansuo("sync", "--store", store, check=False)  # page 2 fails: page 1 is stored, its token kept
-        assert broken.returncode == 1 and "500" in broken.stderr
+        running = subprocess.Popen([sys.executable, "-m", "jiansuo.cli", "sync", "--store", str(store)],
+                                   stderr=subprocess.DEVNULL)
+        assert stalled.wait(120)  # page 1 is stored; the client waits for page 2 …
+        running.send_signal(signal.SIGKILL)  # … and is killed there
+        running.wait()
+        release.set()
         assert Engine(store).store.count() == 50
         resumed = jiansuo("sync", "--store", store).stderr
         again = jiansuo("sync", "--store", store).stderr
     finally:
+        release.set()
         server.close()
     assert "resuming the listing at token '1'" in resumed and "80 seen, 80 new or changed" in resumed
     assert "0 new or changed" in again
@@ -283,6 +296,22 @@ def test_sync_from_a_loopback_oai_pmh_listing_resumes_after_a_failure(tmp_path):
     paper = engine.get(records[60]["id"])
     assert paper.title == " ".join(records[60]["title"].split()) and paper.url.endswith(records[60]["id"])
     assert engine.search(paper.title, mode="bm25", hydrate=False).hits[0].doc_id == paper.id
+
+
+def test_a_failing_listing_page_is_an_error_and_keeps_what_was_stored(tmp_path):
+    records = arxiv_records()[:100]
+    stalled, release = threading.Event(), threading.Event()
+    release.set()  # the stalled page answers 503 at once
+    server = Loopback(oai_pages(records, 50, stall_on=1, stalled=stalled, release=release))
+    store = tmp_path / "store"
+    store.mkdir()
+    (store / "jiansuo.toml").write_text(f'[[sync]]\nkind = "oai-pmh"\nurl = "{server.url}/oai"\n')
+    try:
+        broken = jiansuo("sync", "--store", store, check=False)
+    finally:
+        server.close()
+    assert broken.returncode == 1 and "503" in broken.stderr
+    assert Engine(store).store.count() == 50
 
 
 # -- backup, restore, export ---------------------------------------------------------------------------
