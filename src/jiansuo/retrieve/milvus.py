@@ -319,8 +319,9 @@ class MilvusIndex:
         for field, terms in scoring.items():
             if not terms:
                 continue
+            # a field's BM25 search only returns documents holding its terms: the filter needs only the constraints
             found = self.client.search(self.name, data=[_text(terms)], anns_field=f"{field}_bm25", limit=depth,
-                                       filter=matches, output_fields=["id"])
+                                       filter=_all(constraints), output_fields=["id"])
             boost = self.boosts.get(field, 1.0)
             for row in found[0]:
                 # Milvus Lite returns BM25 negated
