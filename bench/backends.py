@@ -54,6 +54,7 @@ def main() -> None:
         qrels = read_qrels(DATA / dataset, "test")
         queries = dict(list({q: t for q, t in read_queries(DATA / dataset).items() if q in qrels}.items())
                        [: args.queries])
+        qrels = {q: judged for q, judged in qrels.items() if q in queries}  # score only the queries run
         for mode in ("bm25", "dense", "hybrid"):
             row: list = [dataset, len(queries), mode]
             timing = []

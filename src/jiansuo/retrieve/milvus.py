@@ -53,6 +53,7 @@ _clients: dict[str, Any] = {}
 # documents -> per document, its passages' (start, end) spans and their vectors
 PassageVectors = Callable[[list[Document]], list[tuple[list[tuple[int, int]], np.ndarray]]]
 _clients_lock = threading.Lock()
+ALIAS_TTL_S = 5.0
 
 
 def client_for(uri: str):
@@ -145,6 +146,7 @@ class MilvusIndex:
         self.uri, self.name, self.store = uri, name, store
         self.client = client_for(uri)
         self.boosts = dict(DEFAULT_BOOSTS)
+        self._aliases: dict[str, tuple[float, str | None]] = {}
 
     # -- state --------------------------------------------------------------------------------
     @property
@@ -162,10 +164,16 @@ class MilvusIndex:
                 self.client.load_collection(live)
 
     def _live(self, suffix: str = "") -> str | None:
-        """The collection behind alias `name + suffix`, or None."""
-        if self.name + suffix not in self.client.list_aliases().get("aliases", []):
-            return None
-        return self.client.describe_alias(self.name + suffix)["collection_name"]
+        """The collection behind alias `name + suffix`, or None; looked up at most every ALIAS_TTL_S seconds
+        (another process's rebuild is seen within that time, this process's at once)."""
+        alias = self.name + suffix
+        known = self._aliases.get(alias)
+        if known is not None and time.monotonic() - known[0] < ALIAS_TTL_S:
+            return known[1]
+        live = (self.client.describe_alias(alias)["collection_name"]
+                if alias in self.client.list_aliases().get("aliases", []) else None)
+        self._aliases[alias] = (time.monotonic(), live)
+        return live
 
     def num_docs(self) -> int:
         return int(self.client.query(self.name, filter="", output_fields=["count(*)"])[0]["count(*)"])
@@ -194,6 +202,7 @@ class MilvusIndex:
                 progress(len(batch))
         self.client.flush(docs)  # seal the segments: BM25 statistics of growing segments differ
         self._swap(self.name, docs)
+        self._aliases.clear()
         if vectors is not None:
             self.client.flush(passages)
             self._swap(self.name + "_p", passages)
@@ -229,6 +238,7 @@ class MilvusIndex:
         return len(changes)
 
     def drop(self) -> None:
+        self._aliases.clear()
         for suffix in ("", "_p"):
             live = self._live(suffix)
             if live:
@@ -236,12 +246,14 @@ class MilvusIndex:
                 self.client.drop_collection(live)
 
     def _swap(self, alias: str, collection: str) -> None:
+        self._aliases.clear()
         old = self._live(alias[len(self.name):])
         if old is None:
             self.client.create_alias(collection, alias)
         else:
             self.client.alter_alias(collection, alias)
             self.client.drop_collection(old)
+        self._aliases.clear()
 
     def _create_documents(self, name: str) -> None:
         from pymilvus import DataType, Function, FunctionType
