@@ -88,7 +88,6 @@ def dequantize_q4(data: np.ndarray, offset: int, rows: int, cols: int) -> np.nda
 def build(out_dir: Path) -> Path:
     """Write the HF model + tokenizer into `out_dir` (atomically: a temp folder renamed at the end)."""
     import torch
-    from tokenizers import Regex, Tokenizer, decoders, models, normalizers, pre_tokenizers, processors
     from transformers import BertConfig, BertModel, PreTrainedTokenizerFast
 
     header, vocab, tensors, data = parse()
@@ -134,14 +133,9 @@ def build(out_dir: Path) -> Path:
     if unexpected or [m for m in missing if "position_ids" not in m]:
         raise RuntimeError(f"e5 rebuild mismatch: missing {missing}, unexpected {unexpected}")
 
-    tokenizer = Tokenizer(models.Unigram([(p, float(s)) for p, s in zip(vocab["pieces"], vocab["scores"],
-                                                                          strict=True)], unk_id=vocab["unk"]))
-    tokenizer.normalizer = normalizers.Sequence([normalizers.NFKC(), normalizers.Replace(Regex(" {2,}"), " ")])
-    tokenizer.pre_tokenizer = pre_tokenizers.Metaspace(replacement="▁", prepend_scheme="always")
-    tokenizer.decoder = decoders.Metaspace(replacement="▁", prepend_scheme="always")
-    tokenizer.post_processor = processors.TemplateProcessing(
-        single="<s> $A </s>", pair="<s> $A </s> </s> $B </s>",
-        special_tokens=[("<s>", vocab["bos"]), ("</s>", vocab["eos"])])
+    from jiansuo.encoders.e5_graph import build_tokenizer
+
+    tokenizer = build_tokenizer(vocab)
     fast = PreTrainedTokenizerFast(tokenizer_object=tokenizer, bos_token="<s>", eos_token="</s>",
                                    unk_token="<unk>", pad_token="<pad>", cls_token="<s>", sep_token="</s>",
                                    mask_token="<mask>", model_max_length=512)

@@ -128,7 +128,7 @@ class DenseIndex:
         passage_doc: list[int] = []
         spans: list[tuple[int, int]] = []
         docs: list[dict | None] = []
-        for batch in _batches(documents, 256):
+        for batch in batches(documents, 256):
             texts = []
             for document in batch:
                 passages = split_passages(document)
@@ -315,7 +315,7 @@ def _label_index(docs: list[dict | None]) -> dict[tuple[str, str], np.ndarray]:
     return {key: np.array(ordinals, dtype=np.int64) for key, ordinals in index.items()}
 
 
-def _batches(items: Iterable, size: int):
+def batches(items: Iterable, size: int):
     batch = []
     for item in items:
         batch.append(item)

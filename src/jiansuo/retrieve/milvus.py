@@ -39,6 +39,7 @@ import numpy as np
 from jiansuo.analysis import analyze, cjk_bigrams
 from jiansuo.model import Document, Hit, SearchRequest
 from jiansuo.retrieve.bm25 import DEFAULT_BOOSTS, EXACT_TITLE_SCORE, TEXT_FIELDS, exact_title
+from jiansuo.retrieve.dense import batches as _batches
 from jiansuo.retrieve.query import MUST, MUST_NOT, Clause, ParsedQuery, category_expression
 from jiansuo.store.documents import Change, DocumentStore
 
@@ -578,17 +579,6 @@ class MilvusVectors:
     def num_passages(self) -> int:
         rows = self.client.query(self.collection, filter="", output_fields=["count(*)"])
         return int(rows[0]["count(*)"]) if rows else 0
-
-
-def _batches(items: Iterable, size: int) -> Iterator[list]:
-    batch: list = []
-    for item in items:
-        batch.append(item)
-        if len(batch) == size:
-            yield batch
-            batch = []
-    if batch:
-        yield batch
 
 
 def collection_name(store_path: str) -> str:
