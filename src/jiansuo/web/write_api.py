@@ -8,13 +8,16 @@ Every write needs an admin key (`Authorization: Bearer KEY`; `jiansuo keys creat
 a search key is 403. Documents are validated exactly as `jiansuo index` validates a JSONL file; bad records are
 reported as `line N: reason` and the rest are stored. A write answers once its documents are committed to the
 store (they survive a crash from then on); they are searchable after the next refresh, which `refresh=true`
-runs before answering (the answer says which).
+runs before answering (the answer says which). A refresh is not bound by the server's request time budget (with a
+dense index it encodes the batch), and runs one at a time per worker.
 """
 
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 
+import anyio
+import anyio.to_thread
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 
@@ -101,8 +104,12 @@ def add_write_routes(app: FastAPI, engine: Engine, off_loop: OffLoop, gate: KeyG
         return JSONResponse(await _indexed(engine, off_loop, True))
 
 
+_REFRESHES = anyio.CapacityLimiter(1)  # one index refresh at a time per worker
+
+
 async def _indexed(engine: Engine, off_loop: OffLoop, refresh: bool) -> dict:
     if refresh:
-        changed = await off_loop(engine.refresh)
+        # not bound by the request time budget: indexing a batch (encoding it, with a dense index) may take minutes
+        changed = await anyio.to_thread.run_sync(engine.refresh, limiter=_REFRESHES)
         return {"searchable": True, "indexed_changes": changed, "indexed_seq": engine.keyword.indexed_seq}
     return {"searchable": False, "note": "searchable after the next refresh (POST /api/refresh, or ?refresh=true)"}
