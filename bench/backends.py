@@ -67,7 +67,7 @@ def main() -> None:
             row += [f"{row[4] - row[3]:+.4f}", *timing]
             rows.append(row)
             print(rows[-1], flush=True)
-    print(table(["set", "documents", "backend", "build seconds"], builds))
+    print(table(["set", "backend", "documents", "build seconds"], builds))
     print()
     print(table(["set", "queries", "mode", "nDCG@10 local", "nDCG@10 Milvus Lite", "Milvus - local",
                  "local p50 / p95 ms", "Milvus Lite p50 / p95 ms"], rows))
