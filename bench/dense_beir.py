@@ -33,10 +33,12 @@ SETS = ("scifact", "cisi", "medline", "lo-help/zh", "lo-help/en", "lo-help/zh2en
 CACHE = WORK / "cache" / "embeddings.sqlite"
 
 
-def engine_for(dataset: str, encoder: str) -> Engine:
+def engine_for(dataset: str, encoder: str, centering: bool = True) -> Engine:
+    """The bench's engine of a set; `centering=False`: language centering off (folder suffix -raw)."""
     folder = need(DATA / dataset)
-    engine = Engine(WORK / "dense" / f"{dataset.replace('/', '-')}-{encoder}", encoder=encoder,
-                    embedding_cache=CACHE)
+    suffix = "" if centering else "-raw"
+    engine = Engine(WORK / "dense" / f"{dataset.replace('/', '-')}-{encoder}{suffix}", encoder=encoder,
+                    embedding_cache=CACHE, centering=centering)
     documents = [d for d in read_path(folder / "corpus.jsonl", "beir") if not isinstance(d, IngestProblem)]
     if engine.store.count() != len(documents):
         engine.add(documents)

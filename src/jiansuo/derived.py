@@ -19,6 +19,7 @@ import numpy as np
 from jiansuo.analysis import tokenize
 from jiansuo.analysis.passages import MAX_PASSAGES, OVERLAP, TOKEN_BUDGET, passage_source
 from jiansuo.analysis.tokenize import add_user_words, user_words
+from jiansuo.encoders.centering import centering_for
 from jiansuo.retrieve.backend import KeywordBackend, build_backend, open_backend
 from jiansuo.retrieve.dense import DenseIndex
 from jiansuo.retrieve.hubness import csls_penalty
@@ -166,7 +167,8 @@ class VectorIndex:
         wanted = self.engine.encoder_name or (dense.encoder_name if dense else None)
         if wanted is None:
             return 0
-        if dense is None or dense.encoder_name != wanted:
+        centering = centering_for(wanted) if self.engine.language_centering else None
+        if dense is None or dense.encoder_name != wanted or dense.centering != (centering.name if centering else None):
             return self.rebuild(progress)
         pending = list(self.engine.store.changes_since(dense.indexed_seq))
         if not pending:
@@ -194,6 +196,7 @@ class VectorIndex:
         self.dirs.publish(version, {
             "kind": "dense", "encoder": engine.encoder.name, "dim": int(vectors.shape[1]) if len(vectors) else 0,
             "store_seq": seq, "passages": int(len(vectors)), "built_at": now(),
+            "centering": engine.centering.name if engine.centering else None,
             "passage_rule": f"<= {TOKEN_BUDGET} estimated tokens, {OVERLAP:.0%} overlap, title prefix, "
                             f"<= {MAX_PASSAGES} per document; document score = best passage (MaxP)",
             "hubness": "hub_penalty.npy: CSLS r(x), mean cosine of a passage to its 10 nearest pseudo-queries "
@@ -204,8 +207,7 @@ class VectorIndex:
         titles = [d.title or passage_source(d)[:80] for d in self.engine.store.documents()]
         titles = [t for t in titles if t.strip()]
         chosen = [titles[i] for i in np.random.default_rng(0).permutation(len(titles))[:size]]
-        encoder = self.engine.encoder
-        return encoder.encode_queries(chosen) if chosen else np.zeros((1, encoder.dim), np.float32)
+        return self.engine.embed_queries(chosen) if chosen else np.zeros((1, self.engine.encoder.dim), np.float32)
 
     def stats(self) -> dict | None:
         dense = self.live()

@@ -21,6 +21,7 @@ import numpy as np
 from jiansuo import searching
 from jiansuo.analysis.keywords import Keyword
 from jiansuo.derived import REGISTRY, DerivedIndex, analyzer_version
+from jiansuo.encoders.centering import Centering, centering_for, centering_named
 from jiansuo.model import Document, Hit, SearchPage, SearchRequest
 from jiansuo.retrieve.backend import KeywordBackend, VectorBackend
 from jiansuo.retrieve.bm25 import DEFAULT_BOOSTS
@@ -59,17 +60,19 @@ class Engine:
                  embedding_cache: Path | str | None = None, fusion_method: str = "confidence",
                  hubness: bool = False, reranker: Path | str | None = None, full_coverage_at: float = 0.1,
                  meaning_cutoff: float | None = None, create: bool = True, backend: str | None = None,
-                 milvus_uri: str | None = None):
+                 milvus_uri: str | None = None, centering: bool = True):
         """`backend`: "local" (tantivy + numpy beside the store) or "milvus" (at `milvus_uri`); the choice is kept
-        with the store, so later engines on it (search, serve) follow it without being told."""
+        with the store, so later engines on it (search, serve) follow it without being told. `centering`: build
+        dense indexes with the encoder's language centering (encoders/centering.py), where it ships one."""
         self.path = Path(path)
+        self.language_centering = centering
         if not create and not (self.path / "store.sqlite").exists():
             raise StoreMissing(f"no store at {str(self.path)!r}; "
                                f"create one with `jiansuo index PATH --store {self.path}`")
         self.path.mkdir(parents=True, exist_ok=True)
         self.store = DocumentStore(self.path / "store.sqlite")
         self._remote = remote_indexes(self.store, self.path, backend, milvus_uri, analyzer_version(),
-                                      self.embed_passages)
+                                      self.embed_passages, self._centering_name)
         self.boosts = {**DEFAULT_BOOSTS, **(boosts or {})}
         self.encoder_name = encoder  # None: keep whatever dense index the store already has
         self.fusion_method = fusion_method
@@ -81,7 +84,7 @@ class Engine:
         self._cache_path = Path(embedding_cache or self.path / "cache" / "embeddings.sqlite")
         self.indexes: dict[str, DerivedIndex] = {kind: make(self) for kind, make in REGISTRY.items()}
         self._encoder = None
-        self._query_vectors: OrderedDict[tuple[str, str], np.ndarray] = OrderedDict()
+        self._query_vectors: OrderedDict[tuple[str, str, str], np.ndarray] = OrderedDict()
         self._keyword_lists = KeywordLists(self.path / "cache" / "keywords.sqlite", kept=KEPT_KEYWORDS)
         self._lock = threading.RLock()  # guards the cached live versions, models and caches across threads
 
@@ -147,30 +150,51 @@ class Engine:
             self._encoder = load_encoder(name)
         return self._encoder
 
+    @property
+    def centering(self) -> Centering | None:
+        """The language centering new dense indexes are built with (encoders/centering.py), None for none."""
+        return centering_for(self.encoder.name) if self.language_centering else None
+
+    def _centering_name(self, encoder_name: str) -> str | None:
+        centering = centering_for(encoder_name) if self.language_centering else None
+        return centering.name if centering else None
+
     def query_vector(self, text: str) -> np.ndarray:
-        """The query's vector; recent ones are kept, so paging through results encodes once."""
+        """The query's vector, centered as the live dense index's passages were; recent ones are kept, so paging
+        through results encodes once."""
         encoder = self.encoder
-        key = (encoder.name, text)
+        dense = self.dense
+        centering = centering_named(dense.centering) if dense is not None else self.centering
+        key = (encoder.name, centering.name if centering else "", text)
         with self._lock:
             vector = self._query_vectors.pop(key, None)
         if vector is None:
-            vector = encoder.encode_queries([text])[0]  # outside the lock: other searches go on meanwhile
+            vector = encoder.encode_queries([text])  # outside the lock: other searches go on meanwhile
+            vector = (centering.queries(vector, [text]) if centering else vector)[0]
         with self._lock:
             self._query_vectors[key] = vector
             while len(self._query_vectors) > 2048:
                 self._query_vectors.popitem(last=False)
         return vector
 
+    def embed_queries(self, texts: list[str]) -> np.ndarray:
+        """Query vectors for building (the hubness bank), centered as new indexes are."""
+        vectors = self.encoder.encode_queries(texts)
+        centering = self.centering
+        return centering.queries(vectors, texts) if centering else vectors
+
     def embed_passages(self, texts: list[str]) -> np.ndarray:
-        """Passage vectors through the embedding cache: unchanged text is never encoded twice."""
+        """Passage vectors through the embedding cache (unchanged text is never encoded twice), centered."""
         from jiansuo.store.embedding_cache import EmbeddingCache
 
         encoder = self.encoder
         cache = EmbeddingCache(self._cache_path)
         try:
-            return cache.encode(encoder.name, texts, encoder.encode_passages, encoder.dim)
+            vectors = cache.encode(encoder.name, texts, encoder.encode_passages, encoder.dim)
         finally:
             cache.close()
+        centering = self.centering
+        return centering.passages(vectors, texts) if centering else vectors
 
     def refresh_dense(self, progress: Progress | None = None) -> int:
         """Bring the dense index up to the store; builds it when an encoder is asked for and none exists."""

@@ -17,7 +17,7 @@ from jiansuo.analysis.plaintext import plain_text
 from jiansuo.model import Document, Hit, SearchPage, SearchRequest
 from jiansuo.retrieve import fusion
 from jiansuo.retrieve.backend import KeywordBackend, VectorBackend
-from jiansuo.retrieve.dense import MEANING_CUTOFFS
+from jiansuo.retrieve.dense import meaning_cutoff_of
 from jiansuo.retrieve.popularity import by_popularity, popularity_rank
 from jiansuo.retrieve.query import MUST, MUST_NOT, ParsedQuery, parse_query, plain_query
 
@@ -117,7 +117,7 @@ def semantic_search(engine: Engine, backend: KeywordBackend, dense: VectorBacken
     else:
         keyword_hits, total = backend.search(parsed, replace(request, offset=0, limit=depth, sort="relevance"),
                                              known)
-        cutoff = engine.meaning_cutoff if engine.meaning_cutoff is not None else MEANING_CUTOFFS.get(dense.encoder_name)
+        cutoff = engine.meaning_cutoff if engine.meaning_cutoff is not None else meaning_cutoff_of(dense)
         if total == 0 and cutoff is not None and not engine.hubness:
             # nothing matches the words: list only what is close in meaning (bench/meaning_cutoff.py)
             dense_hits = [h for h in dense_hits if h.scores.get("dense", 0.0) >= cutoff]

@@ -69,6 +69,10 @@ class VectorBackend(Protocol):
         """The encoder whose passage vectors the index holds (queries must be encoded by the same)."""
 
     @property
+    def centering(self) -> str | None:
+        """The language centering the passage vectors went through (encoders/centering.py); queries get the same."""
+
+    @property
     def dim(self) -> int: ...
 
     def search(self, query: np.ndarray, request: SearchRequest, k: int = 100,

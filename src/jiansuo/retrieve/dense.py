@@ -38,7 +38,16 @@ def doc_record(document: Document) -> dict:
 # 95th percentile of the best match unrelated queries find, the highest candidate that kept the zh->en dev half
 # within .005 nDCG@10 (bench/meaning_cutoff.py chooses and checks it; bench/results/meaning_cutoff.md).
 # e5-onnx (int8 with fp32 feed-forward outputs): its own calibration, the 99th percentile (.0034 on dev).
-MEANING_CUTOFFS: dict[str, float] = {"e5": 0.8322, "e5-onnx": 0.8433}
+# Keyed by encoder, "+centering" where the index is centered. Centered cosines are much lower, and the only
+# candidate that kept the dev half within .005 was the 50th percentile (bench/results/meaning_cutoff_centered.md).
+MEANING_CUTOFFS: dict[str, float] = {"e5": 0.8322, "e5-onnx": 0.8433, "e5-onnx+e5-reference-v1": 0.2591}
+
+
+def meaning_cutoff_of(dense) -> float | None:
+    """The calibrated cut-off of a vector backend's encoder and centering, None where none was calibrated."""
+    key = f"{dense.encoder_name}+{dense.centering}" if dense.centering else dense.encoder_name
+    return MEANING_CUTOFFS.get(key)
+
 
 class DenseIndex:
     def __init__(self, folder: Path):
@@ -71,6 +80,10 @@ class DenseIndex:
     @property
     def encoder_name(self) -> str:
         return self.params["encoder"]
+
+    @property
+    def centering(self) -> str | None:
+        return self.params.get("centering")
 
     @property
     def dim(self) -> int:

@@ -504,9 +504,9 @@ class MilvusIndex:
             iterator.close()
 
     # -- vectors ----------------------------------------------------------------------------------
-    def vectors(self, encoder_name: str) -> MilvusVectors | None:
+    def vectors(self, encoder_name: str, centering: str | None = None) -> MilvusVectors | None:
         """The vector side, or None when this store's Milvus index holds no passages."""
-        return MilvusVectors(self, encoder_name) if self._live("_p") is not None else None
+        return MilvusVectors(self, encoder_name, centering) if self._live("_p") is not None else None
 
 
 def passage_rows(document: Document, spans: list[tuple[int, int]], matrix: np.ndarray) -> list[dict]:
@@ -519,11 +519,11 @@ def passage_rows(document: Document, spans: list[tuple[int, int]], matrix: np.nd
 class MilvusVectors:
     """The VectorBackend of a store on Milvus: MaxP search is a vector search grouped by document."""
 
-    def __init__(self, index: MilvusIndex, encoder_name: str):
+    def __init__(self, index: MilvusIndex, encoder_name: str, centering: str | None = None):
         self.index = index
         self.client = index.client
         self.collection = index.name + "_p"
-        self._encoder_name = encoder_name
+        self._encoder_name, self._centering = encoder_name, centering
         described = self.client.describe_collection(self.collection)
         self._dim = next(int(f["params"]["dim"]) for f in described["fields"] if f["name"] == "vector")
 
@@ -534,6 +534,10 @@ class MilvusVectors:
     @property
     def encoder_name(self) -> str:
         return self._encoder_name
+
+    @property
+    def centering(self) -> str | None:
+        return self._centering
 
     @property
     def dim(self) -> int:
@@ -595,8 +599,10 @@ class MilvusBackends:
     version, encoder), so `search` and `serve` follow what `index --backend milvus` chose, and a web node needs the
     store file and the Milvus URI only, no index folder."""
 
-    def __init__(self, store: DocumentStore, config: dict, analyzer: str, embed: Callable[[list[str]], np.ndarray]):
+    def __init__(self, store: DocumentStore, config: dict, analyzer: str, embed: Callable[[list[str]], np.ndarray],
+                 centering: Callable[[str], str | None] = lambda encoder: None):
         self.store, self.config, self.analyzer, self.embed = store, config, analyzer, embed
+        self.centering_of = centering  # encoder name -> the centering its new vectors get
         self.index = MilvusIndex(config["uri"], config["name"], store)
         self._vectors: MilvusVectors | None = None
         self._loaded = False
@@ -617,13 +623,14 @@ class MilvusBackends:
         if not encoder:
             return None
         if self._vectors is None and self.keyword() is not None:
-            self._vectors = self.index.vectors(encoder)
+            self._vectors = self.index.vectors(encoder, self.config.get("centering"))
         return self._vectors
 
     def current(self, encoder: str | None) -> bool:
         """Whether the live collections were built by this analyzer (and `encoder`, when one is asked for)."""
         return (self.index.exists() and self.config.get("analyzer") == self.analyzer
-                and (encoder is None or encoder == self.config.get("encoder")))
+                and (encoder is None or (encoder == self.config.get("encoder")
+                                         and self.centering_of(encoder) == self.config.get("centering"))))
 
     def refresh(self, encoder: str | None, dim: Callable[[], int], progress: Callable[[int], None] | None = None,
                 ) -> int:
@@ -641,7 +648,8 @@ class MilvusBackends:
         add_user_words(words)
         self.store.set_meta("milvus_user_words", json.dumps(sorted(words)))
         seq = self.store.seq
-        self.config.update({"analyzer": self.analyzer, "encoder": encoder})
+        self.config.update({"analyzer": self.analyzer, "encoder": encoder,
+                            "centering": self.centering_of(encoder) if encoder else None})
         count = self.index.rebuild(self.store.documents(), seq, self.passage_vectors if encoder else None,
                                    dim() if encoder else 0, progress)
         self.store.set_meta("backend", json.dumps(self.config))
@@ -665,7 +673,8 @@ class MilvusBackends:
 
 
 def remote_indexes(store: DocumentStore, path: Path, backend: str | None, milvus_uri: str | None, analyzer: str,
-                   embed: Callable[[list[str]], np.ndarray]) -> MilvusBackends | None:
+                   embed: Callable[[list[str]], np.ndarray],
+                   centering: Callable[[str], str | None] = lambda encoder: None) -> MilvusBackends | None:
     """The Milvus indexes when the store uses (or is now told to use) Milvus; None for the local ones. The choice
     is written to the store's meta table, so later engines on the store follow it without being told."""
     config = json.loads(store.get_meta("backend") or '{"kind": "local"}')
@@ -681,4 +690,4 @@ def remote_indexes(store: DocumentStore, path: Path, backend: str | None, milvus
         store.set_meta("backend", json.dumps(config))
     elif backend not in (None, "local"):
         raise ValueError(f"unknown backend {backend!r}: local or milvus")
-    return MilvusBackends(store, config, analyzer, embed) if config.get("kind") == "milvus" else None
+    return MilvusBackends(store, config, analyzer, embed, centering) if config.get("kind") == "milvus" else None
