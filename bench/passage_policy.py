@@ -8,7 +8,7 @@ dense nDCG@10 when a document scores as
   MaxP + first  the sum of the two
 No re-encoding: the passage vectors come from the index; only the queries are encoded.
 
-Run: python bench/passage_policy.py [--datasets cisi,medline,lo-help/zh,lo-help/en,lo-help/zh2en,lo-help/en2zh]
+Run: python bench/passage_policy.py [--datasets cisi,...] [--encoder e5-onnx --centering on]
 """
 
 from __future__ import annotations
@@ -40,10 +40,14 @@ def document_scores(similarity: np.ndarray, passage_doc: np.ndarray, first: np.n
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--datasets", default="cisi,medline,lo-help/zh,lo-help/en,lo-help/zh2en,lo-help/en2zh")
+    parser.add_argument("--encoder", default="e5")
+    parser.add_argument("--centering", choices=("on", "off"), default="off",
+                        help="language centering of the index and the queries (encoders/centering.py)")
     args = parser.parse_args()
+    print(f"encoder {args.encoder}, language centering {args.centering}\n")
     rows = []
     for dataset in args.datasets.split(","):
-        engine = engine_for(dataset, "e5")
+        engine = engine_for(dataset, args.encoder, centering=args.centering == "on")
         dense = engine.dense
         vectors = np.asarray(dense.vectors, dtype=np.float32)
         passage_doc = dense.passage_doc
