@@ -48,6 +48,10 @@ class EmbeddingCache:
                 out[missing[key]] = vector
         return out
 
+    def missing(self, encoder_name: str, texts: list[str], dim: int) -> int:
+        """How many distinct texts have no vector of this encoder yet (nothing is encoded or written)."""
+        return len(self._found(encoder_name, texts, dim)[1])
+
     def _found(self, encoder_name: str, texts: list[str], dim: int) -> tuple[np.ndarray, dict[bytes, list[int]]]:
         keys = [hashlib.sha1(t.encode("utf-8", "replace")).digest() for t in texts]
         out = np.zeros((len(texts), dim), dtype=np.float32)
