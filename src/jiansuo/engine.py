@@ -60,7 +60,7 @@ class Engine:
                  embedding_cache: Path | str | None = None, fusion_method: str = "confidence",
                  hubness: bool = False, reranker: Path | str | None = None, full_coverage_at: float = 0.1,
                  meaning_cutoff: float | None = None, create: bool = True, backend: str | None = None,
-                 milvus_uri: str | None = None, centering: bool = True):
+                 milvus_uri: str | None = None, centering: bool = True, keyword_weight: float = 0.5):
         """`backend`: "local" (tantivy + numpy beside the store) or "milvus" (at `milvus_uri`); the choice is kept
         with the store, so later engines on it (search, serve) follow it without being told. `centering`: build
         dense indexes with the encoder's language centering (encoders/centering.py), where it ships one."""
@@ -78,6 +78,7 @@ class Engine:
         self.fusion_method = fusion_method
         self.hubness = hubness
         self.full_coverage_at = full_coverage_at
+        self.keyword_weight = keyword_weight  # BM25's share in the default fusion (bench/fusion_tuning.py)
         self.meaning_cutoff = meaning_cutoff  # None: the encoder's calibrated cut-off (MEANING_CUTOFFS)
         self.reranker_path = reranker
         self._reranker = None

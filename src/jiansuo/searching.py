@@ -172,7 +172,8 @@ def fuse(engine: Engine, backend: KeywordBackend, keyword_hits: list[Hit], dense
     if engine.fusion_method == "weighted":
         return fusion.weighted([keyword_hits, dense_hits], [0.5, 0.5])
     coverage = backend.coverage(keyword_hits[0].doc_id, terms) if keyword_hits else 0.0
-    return fusion.confidence_weighted(keyword_hits, dense_hits, coverage, full_at=engine.full_coverage_at)
+    return fusion.confidence_weighted(keyword_hits, dense_hits, coverage, bm25_weight=engine.keyword_weight,
+                                      full_at=engine.full_coverage_at)
 
 
 def hydrate_hits(engine: Engine, hits: list[Hit], terms: set[str]) -> None:
