@@ -3,9 +3,10 @@
 - rrf: Reciprocal Rank Fusion, score = sum 1 / (k + rank) (Cormack et al., SIGIR 2009).
 - weighted: sum of per-list min-max normalised scores times the list's weight.
 - confidence_weighted (default): the 0.5/0.5 weighted sum, except that BM25's weight shrinks when its
-  best hit contains under 10% of the query's terms (weight x coverage / 0.1; 0.1 was the largest gate
-  that cost nothing on the SciFact train queries: nDCG@10 .7355 at 0 and 0.1, .7343 at 0.25, .7225 at 1). A query whose
-  words the corpus lacks (a Chinese query over English pages) then ranks by meaning alone instead of
+  best hit contains under 10% of the query's terms (weight x coverage / 0.1). bench/fusion_tuning.py re-fuses the
+  dev queries over a grid: on SciFact train .7359 at gates 0 and 0.1, .7352 at 0.25, .7336 at 0.5; weight 0.5 is
+  the best on every dev set, and the grid's best point does not hold up on test (bench/results/fusion_tuning.md).
+  A query whose words the corpus lacks (a Chinese query over English pages) then ranks by meaning alone instead of
   mixing in a list of accidental keyword matches; any query BM25 matches reasonably is fused as usual.
 """
 
