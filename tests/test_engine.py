@@ -144,3 +144,10 @@ def test_popularity_decays_with_age(tmp_path):
     # one half-life older needs twice the readers (plus one) to rank the same
     day = date(2024, 1, 1).toordinal()
     assert popularity_rank(2 * 10 + 1, day - HALF_LIFE_DAYS) == popularity_rank(10, day)
+
+
+def test_reassigned_boosts_apply_to_the_next_search(posts_engine):
+    before = {h.doc_id: h.score for h in posts_engine.search("hubness", mode="bm25").hits}
+    posts_engine.boosts = {**posts_engine.boosts, "title": 5.0}
+    after = {h.doc_id: h.score for h in posts_engine.search("hubness", mode="bm25").hits}
+    assert "p5" in before and after["p5"] > before["p5"]

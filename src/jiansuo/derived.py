@@ -94,10 +94,10 @@ class KeywordIndex:
             return self._open
         if self._open is None or current != self.version:
             self._open = open_backend("bm25", current)
-            self._open.boosts = self.engine.boosts
             self.version = current
         else:
             self._open.reload_if_changed()  # another process may have committed to this version
+        self._open.boosts = self.engine.boosts  # the engine's current boosts, even when reassigned since opening
         return self._open
 
     def refresh(self, progress: Progress | None = None) -> int:
