@@ -88,3 +88,19 @@ def test_dev_split_keeps_each_query_on_one_side():
     train, dev = split_dev(pairs, share=0.1)
     assert len(train) + len(dev) == 200 and {p.a for p in dev} and not {p.a for p in dev} & {p.a for p in train}
     assert len({p.a for p in dev}) == 2
+
+
+def test_a_trained_bi_encoder_serves_a_store_by_its_folder(tiny_base, posts_engine, tmp_path, monkeypatch):
+    from jiansuo.engine import Engine
+    from jiansuo.train.bi_encoder import train_bi_encoder
+
+    train_bi_encoder(str(tiny_base), PAIRS, PAIRS[:4], tmp_path / "bi",
+                     TrainConfig(epochs=1, batch_size=8, max_steps=2), progress=False)
+    monkeypatch.chdir(tmp_path)
+    engine = Engine(posts_engine.path, encoder="bi")  # a relative folder, as typed on the command line
+    assert engine.refresh_dense() == posts_engine.store.count()
+    assert engine.encoder is engine.encoder  # loaded once, not on every use
+    assert engine.refresh_dense() == 0  # the index's encoder is the one asked for: nothing to rebuild
+    later = Engine(posts_engine.path)  # no encoder named: the store's own dense index decides
+    assert later.dense.encoder_name == str((tmp_path / "bi").resolve())
+    assert later.search("diffusion guidance", mode="dense").hits

@@ -74,7 +74,8 @@ class Engine:
         self._remote = remote_indexes(self.store, self.path, backend, milvus_uri, analyzer_version(),
                                       self.embed_passages, self._centering_name)
         self.boosts = {**DEFAULT_BOOSTS, **(boosts or {})}
-        self.encoder_name = encoder  # None: keep whatever dense index the store already has
+        # None: keep whatever dense index the store already has; a model folder is named by its absolute path
+        self.encoder_name = str(Path(encoder).resolve()) if encoder and Path(encoder).is_dir() else encoder
         self.fusion_method = fusion_method
         self.hubness = hubness
         self.full_coverage_at = full_coverage_at

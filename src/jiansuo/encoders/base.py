@@ -67,7 +67,8 @@ def load_encoder(name: str = DEFAULT_ENCODER) -> Encoder:
         import json
 
         info = json.loads(meta.read_text())
-        return E5Encoder(model_dir=name, name=f"tuned:{Path(name).resolve().name}",
+        # named by its absolute folder: what a dense index records is then what load_encoder opens again
+        return E5Encoder(model_dir=name, name=str(Path(name).resolve()),
                          query_prefix=info.get("prefix", ""), passage_prefix=info.get("prefix", ""))
     return SentenceTransformerEncoder(name, name=name)
 
