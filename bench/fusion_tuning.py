@@ -1,8 +1,9 @@
 """Tune the default hybrid fusion on dev queries only, then report every set's test queries.
 
 The default fusion (retrieve/fusion.py confidence_weighted) has two settings, BM25's weight w and the coverage gate
-full_at: score = w x min(1, coverage / full_at) x BM25 (min-max) + (1 - w) x dense (min-max). Each query is searched once; its BM25 list, dense list and coverage are recorded and re-fused offline for
-every grid point, so the grid costs no extra searches.
+full_at: score = w x min(1, coverage / full_at) x BM25 (min-max) + (1 - w) x dense (min-max). Each query is
+searched once; its BM25 list, dense list and coverage are recorded and re-fused offline for every grid point, so
+the grid costs no extra searches.
 
 Dev: SciFact train queries, and a seeded half of the test queries of LibreOffice zh, en and zh->en (the other half
 is reported as "test half" and never chosen on). The chosen point maximises the mean dev nDCG@10 over the four dev
