@@ -19,7 +19,6 @@ import numpy as np
 from jiansuo.analysis import tokenize
 from jiansuo.analysis.passages import MAX_PASSAGES, OVERLAP, TOKEN_BUDGET, passage_source
 from jiansuo.analysis.tokenize import add_user_words, user_words
-from jiansuo.encoders.centering import centering_for
 from jiansuo.retrieve.backend import KeywordBackend, build_backend, open_backend
 from jiansuo.retrieve.dense import DenseIndex
 from jiansuo.retrieve.hubness import csls_penalty
@@ -167,8 +166,7 @@ class VectorIndex:
         wanted = self.engine.encoder_name or (dense.encoder_name if dense else None)
         if wanted is None:
             return 0
-        centering = centering_for(wanted) if self.engine.language_centering else None
-        if dense is None or dense.encoder_name != wanted or dense.centering != (centering.name if centering else None):
+        if dense is None or dense.encoder_name != wanted or dense.centering != self.engine.centering_name(wanted):
             return self.rebuild(progress)
         pending = list(self.engine.store.changes_since(dense.indexed_seq))
         if not pending:

@@ -72,7 +72,7 @@ class Engine:
         self.path.mkdir(parents=True, exist_ok=True)
         self.store = DocumentStore(self.path / "store.sqlite")
         self._remote = remote_indexes(self.store, self.path, backend, milvus_uri, analyzer_version(),
-                                      self.embed_passages, self._centering_name)
+                                      self.embed_passages, self.centering_name)
         self.boosts = {**DEFAULT_BOOSTS, **(boosts or {})}
         # None: keep whatever dense index the store already has; a model folder is named by its absolute path
         self.encoder_name = str(Path(encoder).resolve()) if encoder and Path(encoder).is_dir() else encoder
@@ -152,20 +152,22 @@ class Engine:
             self._encoder = load_encoder(name)
         return self._encoder
 
-    @property
-    def centering(self) -> Centering | None:
-        """The language centering new dense indexes are built with (encoders/centering.py), None for none."""
-        return centering_for(self.encoder.name) if self.language_centering else None
-
-    def _centering_name(self, encoder_name: str) -> str | None:
+    def centering_name(self, encoder_name: str) -> str | None:
+        """The language centering new dense indexes of `encoder_name` get (encoders/centering.py); None when this
+        engine builds without it or the encoder ships none."""
         centering = centering_for(encoder_name) if self.language_centering else None
         return centering.name if centering else None
 
-    def query_vector(self, text: str) -> np.ndarray:
-        """The query's vector, centered as the live dense index's passages were; recent ones are kept, so paging
-        through results encodes once."""
+    @property
+    def centering(self) -> Centering | None:
+        """The language centering new dense indexes are built with, None for none."""
+        return centering_named(self.centering_name(self.encoder.name))
+
+    def query_vector(self, text: str, dense: VectorBackend | None = None) -> np.ndarray:
+        """The query's vector, centered as the passages of `dense` (default: the live dense index) were; recent
+        ones are kept, so paging through results encodes once. A search passes the backend it already holds."""
         encoder = self.encoder
-        dense = self.dense
+        dense = dense or self.dense
         centering = centering_named(dense.centering) if dense is not None else self.centering
         key = (encoder.name, centering.name if centering else "", text)
         with self._lock:

@@ -103,7 +103,7 @@ def semantic_search(engine: Engine, backend: KeywordBackend, dense: VectorBacken
     text = " ".join(c.text for c in parsed.clauses if c.occur != MUST_NOT and not c.is_keyword).strip()
     dense_hits: list[Hit] = []
     if text:
-        dense_hits = dense.search(engine.query_vector(text), request, depth, known, hubness=engine.hubness)
+        dense_hits = dense.search(engine.query_vector(text, dense), request, depth, known, hubness=engine.hubness)
     if any(c.occur in (MUST, MUST_NOT) for c in parsed.clauses):
         keep = backend.satisfying(parsed, request, [h.doc_id for h in dense_hits], known)
         dense_hits = [h for h in dense_hits if h.doc_id in keep]

@@ -49,11 +49,9 @@ def model_digest(source: Path) -> str:
 QUANTISATIONS = {"fp32": None, "int8": "", "int8-ffn-fp32": r"\.fo\.|layer\.\d+/output/dense/"}
 
 
-def exported(folder: Path | None, quantize: bool | str) -> Path:
-    """The ONNX graph of the model in `folder` (None: the bundled e5), cached on first use. `quantize`: a key of
-    QUANTISATIONS (True: "int8", False: "fp32"). The cache folder also holds the tokenizer.json and config.json
-    the encoder reads."""
-    scheme = {True: "int8", False: "fp32"}.get(quantize, quantize) if isinstance(quantize, bool) else quantize
+def exported(folder: Path | None, scheme: str) -> Path:
+    """The ONNX graph of the model in `folder` (None: the bundled e5), cached on first use. `scheme`: a key of
+    QUANTISATIONS. The cache folder also holds the tokenizer.json and config.json the encoder reads."""
     if scheme not in QUANTISATIONS:
         raise ValueError(f"unknown quantisation {scheme!r}: one of {', '.join(QUANTISATIONS)}")
     if folder is None:
@@ -126,7 +124,7 @@ def _export(folder: Path, path: Path) -> None:
 class OnnxEncoder:
     """Mean-pooled sentence vectors from an exported transformer on ONNX Runtime."""
 
-    def __init__(self, model_dir: str | None = None, name: str = "e5-onnx", quantize: bool | str = "int8-ffn-fp32",
+    def __init__(self, model_dir: str | None = None, name: str = "e5-onnx", quantize: str = "int8-ffn-fp32",
                  max_tokens: int = 256, batch_size: int = 8, query_prefix: str = "query: ",
                  passage_prefix: str = "passage: ", threads: int | None = None):
         import onnxruntime

@@ -203,7 +203,6 @@ class MilvusIndex:
                 progress(len(batch))
         self.client.flush(docs)  # seal the segments: BM25 statistics of growing segments differ
         self._swap(self.name, docs)
-        self._aliases.clear()
         if vectors is not None:
             self.client.flush(passages)
             self._swap(self.name + "_p", passages)
@@ -600,7 +599,7 @@ class MilvusBackends:
     store file and the Milvus URI only, no index folder."""
 
     def __init__(self, store: DocumentStore, config: dict, analyzer: str, embed: Callable[[list[str]], np.ndarray],
-                 centering: Callable[[str], str | None] = lambda encoder: None):
+                 centering: Callable[[str], str | None]):
         self.store, self.config, self.analyzer, self.embed = store, config, analyzer, embed
         self.centering_of = centering  # encoder name -> the centering its new vectors get
         self.index = MilvusIndex(config["uri"], config["name"], store)
@@ -674,7 +673,7 @@ class MilvusBackends:
 
 def remote_indexes(store: DocumentStore, path: Path, backend: str | None, milvus_uri: str | None, analyzer: str,
                    embed: Callable[[list[str]], np.ndarray],
-                   centering: Callable[[str], str | None] = lambda encoder: None) -> MilvusBackends | None:
+                   centering: Callable[[str], str | None]) -> MilvusBackends | None:
     """The Milvus indexes when the store uses (or is now told to use) Milvus; None for the local ones. The choice
     is written to the store's meta table, so later engines on the store follow it without being told."""
     config = json.loads(store.get_meta("backend") or '{"kind": "local"}')
