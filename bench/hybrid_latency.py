@@ -63,7 +63,7 @@ def build(name: str, documents, size_hint: int) -> Engine:
         engine = Engine(store, encoder="e5", embedding_cache=CACHE)
         while batch := [d for _, d in zip(range(5000), documents, strict=False)]:
             engine.add(batch)
-        engine.embed_passages = synthetic_embedder(engine)
+        engine.embedding.embed_passages = synthetic_embedder(engine)  # type: ignore[method-assign]
         started = time.perf_counter()
         engine.refresh()
         print(f"{name}: indexed {engine.store.count()} documents, "

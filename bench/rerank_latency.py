@@ -27,7 +27,7 @@ def main() -> None:
     parser.add_argument("--queries", type=int, default=20, help="queries timed per k")
     parser.add_argument("--quality", default="int8-256,int8-128", help="configs whose test nDCG@10 is measured")
     args = parser.parse_args()
-    engine = engine_for("scifact", "e5")
+    engine = engine_for("scifact", "e5-onnx")
     qrels = read_qrels(DATA / "scifact", "test")
     queries = {q: t for q, t in read_queries(DATA / "scifact").items() if q in qrels}
     candidates = hybrid_run(engine, queries, 100)

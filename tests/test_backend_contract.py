@@ -45,7 +45,7 @@ def make_engine(backend: str, folder, milvus_db) -> Engine:
         pytest.importorskip("milvus_lite", reason="the milvus extra is not installed")
     engine = Engine(folder, encoder="bow64", backend=backend,
                     milvus_uri=str(milvus_db) if backend == "milvus" else None)
-    engine._encoder = BagOfWordsEncoder()
+    engine.embedding.loaded = BagOfWordsEncoder()
     return engine
 
 
@@ -79,7 +79,7 @@ def same_dense_results(first: Engine, second: Engine, query: str) -> None:
 
 def test_the_backend_choice_is_kept_with_the_store(engine, tmp_path):
     reopened = Engine(tmp_path / "store", create=False)
-    reopened._encoder = BagOfWordsEncoder()
+    reopened.embedding.loaded = BagOfWordsEncoder()
     assert reopened.backend_kind == engine.backend_kind
     assert ids(reopened, "扩散模型", mode="bm25") == ids(engine, "扩散模型", mode="bm25")
     assert reopened.stats()["backend"]["kind"] == engine.backend_kind
@@ -184,7 +184,7 @@ def test_a_store_restarted_mid_update_catches_up(engine, tmp_path, monkeypatch):
             backend.apply(list(engine.store.changes_since(backend.indexed_seq)))
     monkeypatch.setattr(type(backend), "apply", real_apply)
     restarted = Engine(tmp_path / "store")
-    restarted._encoder = BagOfWordsEncoder()
+    restarted.embedding.loaded = BagOfWordsEncoder()
     restarted.refresh()
     assert sorted(ids(restarted, "quantum annealing", mode="bm25", limit=20)) == sorted(d.id for d in new)
     assert sorted(ids(restarted, "量子退火 quantum annealing", mode="dense", limit=8)) == sorted(d.id for d in new)

@@ -38,7 +38,7 @@ def tiny_segment(tiny_base, tmp_path_factory):
 def knn_engine(tmp_path, fixtures, tiny_segment):
     """The posts and blog fixtures with a (fake, bag-of-words) dense index, so the CUR index has item vectors."""
     engine = Engine(tmp_path / "store", encoder="bow64", reranker=tiny_segment)
-    engine._encoder = BagOfWordsEncoder()
+    engine.embedding.loaded = BagOfWordsEncoder()
     engine.add(d for d in read_path(fixtures / "posts.jsonl") if hasattr(d, "id"))
     engine.add(d for d in read_path(fixtures / "blog") if hasattr(d, "id"))
     engine.refresh()

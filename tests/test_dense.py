@@ -14,7 +14,7 @@ from jiansuo.retrieve import fusion, hubness
 @pytest.fixture
 def dense_engine(tmp_path, fixtures):
     engine = Engine(tmp_path / "store", encoder="bow64")
-    engine._encoder = BagOfWordsEncoder()
+    engine.embedding.loaded = BagOfWordsEncoder()
     engine.add(d for d in read_path(fixtures / "posts.jsonl") if hasattr(d, "id"))
     engine.refresh()
     return engine
@@ -49,7 +49,7 @@ def test_required_and_excluded_clauses_hold_in_dense_mode(dense_engine):
 
 
 def test_incremental_updates_encode_only_new_text(dense_engine):
-    encoder = dense_engine._encoder
+    encoder = dense_engine.embedding.loaded
     before = encoder.calls
     dense_engine.add([Document(id="n1", title="量子退火", body="quantum annealing for combinatorial optimisation")])
     dense_engine.refresh()
@@ -155,11 +155,11 @@ def test_hubness_command_reports_on_a_real_store(dense_engine):
 
 
 def test_warm_up_encodes_once_and_leaves_no_query_behind(dense_engine, tmp_path):
-    encoder, encoded = dense_engine._encoder, []
+    encoder, encoded = dense_engine.embedding.loaded, []
     encode_queries = encoder.encode_queries
     encoder.encode_queries = lambda texts: encoded.extend(texts) or encode_queries(texts)
     dense_engine.warm_up()
-    assert encoded == ["warm up"] and not dense_engine._query_vectors
+    assert encoded == ["warm up"] and not dense_engine.embedding.recent_queries
     assert ids(dense_engine.search("hubs proximity"))[0] == "p5"
     Engine(tmp_path / "no-index").warm_up()  # nothing indexed yet: nothing to warm, no error
 
@@ -169,7 +169,7 @@ def test_an_update_inserts_into_the_hnsw_graph_and_a_stale_one_is_rebuilt(tmp_pa
 
     monkeypatch.setattr(dense_module, "EXACT_MAX_PASSAGES", 2)  # the posts fixture is then "large": HNSW
     engine = Engine(tmp_path / "store", encoder="bow64")
-    engine._encoder = BagOfWordsEncoder()
+    engine.embedding.loaded = BagOfWordsEncoder()
     engine.add(d for d in read_path(fixtures / "posts.jsonl") if hasattr(d, "id"))
     engine.refresh()
 
@@ -207,7 +207,7 @@ def test_a_search_holds_numpy_blas_to_one_thread_and_lets_it_go_after(dense_engi
     if max(threads(), default=1) < 2:  # (scipy's own OpenBLAS may be loaded too; searches do not use it)
         pytest.skip("numpy's BLAS is not a multi-threaded OpenBLAS here: nothing to hold")
     before, during = threads(), []
-    encoder = dense_engine._encoder
+    encoder = dense_engine.embedding.loaded
     encode_queries = encoder.encode_queries
     encoder.encode_queries = lambda texts: during.append(threads()) or encode_queries(texts)
     assert ids(dense_engine.search("hubs proximity", mode="hybrid"))[0] == "p5"
@@ -244,7 +244,7 @@ def test_an_interrupted_dense_build_leaves_no_version_and_resumes_from_the_cache
     documents = [Document(id=f"d{i}", title=f"文档 {i}", body=f"第{i}篇 " + "检索 排序 " * (i % 7 + 1))
                  for i in range(700)]
     engine = Engine(tmp_path / "store", encoder="bow64")
-    engine._encoder = encoder = BagOfWordsEncoder()
+    engine.embedding.loaded = encoder = BagOfWordsEncoder()
     engine.add(documents)
     engine.indexes["bm25"].refresh()
     done = []
@@ -260,9 +260,9 @@ def test_an_interrupted_dense_build_leaves_no_version_and_resumes_from_the_cache
     first = encoder.calls
     assert first > 0
     restarted = Engine(tmp_path / "store", encoder="bow64")
-    restarted._encoder = BagOfWordsEncoder()
+    restarted.embedding.loaded = BagOfWordsEncoder()
     restarted.refresh()
     total = sum(len(split_passages(d)) for d in documents)
-    assert restarted._encoder.calls == total - first  # only the passages the first run had not encoded
+    assert restarted.embedding.loaded.calls == total - first  # only the passages the first run had not encoded
     assert restarted.local_dense.num_docs() == 700
     assert not [v for v in (tmp_path / "store" / "indexes" / "dense").glob("v*") if not (v / "params.json").exists()]

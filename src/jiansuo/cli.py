@@ -231,8 +231,8 @@ def _index(args: argparse.Namespace) -> int:
     index_bar = _bar(args.progress, "keyword index", unit="doc", total=None)
     update = index_bar.update if index_bar is not None else None
     dense_total = _dense_work(engine)
-    dense_bar = _bar(args.progress, f"encoding ({engine.encoder_name or ''})", unit="doc", total=dense_total) \
-        if dense_total else None
+    label = f"encoding ({engine.embedding.encoder_name or ''})"
+    dense_bar = _bar(args.progress, label, unit="doc", total=dense_total) if dense_total else None
     dense_update = dense_bar.update if dense_bar is not None else None
     if args.rebuild:
         indexed = engine.rebuild(update)
@@ -252,7 +252,7 @@ def _dense_work(engine) -> int:
     if engine.backend_kind != "local":  # Milvus: documents and passages go in together, under one bar
         return 0
     dense = engine.dense
-    wanted = engine.encoder_name or (dense.encoder_name if dense else None)
+    wanted = engine.embedding.encoder_name or (dense.encoder_name if dense else None)
     if wanted is None:
         return 0
     if dense is None or dense.encoder_name != wanted:
@@ -476,7 +476,9 @@ def _cur(args: argparse.Namespace) -> int:
     bar = _bar("bar", "anchor queries", unit="query", total=len(queries))
     try:
         params = engine.build_cur(queries, (lambda done, total: bar.update(1)) if bar is not None else None,
-                                  args.distill_steps, further, args.further_steps, sentences, args.sentence_steps)
+                                  distill_steps=args.distill_steps, distill_queries=further,
+                                  further_steps=args.further_steps, generated_queries=sentences,
+                                  generated_steps=args.sentence_steps)
     except CeKnnUnavailable as error:
         print(f"jiansuo cur: {error}", file=sys.stderr)
         return EXIT_USAGE

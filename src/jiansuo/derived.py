@@ -163,16 +163,17 @@ class VectorIndex:
 
     def refresh(self, progress: Progress | None = None) -> int:
         dense = self.live()
-        wanted = self.engine.encoder_name or (dense.encoder_name if dense else None)
+        wanted = self.engine.embedding.encoder_name or (dense.encoder_name if dense else None)
         if wanted is None:
             return 0
-        if dense is None or dense.encoder_name != wanted or dense.centering != self.engine.centering_name(wanted):
+        centering = self.engine.embedding.centering_name(wanted)
+        if dense is None or dense.encoder_name != wanted or dense.centering != centering:
             return self.rebuild(progress)
         pending = list(self.engine.store.changes_since(dense.indexed_seq))
         if not pending:
             return 0
         with self.dirs.building() as version:
-            dense.updated(version, pending, self.engine.embed_passages, progress)
+            dense.updated(version, pending, self.engine.embedding.embed_passages, progress)
             self.dirs.publish(version, {**dense.params, "store_seq": max(c.seq for c in pending),
                                         "updated_at": now()})
         return len(pending)
@@ -181,7 +182,7 @@ class VectorIndex:
         engine, store = self.engine, self.engine.store
         seq = store.seq
         with self.dirs.building() as version:
-            DenseIndex.build(version, store.documents(), engine.embed_passages, progress)
+            DenseIndex.build(version, store.documents(), engine.embedding.embed_passages, progress)
             vectors = np.load(version / "vectors.npy")
             np.save(version / "hub_penalty.npy", csls_penalty(vectors, self._query_bank(), k=10))
             self._publish(version, vectors, seq)
@@ -194,7 +195,7 @@ class VectorIndex:
         self.dirs.publish(version, {
             "kind": "dense", "encoder": engine.encoder.name, "dim": int(vectors.shape[1]) if len(vectors) else 0,
             "store_seq": seq, "passages": int(len(vectors)), "built_at": now(),
-            "centering": engine.centering.name if engine.centering else None,
+            "centering": engine.embedding.centering.name if engine.embedding.centering else None,
             "passage_rule": f"<= {TOKEN_BUDGET} estimated tokens, {OVERLAP:.0%} overlap, title prefix, "
                             f"<= {MAX_PASSAGES} per document; document score = best passage (MaxP)",
             "hubness": "hub_penalty.npy: CSLS r(x), mean cosine of a passage to its 10 nearest pseudo-queries "
@@ -205,7 +206,8 @@ class VectorIndex:
         titles = [d.title or passage_source(d)[:80] for d in self.engine.store.documents()]
         titles = [t for t in titles if t.strip()]
         chosen = [titles[i] for i in np.random.default_rng(0).permutation(len(titles))[:size]]
-        return self.engine.embed_queries(chosen) if chosen else np.zeros((1, self.engine.encoder.dim), np.float32)
+        embedding = self.engine.embedding
+        return embedding.embed_queries(chosen) if chosen else np.zeros((1, embedding.encoder.dim), np.float32)
 
     def stats(self) -> dict | None:
         dense = self.live()
@@ -253,3 +255,24 @@ class CurIndexes:
     def stats(self) -> dict | None:
         current = self.dirs.current()
         return {"version": current.name, **IndexDirs.read_params(current)} if current is not None else None
+
+
+def engine_stats(engine, remote: dict | None) -> dict:
+    """What `jiansuo stats` and /api/stats show: documents, index versions and sequence numbers, the dense index
+    and the store's labels. `remote`: the Milvus backend's configuration, None for the local indexes."""
+    backend, dense, bm25 = engine.keyword, engine.dense, engine.indexes["bm25"]
+    summary = engine.store.summary()
+    return {
+        "backend": remote or {"kind": "local"},
+        "documents": engine.store.count(),
+        "store_seq": engine.store.seq,
+        "indexed_seq": backend.indexed_seq if backend else 0,
+        "indexed_documents": backend.num_docs() if backend else 0,
+        "index_version": bm25.version.name if backend and remote is None and bm25.version else None,
+        "dense": ({"encoder": dense.encoder_name, "documents": dense.num_docs(), "passages": dense.num_passages(),
+                   "indexed_seq": dense.indexed_seq} if dense else None),
+        "indexes": {kind: index.stats() for kind, index in engine.indexes.items() if remote is None},
+        "languages": summary["languages"],
+        "categories": dict(list(summary["categories"].items())[:50]),
+        "date_range": summary["date_range"],
+    }

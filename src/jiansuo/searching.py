@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import replace
+from datetime import date
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -233,3 +234,20 @@ def related(engine: Engine, doc_id: str, limit: int = 6) -> list[Hit]:
     hits = fusion.rrf(lists)[:limit] if len(lists) > 1 else keyword[:limit]
     hydrate_hits(engine, hits, set())
     return hits
+
+
+def facets(engine, request: SearchRequest, size: int) -> dict[str, list[tuple[str, int]]]:
+    """Label counts (category, venue, tag, month) over what `request` lists, from the keyword index."""
+    backend = engine.keyword
+    if backend is None:
+        return {}
+    parsed = parse_query(request.query) if request.syntax else plain_query(request.query)
+    known = engine.known_categories() if request.categories else None
+    return backend.facets(parsed, request, known, size)
+
+
+def nearest_days(engine, day: date, request: SearchRequest) -> tuple[date | None, date | None]:
+    """The closest earlier and later dates that have documents (meeting `request`'s label filters)."""
+    backend = engine.keyword
+    known = engine.known_categories() if request.categories else None
+    return backend.nearest_days(day, request, known) if backend is not None else (None, None)

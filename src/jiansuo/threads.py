@@ -8,8 +8,9 @@ with one query vector, fusion), so it loses nothing by running on one thread.
 
 from __future__ import annotations
 
+import functools
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager, nullcontext
 
 _BLAS = None  # threadpoolctl's handle on numpy's OpenBLAS, made on first use; False: threadpoolctl is missing
@@ -50,3 +51,14 @@ def _shared_limit() -> Iterator[None]:
             if _active == 0 and _held is not None:
                 _held.__exit__(None, None, None)
                 _held = None
+
+
+def holding_lock(method: Callable) -> Callable:
+    """Run `method` holding its object's `_lock`: a server searches from several threads at once."""
+
+    @functools.wraps(method)
+    def locked(self, *args, **kwargs):
+        with self._lock:
+            return method(self, *args, **kwargs)
+
+    return locked

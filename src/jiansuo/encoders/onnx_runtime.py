@@ -67,18 +67,24 @@ def exported(folder: Path | None, scheme: str) -> Path:
             _export(folder, target / "model.onnx")
             for name in ("tokenizer.json", "config.json"):
                 shutil.copyfile(folder / name, target / name)
-    fp32 = target / "model.onnx"
+    return quantised(target / "model.onnx", scheme)
+
+
+def quantised(fp32: Path, scheme: str) -> Path:
+    """The graph at `fp32` under a quantisation scheme (a key of QUANTISATIONS), written beside it once."""
+    if scheme not in QUANTISATIONS:
+        raise ValueError(f"unknown quantisation {scheme!r}: one of {', '.join(QUANTISATIONS)}")
     kept = QUANTISATIONS[scheme]
     if kept is None:
         return fp32
-    quantised = target / f"model.{scheme}.onnx"
-    if not quantised.exists():
+    path = fp32.with_name(f"{fp32.stem}.{scheme}.onnx")
+    if not path.exists():
         import onnx
         from onnxruntime.quantization import QuantType, quantize_dynamic
 
         graph = onnx.load(str(fp32), load_external_data=False).graph
         excluded = [n.name for n in graph.node if n.op_type == "MatMul" and kept and re.search(kept, n.name)]
-        partial = quantised.with_suffix(".partial")
+        partial = path.with_suffix(".partial")
         root = logging.getLogger()
         level = root.level
         root.setLevel(logging.ERROR)  # the quantiser's advice to pre-process applies to static quantisation
@@ -87,8 +93,18 @@ def exported(folder: Path | None, scheme: str) -> Path:
                              nodes_to_exclude=excluded)
         finally:
             root.setLevel(level)
-        os.replace(partial, quantised)
-    return quantised
+        os.replace(partial, path)
+    return path
+
+
+def session(graph: Path, threads: int | None = None):
+    """An ONNX Runtime CPU session on `graph`, fully graph-optimised, on `threads` (default: all cores)."""
+    import onnxruntime
+
+    options = onnxruntime.SessionOptions()
+    options.intra_op_num_threads = threads or int(os.environ.get("OMP_NUM_THREADS") or os.cpu_count() or 1)
+    options.graph_optimization_level = onnxruntime.GraphOptimizationLevel.ORT_ENABLE_ALL
+    return onnxruntime.InferenceSession(str(graph), options, providers=["CPUExecutionProvider"])
 
 
 def _export(folder: Path, path: Path) -> None:
@@ -127,7 +143,6 @@ class OnnxEncoder:
     def __init__(self, model_dir: str | None = None, name: str = "e5-onnx", quantize: str = "int8-ffn-fp32",
                  max_tokens: int = 256, batch_size: int = 8, query_prefix: str = "query: ",
                  passage_prefix: str = "passage: ", threads: int | None = None):
-        import onnxruntime
         from tokenizers import Tokenizer
 
         graph = exported(Path(model_dir) if model_dir else None, quantize)
@@ -139,11 +154,7 @@ class OnnxEncoder:
         self.tokenizer.enable_truncation(max_tokens)
         pad = self.tokenizer.token_to_id("<pad>")
         self.tokenizer.enable_padding(pad_id=pad if pad is not None else 0, pad_token="<pad>")
-        options = onnxruntime.SessionOptions()
-        options.intra_op_num_threads = threads or int(os.environ.get("OMP_NUM_THREADS") or os.cpu_count() or 1)
-        options.graph_optimization_level = onnxruntime.GraphOptimizationLevel.ORT_ENABLE_ALL
-        self.session = onnxruntime.InferenceSession(str(graph), options,
-                                                    providers=["CPUExecutionProvider"])
+        self.session = session(graph, threads)
 
     def encode_queries(self, texts: list[str]) -> np.ndarray:
         return self._encode([self.query_prefix + t for t in texts])

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -20,6 +21,45 @@ from jiansuo.model import Hit
 
 HEADS = ("logit", "segment-cosine")
 TOKEN_CACHE_SIZE = 200_000
+
+# The special tokens around and between a pair's texts, and their token types: (pre, mid, post) ids and
+# (pre, a, mid, b, post) types.
+PairTemplate = tuple[tuple[list[int], list[int], list[int]], tuple[list[int], int, list[int], int, list[int]]]
+
+
+def pair_template(ids: list[int], types: list[int] | None, sides: list[int | None]) -> PairTemplate:
+    """The template read off the tokenizer's encoding of a one-token pair ("a", "b"): its ids, token types and
+    which side (0, 1 or None) each position belongs to."""
+    types = types or [0] * len(ids)
+    first_a, first_b = sides.index(0), sides.index(1)
+    last_a = max(i for i, side in enumerate(sides) if side == 0)
+    last_b = max(i for i, side in enumerate(sides) if side == 1)
+    return ((ids[:first_a], ids[last_a + 1 : first_b], ids[last_b + 1 :]),
+            (types[:first_a], types[first_a], types[last_a + 1 : first_b], types[first_b], types[last_b + 1 :]))
+
+
+def pair_arrays(ids_of: Callable[[str], list[int]], template: PairTemplate, a: list[str], b: list[str],
+                max_tokens: int, prefixes: tuple[str, ...], pad: int) -> tuple[dict[str, np.ndarray], np.ndarray]:
+    """Model inputs for the pairs (a[i], b[i]) as the tokenizer's pair encoding with truncation="only_second"
+    would make them (a keeps at most half the room), built from cached token ids; plus each position's segment
+    (0: a, 1: b, -1: special or padding). Both runtimes (torch and ONNX) read the same arrays."""
+    (pre, mid, post), (pre_t, a_t, mid_t, b_t, post_t) = template
+    room = max_tokens - len(pre) - len(mid) - len(post)
+    rows, types, segments = [], [], []
+    for text_a, text_b in zip(a, b, strict=True):
+        ids_a = ids_of(prefixes[0] + text_a)[: max(1, room // 2)]
+        ids_b = ids_of(prefixes[1] + text_b)[: max(0, room - len(ids_a))]
+        rows.append(pre + ids_a + mid + ids_b + post)
+        types.append(pre_t + [a_t] * len(ids_a) + mid_t + [b_t] * len(ids_b) + post_t)
+        segments.append([-1] * len(pre) + [0] * len(ids_a) + [-1] * len(mid) + [1] * len(ids_b) + [-1] * len(post))
+    width = max((len(r) for r in rows), default=0)
+
+    def padded(values: list[list[int]], fill: int) -> np.ndarray:
+        return np.array([v + [fill] * (width - len(v)) for v in values], dtype=np.int64).reshape(len(values), width)
+
+    inputs = {"input_ids": padded(rows, pad), "attention_mask": padded([[1] * len(r) for r in rows], 0),
+              "token_type_ids": padded(types, 0)}
+    return inputs, padded(segments, -1)
 
 
 class CrossEncoder:
@@ -47,7 +87,7 @@ class CrossEncoder:
         self.batch_size = batch_size
         self.calls = 0
         self._token_cache: dict[str, list[int]] = {}
-        self._template = None
+        self._template: PairTemplate | None = None
 
     def quantize(self) -> CrossEncoder:
         """int8 dynamic quantisation of the linear layers (inference only; about 2-3x faster on CPU)."""
@@ -72,43 +112,20 @@ class CrossEncoder:
         return ids
 
     def encode(self, a: list[str], b: list[str]) -> tuple[dict, object]:
-        """Model inputs for the pairs, as the tokenizer's pair encoding with truncation="only_second" would make
-        them, built from cached token ids; plus each position's segment (0: a, 1: b, -1: special/padding)."""
+        """Model inputs for the pairs as torch tensors, plus each position's segment (see pair_arrays)."""
         import torch
 
-        template = self._pair_template()
-        (pre, mid, post), (pre_t, a_t, mid_t, b_t, post_t) = template
-        room = self.max_tokens - len(pre) - len(mid) - len(post)
-        rows, types, segments = [], [], []
-        for text_a, text_b in zip(a, b, strict=True):
-            ids_a = self._ids(self.prefixes[0] + text_a)[: max(1, room // 2)]
-            ids_b = self._ids(self.prefixes[1] + text_b)[: max(0, room - len(ids_a))]
-            rows.append(pre + ids_a + mid + ids_b + post)
-            types.append(pre_t + [a_t] * len(ids_a) + mid_t + [b_t] * len(ids_b) + post_t)
-            segments.append([-1] * len(pre) + [0] * len(ids_a) + [-1] * len(mid) + [1] * len(ids_b) + [-1] * len(post))
-        width = max(len(r) for r in rows)
-        pad = self.tokenizer.pad_token_id or 0
+        arrays, segments = pair_arrays(self._ids, self._pair_template(), a, b, self.max_tokens, self.prefixes,
+                                       self.tokenizer.pad_token_id or 0)
+        inputs = {name: torch.from_numpy(values) for name, values in arrays.items()
+                  if name != "token_type_ids" or "token_type_ids" in self.tokenizer.model_input_names}
+        return inputs, torch.from_numpy(segments)
 
-        def padded(values: list[list[int]], fill: int):
-            return torch.tensor([v + [fill] * (width - len(v)) for v in values])
-
-        inputs = {"input_ids": padded(rows, pad), "attention_mask": padded([[1] * len(r) for r in rows], 0)}
-        if "token_type_ids" in self.tokenizer.model_input_names:
-            inputs["token_type_ids"] = padded(types, 0)
-        return inputs, padded(segments, -1)
-
-    def _pair_template(self):
-        """The special tokens (and token types) the tokenizer puts around and between a pair's two texts."""
+    def _pair_template(self) -> PairTemplate:
         if self._template is None:
             encoding = self.tokenizer("a", "b")
-            ids, sides = encoding["input_ids"], encoding.sequence_ids()
-            types = encoding.get("token_type_ids") or [0] * len(ids)
-            first_a, first_b = sides.index(0), sides.index(1)
-            last_a = max(i for i, side in enumerate(sides) if side == 0)
-            last_b = max(i for i, side in enumerate(sides) if side == 1)
-            self._template = ((ids[:first_a], ids[last_a + 1 : first_b], ids[last_b + 1 :]),
-                              (types[:first_a], types[first_a], types[last_a + 1 : first_b], types[first_b],
-                               types[last_b + 1 :]))
+            self._template = pair_template(encoding["input_ids"], encoding.get("token_type_ids"),
+                                           encoding.sequence_ids())
         return self._template
 
     def forward(self, a: list[str], b: list[str]):
