@@ -49,15 +49,18 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-def serve(store: Path, *options: str):
-    """`jiansuo serve` on a free loopback port, answered once; (process, base URL). Terminate it when done."""
+def serve(store: Path, *options: str, environment: dict[str, str] | None = None):
+    """`jiansuo serve` on a free loopback port, answered once; (process, base URL). Terminate it when done.
+    `environment`: extra variables (settings such as JIANSUO_SERVER_SEARCH_PROCESSES)."""
+    import os
     import subprocess
 
     import httpx
 
     port = free_port()
     process = subprocess.Popen([sys.executable, "-m", "jiansuo.cli", "serve", "--store", str(store), "--port",
-                                str(port), *options], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                                str(port), *options], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                               env={**os.environ, **(environment or {})})
     base = f"http://127.0.0.1:{port}"
     for _ in range(600):
         try:

@@ -2,8 +2,10 @@
 
 Store: the demo corpora in data/demo (12,582 documents, `scripts/demo_corpora.py`) or, without them, the
 LibreOffice help zh + en and kexue from ../shared/data; plus one 170 kB post whose page takes about a second.
-1. One worker (the hard case: both requests in one process): fast searches (/api/search) p50 idle, and while
-   another client keeps requesting the slow page; their ratio.
+1. One worker (the hard case: both requests reach one process): fast searches (/api/search) p50 idle, and while
+   another client keeps requesting the slow page; their ratio. Once with the work in the worker's threads
+   (server.search_processes = 0, the arrangement before web/job_pool.py) and once in its pool of processes
+   (the default, 2).
 2. `--workers 2`, 50 keep-alive clients for --seconds (60): requests and connections per worker (from
    /api/stats' pid), errors, p50 / p99.
 
@@ -67,34 +69,38 @@ def main() -> None:
     queries = list(read_queries(DATA / "scifact").values())[:100] + \
         list(read_queries(DATA / "lo-help" / "zh").values())[:100]
     rows = []
-    server, base = serve(store)
-    try:
-        with httpx.Client(base_url=base, timeout=60) as client:
-            started = time.perf_counter()
-            client.get(f"/doc/{SLOW}").raise_for_status()
-            slow_seconds = time.perf_counter() - started
-        fast_p50(base, queries, 20)  # warm-up
-        idle = fast_p50(base, queries)
-        stop = threading.Event()
+    for processes in ("0", "2"):
+        arrangement = "threads" if processes == "0" else f"a pool of {processes} processes"
+        server, base = serve(store, environment={"JIANSUO_SERVER_SEARCH_PROCESSES": processes})
+        try:
+            with httpx.Client(base_url=base, timeout=60) as client:
+                client.get(f"/doc/{SLOW}").raise_for_status()  # the first reading warms caches
+                started = time.perf_counter()
+                client.get(f"/doc/{SLOW}").raise_for_status()
+                slow_seconds = time.perf_counter() - started
+            fast_p50(base, queries, 20)  # warm-up
+            idle = fast_p50(base, queries)
+            stop = threading.Event()
 
-        def slow_loop() -> None:
-            with httpx.Client(base_url=base, timeout=60) as slow_client:
-                while not stop.is_set():
-                    slow_client.get(f"/doc/{SLOW}")
+            def slow_loop(base: str = base, stop: threading.Event = stop) -> None:
+                with httpx.Client(base_url=base, timeout=60) as slow_client:
+                    while not stop.is_set():
+                        slow_client.get(f"/doc/{SLOW}")
 
-        slow_thread = threading.Thread(target=slow_loop)
-        slow_thread.start()
-        time.sleep(0.5)
-        busy = fast_p50(base, queries)
-        stop.set()
-        slow_thread.join()
-        rows += [["one worker: slow page alone, s", f"{slow_seconds:.2f}"],
-                 ["one worker: fast search p50, idle, ms", f"{idle:.1f}"],
-                 ["one worker: fast search p50 while the slow page is requested, ms",
-                  f"{busy:.1f} ({busy / idle:.2f}x idle)"]]
-    finally:
-        server.terminate()
-        server.wait()
+            slow_thread = threading.Thread(target=slow_loop)
+            slow_thread.start()
+            time.sleep(0.5)
+            busy = fast_p50(base, queries)
+            stop.set()
+            slow_thread.join()
+            rows += [[f"one worker, {arrangement}: slow page alone, s", f"{slow_seconds:.2f}"],
+                     [f"one worker, {arrangement}: fast search p50, idle, ms", f"{idle:.1f}"],
+                     [f"one worker, {arrangement}: fast search p50 while the slow page is requested, ms",
+                      f"{busy:.1f} ({busy / idle:.2f}x idle)"]]
+            print(rows[-3:], flush=True)
+        finally:
+            server.terminate()
+            server.wait()
     server, base = serve(store, "--workers", "2")
     try:
 

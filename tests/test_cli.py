@@ -1,6 +1,7 @@
 """Every command through the real entry point."""
 
 import json
+import os
 import subprocess
 import sys
 
@@ -117,14 +118,21 @@ def test_serve_answers_over_http_with_two_workers(tmp_path, fixtures):
         assert response.status_code == 200 and "利用CUR分解" in response.text
         with httpx.Client(base_url=f"http://127.0.0.1:{port}") as client:  # keep-alive, both workers answer
             assert all(client.get("/api/search", params={"q": "CoSENT"}).status_code == 200 for _ in range(10))
-        workers = set()
+        workers, searched_by = set(), set()
         for _ in range(16):  # each worker listens on its own socket: the kernel spreads new connections
             with httpx.Client(base_url=f"http://127.0.0.1:{port}") as client:
-                workers.add(client.get("/api/stats").json()["worker"])
+                stats = client.get("/api/stats").json()
+                workers.add(stats["worker"])
+                searched_by.add(stats["searched_by"])
         assert len(workers) == 2  # all 16 on one worker would happen once in 2**15 runs
+        assert not searched_by & workers  # the work ran in the workers' pool processes (web/job_pool.py)
     finally:
         server.terminate()
-        server.wait(timeout=10)
+        server.wait(timeout=20)
+    deadline = time.time() + 10
+    while any(os.path.exists(f"/proc/{pid}") for pid in searched_by) and time.time() < deadline:
+        time.sleep(0.1)
+    assert not any(os.path.exists(f"/proc/{pid}") for pid in searched_by), "pool processes outlived the server"
 
 
 @pytest.mark.parametrize("command", [["search", "x"], ["stats"], ["hubness"]])

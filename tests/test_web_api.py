@@ -192,3 +192,13 @@ def test_replayed_clicks_count_once_per_reader_and_day(tmp_path):
     assert [h.doc_id for h in engine.search("", sort="popularity").hits] == ["c", "a", "b"]
     assert [h.doc_id for h in engine.search("", sort="popularity", offset=1, limit=1).hits] == ["a"]
     assert [h.doc_id for h in engine.search("alpha OR gamma", sort="popularity").hits] == ["c", "a"]
+
+
+def test_a_bad_parameter_raised_in_a_pool_process_keeps_both_languages():
+    import pickle
+
+    from jiansuo.web.params import BadParameter
+
+    error = pickle.loads(pickle.dumps(BadParameter("rerank up to 200", "rerank 最多 200")))
+    assert isinstance(error, BadParameter)
+    assert error.message("zh") == "rerank 最多 200" and str(error) == "rerank up to 200"

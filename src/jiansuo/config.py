@@ -45,6 +45,7 @@ SETTINGS: dict[str, tuple[Any, str]] = {
     "server.port": (8000, "port to listen on"),
     "server.workers": (1, "worker processes"),
     "server.search_threads": (8, "searches at once per worker"),
+    "server.search_processes": (2, "processes per worker that run searches and pages (0: the worker's threads)"),
     "server.request_seconds": (10.0, "a request taking longer is answered 503"),
     "server.max_rerank": (200, "the largest rerank=K a request may ask for"),
     "server.max_budget": (2000, "the most cross-encoder calls a ce-knn request may ask for"),

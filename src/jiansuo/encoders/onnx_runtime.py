@@ -28,10 +28,11 @@ EXPORT_VERSION = 3  # 2: eager attention (the sdpa graph ran 1.4-1.8x slower on 
 GRAPH_VERSION = 1  # e5_graph.py
 
 
-def model_digest(source: Path) -> str:
-    """A hash of the model's weights and configuration (size and the first and last MiB of each file)."""
+def model_digest(source: Path, skip: tuple[str, ...] = ()) -> str:
+    """A hash of the model's weights and configuration (size and the first and last MiB of each file but those
+    named in `skip`)."""
     digest = hashlib.sha256()
-    paths = [source] if source.is_file() else sorted(p for p in source.iterdir() if p.is_file())
+    paths = [source] if source.is_file() else sorted(p for p in source.iterdir() if p.is_file() and p.name not in skip)
     for path in paths:
         size = path.stat().st_size
         digest.update(f"{path.name}:{size}".encode())

@@ -33,7 +33,9 @@ def model_meta(folder: Path) -> dict:
 def exported_cross_encoder(folder: Path, scheme: str) -> Path:
     """The ONNX graph of the cross-encoder in `folder` under quantisation `scheme`, exported on first use; the
     cache folder also holds its tokenizer.json."""
-    target = CACHE / f"ce-{model_digest(folder)}-v{EXPORT_VERSION}"
+    # its serving form and blend weight may be rewritten after training: only the head changes the graph
+    head = model_meta(folder).get("head", "logit")
+    target = CACHE / f"ce-{model_digest(folder, skip=('jiansuo.json',))}-{head}-v{EXPORT_VERSION}"
     if not (target / "model.onnx").exists():
         _export(folder, target / "model.onnx")
         shutil.copyfile(folder / "tokenizer.json", target / "tokenizer.json")

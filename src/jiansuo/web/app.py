@@ -11,6 +11,7 @@ from __future__ import annotations
 import calendar
 import math
 import os
+from collections.abc import Callable
 from dataclasses import replace
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -33,6 +34,7 @@ from jiansuo.store.api_keys import ApiKeys
 from jiansuo.web import render
 from jiansuo.web.feed import atom_feed
 from jiansuo.web.i18n import TEXT, choose_language
+from jiansuo.web.job_pool import JobPool
 from jiansuo.web.params import BadParameter, parse_search, search_url
 from jiansuo.web.readers import COOKIE, COOKIE_MAX_AGE, Readers
 from jiansuo.web.wordcloud import word_cloud
@@ -57,10 +59,12 @@ class OverBudget(Exception):
 
 
 def create_app(engine: Engine, base_url: str = "", search_threads: int | None = None,
-               request_budget_s: float | None = None, settings: Config | None = None) -> FastAPI:
+               request_budget_s: float | None = None, settings: Config | None = None,
+               pool: JobPool | None = None) -> FastAPI:
     """The site for `engine`. `base_url` is where readers reach it: feed links use it, never the Host header.
     `settings`: the site's configuration (config.py; default: the store's jiansuo.toml, or the defaults); the
-    explicit arguments override it."""
+    explicit arguments override it. `pool`: processes that run the jobs (searches, pages) instead of this
+    process's threads (web/job_pool.py); the rest (writes, stars) stays in threads here."""
     settings = settings or load_config(engine.path)
     base_url = (base_url or settings["site.base_url"] or "http://localhost:8000").rstrip("/")
     search_threads = search_threads or settings["server.search_threads"]
@@ -70,10 +74,19 @@ def create_app(engine: Engine, base_url: str = "", search_threads: int | None = 
     gate = KeyGate(ApiKeys(engine.path / "store.sqlite"), settings["api.keyed_reads"])
     readers = Readers(engine.store.secret("readers"))
 
+    jobs: dict[str, Callable] = {"nearest_days": engine.nearest_days}
+
+    def job(function: Callable) -> Callable:
+        """Mark `function` as a job: with a pool, it runs there (by name, over the pool process's engine)."""
+        jobs[function.__name__] = function
+        return function
+
     async def off_loop(function, *args):
-        """`function(*args)` in the search pool, within the request budget (OverBudget past it)."""
+        """`function(*args)` in the pool or the thread pool, within the request budget (OverBudget past it)."""
         try:
             with anyio.fail_after(request_budget_s):
+                if pool is not None and function.__name__ in jobs:
+                    return await pool.run(function.__name__, args)
                 return await anyio.to_thread.run_sync(function, *args, abandon_on_cancel=True, limiter=limiter)
         except TimeoutError:
             raise OverBudget(f"the request took longer than {request_budget_s:g} s") from None
@@ -81,12 +94,14 @@ def create_app(engine: Engine, base_url: str = "", search_threads: int | None = 
     app = FastAPI(title="jiansuo", version="0.1.0", summary="Search research writing (中文/English/LaTeX)",
                   docs_url=None, redoc_url=None)
     app.state.engine = engine
+    app.state.jobs = jobs
     templates = Jinja2Templates(directory=HERE / "templates")
     templates.env.globals.update(highlighted=render.highlighted, text_with_math=render.text_with_math,
                                  safe_url=render.safe_url, search_url=search_url, quote=quote, month_end=_month_end,
                                  keyword_query=_keyword_query, word_cloud=word_cloud)
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
 
+    @job
     def searched(search) -> SearchPage:
         if search.rerank > max_rerank or (search.mode == "ce-knn" and search.budget > max_budget):
             raise BadParameter(f"this server allows rerank up to {max_rerank} and budget up to {max_budget}",
@@ -164,6 +179,7 @@ def create_app(engine: Engine, base_url: str = "", search_threads: int | None = 
         return results_page(request, search, page, facets, day=search.date_from, previous_day=previous,
                             next_day=following)
 
+    @job
     def listed(search: SearchRequest, reader: str) -> tuple[SearchPage, dict]:
         if search.sort == "preference":
             search.prefer = tuple(doc_id for doc_id, _ in engine.store.stars_of(reader)[:200])
@@ -193,6 +209,7 @@ def create_app(engine: Engine, base_url: str = "", search_threads: int | None = 
             cloud=_cloud([keywords]),
             back=_local_path(request.query_params.get("back", ""))))
 
+    @job
     def rendered_document(doc_id: str, reader: str):
         document = engine.get(doc_id)
         if document is None:
@@ -250,6 +267,7 @@ def create_app(engine: Engine, base_url: str = "", search_threads: int | None = 
         return Response(atom_feed(page, "jiansuo: starred", f"{base_url}/stars/{key}.atom", base_url),
                         media_type="application/atom+xml")
 
+    @job
     def starred_hits(reader: str) -> list[Hit]:
         stars = engine.store.stars_of(reader)
         documents = engine.store.get_many([doc_id for doc_id, _ in stars])
@@ -269,6 +287,7 @@ def create_app(engine: Engine, base_url: str = "", search_threads: int | None = 
             return RedirectResponse(f"/doc/{quote(id)}?back={quote(way_back)}", status_code=303)
         return RedirectResponse("/", status_code=303)
 
+    @job
     def searched_json(search: SearchRequest) -> dict:
         page = searched(search)
         data = _page_json(page)
@@ -313,6 +332,7 @@ def create_app(engine: Engine, base_url: str = "", search_threads: int | None = 
             return JSONResponse({"error": f"no document with id {doc_id!r}"}, status_code=404)
         return found
 
+    @job
     def stored_document(doc_id: str) -> dict | None:
         document = engine.get(doc_id)
         if document is None:
@@ -322,7 +342,11 @@ def create_app(engine: Engine, base_url: str = "", search_threads: int | None = 
 
     @app.get("/api/stats", summary="What the store and its index hold")
     async def api_stats():
-        return {**await off_loop(engine.stats), "worker": os.getpid()}
+        return {**await off_loop(stats), "worker": os.getpid()}
+
+    @job
+    def stats() -> dict:
+        return {**engine.stats(), "searched_by": os.getpid()}
 
     @app.get("/feed.atom", summary="Atom feed of any search (same parameters as /api/search)",
              response_class=Response)

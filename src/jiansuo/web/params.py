@@ -23,6 +23,9 @@ class BadParameter(ValueError):
         super().__init__(message)
         self.chinese = chinese or message
 
+    def __reduce__(self):  # raised in a pool process, it reaches the worker with both messages
+        return BadParameter, (str(self), self.chinese)
+
     def message(self, lang: str) -> str:
         return self.chinese if lang == "zh" else str(self)
 

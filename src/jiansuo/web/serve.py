@@ -22,6 +22,7 @@ import uvicorn
 
 from jiansuo.config import Config, load_config
 from jiansuo.engine import Engine
+from jiansuo.web.job_pool import JobPool
 from jiansuo.web.protocol import GuardedH11Protocol
 
 SWITCH_INTERVAL_S = 0.0005
@@ -59,12 +60,27 @@ def _run_worker(store: str, sock: socket.socket | tuple[str, int], reranker: str
     # keeps short requests short beside a long one (bench/http_load.py).
     sys.setswitchinterval(SWITCH_INTERVAL_S)
     settings = settings or load_config(store)
-    engine = Engine(store, reranker=reranker or settings["search.reranker"] or None)
-    engine.warm_up()
-    app = create_app(engine, base_url, settings=settings)
+    reranker = reranker or settings["search.reranker"] or None
+    processes = settings["server.search_processes"]
+    pool = JobPool(processes, store, reranker, base_url, settings, _core_share(workers * processes)) \
+        if processes > 0 else None
+    engine = Engine(store, reranker=reranker)
+    if pool is None:
+        engine.warm_up()
+    app = create_app(engine, base_url, settings=settings, pool=pool)
     limits = {**SERVER_LIMITS, "h11_max_incomplete_event_size": settings["server.max_header_bytes"]}
     server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="off", **limits))
-    server.run(sockets=[sock])
+    # uvicorn re-raises the SIGTERM it shut down on; as SystemExit the pool below is still closed
+    signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(0))
+    try:
+        server.run(sockets=[sock])
+    finally:
+        if pool is not None:
+            pool.close()
+
+
+def _core_share(processes: int) -> int:
+    return max(1, (os.cpu_count() or 1) // max(1, processes))
 
 
 def _share_cores(workers: int) -> None:
@@ -73,7 +89,7 @@ def _share_cores(workers: int) -> None:
     N workers x all-core OpenMP pools oversubscribe the CPU and spin against each other: measured 1 s p50
     for a hybrid page with 2 workers x 2 threads on 2 cores.
     """
-    threads = max(1, (os.cpu_count() or 1) // max(1, workers))
+    threads = _core_share(workers)
     os.environ["OMP_NUM_THREADS"] = str(threads)
     try:
         import torch
@@ -109,7 +125,7 @@ def serve(store: Path | str, host: str | None = None, port: int | None = None, w
         address = listening_socket(host, port)
     context = multiprocessing.get_context("fork")
     processes = [context.Process(target=_run_worker, args=(str(store), address, str(reranker) if reranker else None,
-                                                           workers, base_url, settings), daemon=True)
+                                                           workers, base_url, settings))
                  for _ in range(workers)]
     for process in processes:
         process.start()
