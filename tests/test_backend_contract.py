@@ -203,6 +203,22 @@ def test_both_backends_return_the_same_results(tmp_path, milvus_db):
         assert local.search(query, mode="bm25").total == remote.search(query, mode="bm25").total
 
 
+def test_a_document_scores_all_its_fields_beyond_one_fields_top_list(tmp_path, milvus_db):
+    """150 documents match "alpha" more strongly in the body than the two with it in their titles, so those two
+    lie outside the body's top 100; their body matches must still count, as in tantivy: "z-both" (title and body)
+    ranks above "a-title" (title only; first on a tie)."""
+    documents = [Document(id=f"body-{i:03d}", title=f"filler {i}", body="alpha " * 5 + f"text {i}")
+                 for i in range(150)]
+    documents += [Document(id="a-title", title="alpha", body="gamma " * 60),
+                  Document(id="z-both", title="alpha", body="alpha " + "gamma " * 59)]
+    for backend in BACKENDS:
+        engine = make_engine(backend, tmp_path / backend, milvus_db)
+        engine.add(documents)
+        engine.refresh()
+        ranked = ids(engine, "alpha", mode="bm25", limit=2)
+        assert ranked == ["z-both", "a-title"], (backend, ranked)
+
+
 @pytest.mark.slow
 def test_both_backends_agree_on_real_research_posts(tmp_path, milvus_db):
     """312 real posts (Chinese, LaTeX), 60 queries cut from their titles: BM25 top-10 overlap 9 of 10 on average,

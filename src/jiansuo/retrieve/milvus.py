@@ -326,22 +326,32 @@ class MilvusIndex:
             page = rows[request.offset : want]
             hits = [Hit(r["id"], 0.0, {"bm25": 0.0}) for r in page]
             return self._exact_title_first(hits, query, constraints, request), total
-        scores: dict[str, float] = {}
         depth = min(PAGE, max(100, 2 * want))
-        for field, terms in scoring.items():
-            if not terms:
-                continue
-            # a field's BM25 search only returns documents holding its terms: the filter needs only the constraints
-            found = self.client.search(self.name, data=[_text(terms)], anns_field=f"{field}_bm25", limit=depth,
-                                       filter=_all(constraints), output_fields=["id"])
+        fields = [field for field, terms in scoring.items() if terms]
+        # a field's BM25 search only returns documents holding its terms: the filter needs only the constraints
+        found = {field: self._field_scores(field, scoring[field], constraints, depth) for field in fields}
+        # each field's top `depth` misses the field scores of documents another field ranked: fetched, so that
+        # every candidate gets its whole boosted sum, as in tantivy's multi-field query
+        candidates = sorted(set().union(*(set(s) for s in found.values())))
+        scores = dict.fromkeys(candidates, 0.0)
+        for field in fields:
+            missing = [d for d in candidates if d not in found[field]]
+            if missing and len(found[field]) >= depth:
+                found[field].update(self._field_scores(field, scoring[field], constraints + [
+                    f"id in [{', '.join(_literal(d) for d in missing)}]"], len(missing)))
             boost = self.boosts.get(field, 1.0)
-            for row in found[0]:
-                # Milvus Lite returns BM25 negated
-                scores[row["id"]] = scores.get(row["id"], 0.0) + boost * abs(float(row["distance"]))
+            for doc_id, score in found[field].items():
+                scores[doc_id] += boost * score
         for doc_id in self._exact_titles(query, constraints):
             scores[doc_id] = scores.get(doc_id, 0.0) + EXACT_TITLE_SCORE
         ranked = sorted(scores.items(), key=lambda item: (-item[1], item[0]))[request.offset : want]
         return [Hit(doc_id, score, {"bm25": score}) for doc_id, score in ranked], max(total, len(scores))
+
+    def _field_scores(self, field: str, terms: list[str], constraints: list[str], limit: int) -> dict[str, float]:
+        """BM25 of `field` for the documents meeting `constraints` that hold some of `terms`, the best `limit`."""
+        found = self.client.search(self.name, data=[_text(terms)], anns_field=f"{field}_bm25", limit=limit,
+                                   filter=_all(constraints), output_fields=["id"])
+        return {row["id"]: abs(float(row["distance"])) for row in found[0]}  # Milvus Lite returns BM25 negated
 
     def satisfying(self, query: ParsedQuery, request: SearchRequest, doc_ids: list[str] | None,
                    known_categories: set[str] | None = None, whole_query: bool = False) -> set[str]:
