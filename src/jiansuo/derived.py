@@ -257,9 +257,44 @@ class CurIndexes:
         return {"version": current.name, **IndexDirs.read_params(current)} if current is not None else None
 
 
-def engine_stats(engine, remote: dict | None) -> dict:
+class LocalBackends:
+    """The embedded indexes (the registry's kinds, beside the store) behind the interface Milvus's have
+    (retrieve/milvus.py MilvusBackends): what the engine searches, refreshes and rebuilds."""
+
+    kind = "local"
+    config = {"kind": "local"}
+
+    def __init__(self, indexes: dict[str, DerivedIndex]):
+        self.indexes = indexes
+
+    def keyword(self) -> KeywordBackend | None:
+        return self.indexes["bm25"].live()
+
+    def dense(self) -> DenseIndex | None:
+        return self.indexes["dense"].live()
+
+    def refresh(self, encoder: str | None, progress: Progress | None = None,
+                dense_progress: Progress | None = None) -> int:
+        """Every kind brought up to the store (the keyword index first); returns the keyword index's changes."""
+        for index in self.indexes.values():
+            index.dirs.sweep()  # an unfinished build left by a killed process
+        changed = self.indexes["bm25"].refresh(progress)
+        for kind, index in self.indexes.items():
+            if kind != "bm25" and index.refreshed_with_store:
+                index.refresh(dense_progress or progress)
+        return changed
+
+    def refresh_dense(self, encoder: str | None, progress: Progress | None = None) -> int:
+        return self.indexes["dense"].refresh(progress)
+
+    def rebuild(self, encoder: str | None, progress: Progress | None = None) -> int:
+        return self.indexes["bm25"].rebuild(progress)
+
+
+def engine_stats(engine) -> dict:
     """What `jiansuo stats` and /api/stats show: documents, index versions and sequence numbers, the dense index
-    and the store's labels. `remote`: the Milvus backend's configuration, None for the local indexes."""
+    and the store's labels."""
+    remote = engine.backends.config if engine.backends.kind != "local" else None
     backend, dense, bm25 = engine.keyword, engine.dense, engine.indexes["bm25"]
     summary = engine.store.summary()
     return {

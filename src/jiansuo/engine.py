@@ -8,7 +8,6 @@
 
 from __future__ import annotations
 
-import logging
 import threading
 from collections.abc import Callable, Iterable
 from datetime import date
@@ -18,13 +17,13 @@ import numpy as np
 
 from jiansuo import derived, searching
 from jiansuo.analysis.keywords import Keyword
-from jiansuo.derived import REGISTRY, DerivedIndex, analyzer_version
+from jiansuo.derived import REGISTRY, DerivedIndex, LocalBackends, analyzer_version
 from jiansuo.embedding import Embedding
 from jiansuo.model import Document, Hit, SearchPage, SearchRequest
 from jiansuo.retrieve.backend import KeywordBackend, VectorBackend
 from jiansuo.retrieve.bm25 import DEFAULT_BOOSTS
 from jiansuo.retrieve.dense import DenseIndex
-from jiansuo.retrieve.milvus import remote_indexes
+from jiansuo.retrieve.milvus import MilvusBackends, remote_indexes
 from jiansuo.store import DocumentStore
 from jiansuo.store.keyword_cache import KeywordLists
 from jiansuo.threads import holding_lock, one_blas_thread
@@ -32,7 +31,6 @@ from jiansuo.threads import holding_lock, one_blas_thread
 Progress = Callable[[int], None]
 KEPT_KEYWORDS = 30  # computed and kept per document (pages show 5 or 10, related documents compare 30); at most
 PREFERENCE_METHOD = "classifier"  # best on every dev row of bench/preference.py (CISI, MEDLINE; k = 3, 10)
-log = logging.getLogger("jiansuo.engine")
 
 
 class StoreMissing(FileNotFoundError):
@@ -60,8 +58,10 @@ class Engine:
         # encoder None: keep whatever dense index the store already has
         self.embedding = Embedding(encoder, Path(embedding_cache or self.path / "cache" / "embeddings.sqlite"),
                                    centering, lambda: self.dense, self._lock)
-        self._remote = remote_indexes(self.store, self.path, backend, milvus_uri, analyzer_version(),
-                                      self.embedding.embed_passages, self.embedding.centering_name)
+        self.indexes: dict[str, DerivedIndex] = {kind: make(self) for kind, make in REGISTRY.items()}
+        self.backends: LocalBackends | MilvusBackends = remote_indexes(
+            self.store, self.path, backend, milvus_uri, analyzer_version(), self.embedding.embed_passages,
+            self.embedding.centering_name, lambda: self.encoder.dim) or LocalBackends(self.indexes)
         self.boosts = {**DEFAULT_BOOSTS, **(boosts or {})}
         self.fusion_method = fusion_method
         self.hubness = hubness
@@ -70,12 +70,11 @@ class Engine:
         self.meaning_cutoff = meaning_cutoff  # None: the encoder's calibrated cut-off (MEANING_CUTOFFS)
         self.reranker_path = reranker
         self._reranker = None
-        self.indexes: dict[str, DerivedIndex] = {kind: make(self) for kind, make in REGISTRY.items()}
         self._keyword_lists = KeywordLists(self.path / "cache" / "keywords.sqlite", kept=KEPT_KEYWORDS)
 
     @property
     def backend_kind(self) -> str:
-        return "milvus" if self._remote is not None else "local"
+        return self.backends.kind
 
     def close(self) -> None:
         self.store.close()
@@ -102,28 +101,20 @@ class Engine:
 
         `progress` counts documents into the keyword index, `dense_progress` documents encoded (default: the
         same callback)."""
-        if self._remote is not None:
-            return self._remote.refresh(self.embedding.encoder_name, lambda: self.encoder.dim, progress)
-        for index in self.indexes.values():
-            index.dirs.sweep()  # an unfinished build left by a killed process
-        changed = self.indexes["bm25"].refresh(progress)
-        for kind, index in self.indexes.items():
-            if kind != "bm25" and index.refreshed_with_store:
-                index.refresh(dense_progress or progress)
-        return changed
+        return self.backends.refresh(self.embedding.encoder_name, progress, dense_progress)
 
     # -- dense ---------------------------------------------------------------------------------
     @property
     @holding_lock
     def dense(self) -> VectorBackend | None:
         """The vector backend searches go through (local or Milvus), or None without a dense index."""
-        return self._remote.dense() if self._remote is not None else self.local_dense
+        return self.backends.dense()
 
     @property
     @holding_lock
     def local_dense(self) -> DenseIndex | None:
         """The embedded dense index itself (what the CUR index and the hubness report read)."""
-        return self.indexes["dense"].live() if self._remote is None else None
+        return self.indexes["dense"].live() if self.backends.kind == "local" else None
 
     @property
     def encoder(self):
@@ -135,19 +126,14 @@ class Engine:
 
     def refresh_dense(self, progress: Progress | None = None) -> int:
         """Bring the dense index up to the store; builds it when an encoder is asked for and none exists."""
-        if self._remote is not None:
-            return self.refresh(dense_progress=progress)
-        return self.indexes["dense"].refresh(progress)
+        return self.backends.refresh_dense(self.embedding.encoder_name, progress)
 
     def rebuild_dense(self, progress: Progress | None = None) -> int:
         return self.indexes["dense"].rebuild(progress)
 
     def rebuild(self, progress: Progress | None = None) -> int:
         """Build a complete new index beside the live one, then swap it in atomically."""
-        if self._remote is not None:
-            return self._remote.rebuild(self.embedding.encoder_name or self._remote.config.get("encoder"),
-                                        lambda: self.encoder.dim, progress)
-        return self.indexes["bm25"].rebuild(progress)
+        return self.backends.rebuild(self.embedding.encoder_name, progress)
 
     def pending_changes(self) -> int:
         backend = self.keyword
@@ -158,15 +144,10 @@ class Engine:
     @property
     @holding_lock
     def keyword(self) -> KeywordBackend | None:
-        if self._remote is not None:
-            found = self._remote.keyword()
-            if found is not None and not self._remote.current(None):
-                log.warning("the Milvus index was built by another analyzer version; rebuilding")
-                self.rebuild()
-            if found is not None:
-                found.boosts = self.boosts
-            return found
-        return self.indexes["bm25"].live()
+        found = self.backends.keyword()
+        if found is not None:
+            found.boosts = self.boosts
+        return found
 
     def search(self, request: SearchRequest | str = "", hydrate: bool = True, **options) -> SearchPage:
         """Run a search. `options` are SearchRequest fields (sort, limit, offset, date_from, …)."""
@@ -239,4 +220,4 @@ class Engine:
 
     def stats(self) -> dict:
         """Documents, index versions and sequence numbers, the dense index and the store's labels."""
-        return derived.engine_stats(self, self._remote.config if self._remote is not None else None)
+        return derived.engine_stats(self)

@@ -48,7 +48,7 @@ def search(engine: Engine, request: SearchRequest | str, hydrate: bool, **option
     known = engine.known_categories() if request.categories else None
     dense = engine.dense  # one read of the CURRENT pointer per search
     mode = request.mode or ("hybrid" if dense is not None else "bm25")
-    if mode == "ce-knn" and engine._remote is not None:
+    if mode == "ce-knn" and engine.backend_kind != "local":
         raise ModeUnavailable("mode=ce-knn reads the embedded dense index; it is not offered on Milvus")
     if mode in ("dense", "hybrid") and dense is None:
         raise ModeUnavailable(f"mode={mode} needs a dense index, and this store has none "

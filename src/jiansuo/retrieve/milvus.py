@@ -24,6 +24,7 @@ has no sorted query or aggregation): fine for tests and modest stores, a known c
 from __future__ import annotations
 
 import json
+import logging
 import re
 import threading
 import time
@@ -42,6 +43,8 @@ from jiansuo.retrieve.bm25 import DEFAULT_BOOSTS, EXACT_TITLE_SCORE, TEXT_FIELDS
 from jiansuo.retrieve.dense import batches as _batches
 from jiansuo.retrieve.query import MUST, MUST_NOT, Clause, ParsedQuery, category_expression
 from jiansuo.store.documents import Change, DocumentStore
+
+log = logging.getLogger("jiansuo.milvus")
 
 SCORED_FIELDS = (*TEXT_FIELDS, "cjk")
 MAX_TEXT = 1_048_576  # bytes per VARCHAR field (Milvus's limit); longer analysed text is cut
@@ -608,9 +611,11 @@ class MilvusBackends:
     version, encoder), so `search` and `serve` follow what `index --backend milvus` chose, and a web node needs the
     store file and the Milvus URI only, no index folder."""
 
+    kind = "milvus"
+
     def __init__(self, store: DocumentStore, config: dict, analyzer: str, embed: Callable[[list[str]], np.ndarray],
-                 centering: Callable[[str], str | None]):
-        self.store, self.config, self.analyzer, self.embed = store, config, analyzer, embed
+                 centering: Callable[[str], str | None], dim: Callable[[], int]):
+        self.store, self.config, self.analyzer, self.embed, self.dim = store, config, analyzer, embed, dim
         self.centering_of = centering  # encoder name -> the centering its new vectors get
         self.index = MilvusIndex(config["uri"], config["name"], store)
         self._vectors: MilvusVectors | None = None
@@ -622,6 +627,9 @@ class MilvusBackends:
     def keyword(self) -> MilvusIndex | None:
         if not self.index.exists():
             return None
+        if not self.current(None):
+            log.warning("the Milvus index was built by another analyzer version; rebuilding")
+            self.rebuild(None)
         if not self._loaded:
             self.index.load()
             self._loaded = True
@@ -641,18 +649,23 @@ class MilvusBackends:
                 and (encoder is None or (encoder == self.config.get("encoder")
                                          and self.centering_of(encoder) == self.config.get("centering"))))
 
-    def refresh(self, encoder: str | None, dim: Callable[[], int], progress: Callable[[int], None] | None = None,
-                ) -> int:
+    def refresh(self, encoder: str | None, progress: Callable[[int], None] | None = None,
+                dense_progress: Callable[[int], None] | None = None) -> int:
+        """Apply the store's changes to both collections (one pass: `dense_progress` is not counted apart)."""
         if not self.current(encoder):
-            return self.rebuild(encoder or self.config.get("encoder"), dim, progress)
+            return self.rebuild(encoder, progress)
         pending = list(self.store.changes_since(self.index.indexed_seq))
         vectors = self.passage_vectors if self.config.get("encoder") else None
         return self.index.apply(pending, progress, vectors) if pending else 0
 
-    def rebuild(self, encoder: str | None, dim: Callable[[], int],
-                progress: Callable[[int], None] | None = None) -> int:
+    def refresh_dense(self, encoder: str | None, progress: Callable[[int], None] | None = None) -> int:
+        return self.refresh(encoder, progress)
+
+    def rebuild(self, encoder: str | None, progress: Callable[[int], None] | None = None) -> int:
+        """New collections from the store, swapped in; `encoder` None: the one the live ones have."""
         from jiansuo.analysis.tokenize import add_user_words, user_words
 
+        encoder = encoder or self.config.get("encoder")
         words = user_words(author for document in self.store.documents() for author in document.authors)
         add_user_words(words)
         self.store.set_meta("milvus_user_words", json.dumps(sorted(words)))
@@ -660,7 +673,7 @@ class MilvusBackends:
         self.config.update({"analyzer": self.analyzer, "encoder": encoder,
                             "centering": self.centering_of(encoder) if encoder else None})
         count = self.index.rebuild(self.store.documents(), seq, self.passage_vectors if encoder else None,
-                                   dim() if encoder else 0, progress)
+                                   self.dim() if encoder else 0, progress)
         self.store.set_meta("backend", json.dumps(self.config))
         self._vectors = None
         pending = list(self.store.changes_since(seq))  # written while we were building
@@ -683,7 +696,7 @@ class MilvusBackends:
 
 def remote_indexes(store: DocumentStore, path: Path, backend: str | None, milvus_uri: str | None, analyzer: str,
                    embed: Callable[[list[str]], np.ndarray],
-                   centering: Callable[[str], str | None]) -> MilvusBackends | None:
+                   centering: Callable[[str], str | None], dim: Callable[[], int]) -> MilvusBackends | None:
     """The Milvus indexes when the store uses (or is now told to use) Milvus; None for the local ones. The choice
     is written to the store's meta table, so later engines on the store follow it without being told."""
     config = json.loads(store.get_meta("backend") or '{"kind": "local"}')
@@ -699,4 +712,4 @@ def remote_indexes(store: DocumentStore, path: Path, backend: str | None, milvus
         store.set_meta("backend", json.dumps(config))
     elif backend not in (None, "local"):
         raise ValueError(f"unknown backend {backend!r}: local or milvus")
-    return MilvusBackends(store, config, analyzer, embed, centering) if config.get("kind") == "milvus" else None
+    return MilvusBackends(store, config, analyzer, embed, centering, dim) if config.get("kind") == "milvus" else None
