@@ -100,6 +100,9 @@ def test_a_trained_bi_encoder_serves_a_store_by_its_folder(tiny_base, posts_engi
     engine = Engine(posts_engine.path, encoder="bi")  # a relative folder, as typed on the command line
     assert engine.refresh_dense() == posts_engine.store.count()
     assert engine.encoder is engine.encoder  # loaded once, not on every use
+    from jiansuo.encoders.onnx_runtime import OnnxEncoder
+
+    assert isinstance(engine.encoder, OnnxEncoder)  # served on ONNX Runtime, exported once from the trained folder
     assert engine.refresh_dense() == 0  # the index's encoder is the one asked for: nothing to rebuild
     later = Engine(posts_engine.path)  # no encoder named: the store's own dense index decides
     assert later.dense.encoder_name == str((tmp_path / "bi").resolve())

@@ -60,16 +60,21 @@ def load_encoder(name: str = DEFAULT_ENCODER) -> Encoder:
         return SentenceTransformerEncoder(str(path), name="minilm")
     from pathlib import Path
 
-    from jiansuo.encoders.transformer import E5Encoder, SentenceTransformerEncoder
+    from jiansuo.encoders.transformer import SentenceTransformerEncoder
 
     meta = Path(name) / "jiansuo.json"
-    if meta.exists():  # a model trained by `jiansuo train bi`: mean pooling with its own prefix
+    if meta.exists():  # a model trained by `jiansuo train bi`: mean pooling with its own prefixes, on ONNX Runtime
         import json
 
+        from jiansuo.encoders.onnx_runtime import OnnxEncoder
+
         info = json.loads(meta.read_text())
+        prefix = info.get("prefix", "")
         # named by its absolute folder: what a dense index records is then what load_encoder opens again
-        return E5Encoder(model_dir=name, name=str(Path(name).resolve()),
-                         query_prefix=info.get("prefix", ""), passage_prefix=info.get("prefix", ""))
+        return OnnxEncoder(str(Path(name).resolve()), name=str(Path(name).resolve()),
+                           quantize=info.get("serving", {}).get("quantize", ONNX_SCHEMES[DEFAULT_ENCODER]),
+                           query_prefix=info.get("query_prefix", prefix),
+                           passage_prefix=info.get("passage_prefix", prefix))
     return SentenceTransformerEncoder(name, name=name)
 
 
