@@ -7,7 +7,7 @@ on the 100 dev queries (SciFact train queries held out from training, as in benc
 serving form is the fastest at k = 50 whose dev nDCG@10 is within .005 of the ONNX fp32 form's; it is written
 into the model's jiansuo.json ("serving"), which is what `jiansuo serve --reranker` then uses. Test nDCG@10 is
 measured for the ONNX fp32 form and the chosen one only (the test queries choose nothing).
-Run after bench/rerank_scifact.py: python bench/rerank_latency.py [--model DIR] [--queries 20]
+Run after bench/rerank_scifact.py: python bench/rerank_latency.py [--model DIR] [--queries 20] [--forms ...]
 """
 
 from __future__ import annotations
@@ -29,15 +29,17 @@ from jiansuo.rerank.cross_encoder import CrossEncoder
 from jiansuo.rerank.cross_encoder_onnx import OnnxCrossEncoder
 
 warnings.filterwarnings("ignore")
-FORMS = [("torch", "fp32", 256), ("onnx", "fp32", 256), ("onnx", "int8-ffn-fp32", 256), ("onnx", "int8", 256),
-         ("onnx", "int8", 192), ("onnx", "int8", 128)]
+FORMS = "torch:fp32:256,onnx:fp32:256,onnx:int8-ffn-fp32:256,onnx:int8:256,onnx:int8:192,onnx:int8:128"
 
 
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--model", default=str(WORK / "rerank" / "scifact-qrels-segment-cosine"))
     parser.add_argument("--queries", type=int, default=20, help="queries timed per k")
+    parser.add_argument("--forms", default=FORMS, help="runtime:weights:max tokens, comma-separated; the first "
+                                                       "onnx fp32 one is the reference")
     args = parser.parse_args()
+    forms = [(r, w, int(t)) for r, w, t in (f.split(":") for f in args.forms.split(","))]
     folder = Path(args.model)
     engine = engine_for("scifact", "e5-onnx")
     all_queries = read_queries(DATA / "scifact")
@@ -54,7 +56,7 @@ def main() -> None:
     print(f"hybrid (no rerank): dev {hybrid['dev']:.4f}, test {hybrid['test']:.4f}", flush=True)
     timed = list(test.items())[: args.queries]
     rows, models, speed, dev_scores = [], {}, {}, {}
-    for runtime, scheme, tokens in FORMS:
+    for runtime, scheme, tokens in forms:
         name = f"{runtime} {scheme} {tokens}"
         if runtime == "torch":
             model = CrossEncoder(folder)
@@ -73,7 +75,7 @@ def main() -> None:
         row.append(f"{dev_scores[name]:.4f}")
         rows.append(row)
         print(row, flush=True)
-    reference = "onnx fp32 256"
+    reference = next(n for n in dev_scores if n.startswith("onnx fp32"))
     kept = [n for n in dev_scores if n.startswith("onnx") and dev_scores[n] >= dev_scores[reference] - 0.005]
     chosen = min(kept, key=lambda n: speed[n])
     for row in rows:

@@ -21,6 +21,20 @@ def test_script_of_reads_chinese_english_and_mixed_text():
     assert script_of("") == "latin" and script_of("$x^2$ 123") == "latin"
 
 
+def test_a_trained_model_folder_brings_its_own_means(tmp_path):
+    from jiansuo.encoders.centering import MODEL_FILE, centering_named
+
+    folder = tmp_path / "model"
+    folder.mkdir()
+    assert centering_for(str(folder)) is None  # no means of its own: used as it is
+    means = {"cjk": np.array([1.0, 0, 0], np.float32), "latin": np.array([0, 1.0, 0], np.float32)}
+    Centering(means, means, "trained").save(folder / MODEL_FILE)
+    found = centering_for(str(folder))
+    assert found is not None and str(folder) in found.name
+    reopened = centering_named(found.name)  # what an index built with it records, and opens again by
+    assert reopened is not None and np.allclose(reopened.query_means["cjk"], means["cjk"])
+
+
 def test_each_side_and_script_loses_its_own_mean():
     means = {"cjk": np.array([1.0, 0, 0], np.float32), "latin": np.array([0, 1.0, 0], np.float32)}
     centering = Centering(means, {"cjk": np.zeros(3, np.float32), "latin": np.array([0, 0, 0.5], np.float32)}, "t")

@@ -18,6 +18,7 @@ from __future__ import annotations
 import re
 from functools import lru_cache
 from importlib import resources
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -67,9 +68,15 @@ def _centered(vectors: np.ndarray, texts: list[str], means: dict[str, np.ndarray
 REFERENCE_VERSION = "reference-v1"
 
 
+MODEL_FILE = "centering.npz"  # a trained model folder's own reference means, beside its weights
+
+
 def centering_for(encoder_name: str) -> Centering | None:
-    """The shipped centering of an encoder's family, or None (that encoder's vectors are used as they are)."""
+    """The shipped centering of an encoder's family, a trained model folder's own (its centering.npz, computed
+    the same way), or None (that encoder's vectors are used as they are)."""
     family = FAMILIES.get(encoder_name)
+    if family is None and (Path(encoder_name) / MODEL_FILE).is_file():
+        family = encoder_name
     return centering_named(f"{family}-{REFERENCE_VERSION}") if family else None
 
 
@@ -79,7 +86,10 @@ def centering_named(name: str | None) -> Centering | None:
     if not name or not name.endswith(f"-{REFERENCE_VERSION}"):
         return None
     family = name.removesuffix(f"-{REFERENCE_VERSION}")
-    source = resources.files("jiansuo.encoders") / "centering_means" / f"{family}.npz"
+    if Path(family).is_absolute():
+        source: Any = Path(family) / MODEL_FILE
+    else:
+        source = resources.files("jiansuo.encoders") / "centering_means" / f"{family}.npz"
     if not source.is_file():
         return None
     with resources.as_file(source) as path, np.load(path) as arrays:
