@@ -5,7 +5,7 @@ For each set and mode (bm25, dense, hybrid): nDCG@10 on each backend, the differ
 p50/p95 of the engine's search (in process, one query at a time, 2 cores). Build time of each store is printed
 (BM25 + dense; the passage vectors come from the cache, so this is indexing, not encoding).
 
-Run: python bench/backends.py [--datasets scifact,lo-help/zh] [--queries 300]
+Run: python bench/backends.py [--datasets scifact,lo-help/zh] [--queries 300] [--modes bm25,dense,hybrid]
 """
 
 from __future__ import annotations
@@ -43,6 +43,7 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--datasets", default="scifact,lo-help/zh")
     parser.add_argument("--queries", type=int, default=300, help="first N test queries of each set")
+    parser.add_argument("--modes", default="bm25,dense,hybrid")
     args = parser.parse_args()
     rows, builds = [], []
     for dataset in args.datasets.split(","):
@@ -55,7 +56,7 @@ def main() -> None:
         queries = dict(list({q: t for q, t in read_queries(DATA / dataset).items() if q in qrels}.items())
                        [: args.queries])
         qrels = {q: judged for q, judged in qrels.items() if q in queries}  # score only the queries run
-        for mode in ("bm25", "dense", "hybrid"):
+        for mode in args.modes.split(","):
             row: list = [dataset, len(queries), mode]
             timing = []
             for engine in engines.values():
