@@ -12,6 +12,7 @@ from pathlib import Path
 
 import numpy as np
 
+from jiansuo.encoders.base import Encoder
 from jiansuo.encoders.centering import Centering, centering_for, centering_named
 from jiansuo.retrieve.backend import VectorBackend
 
@@ -28,18 +29,21 @@ class Embedding:
             else encoder_name
         self.cache_path = cache_path
         self.language_centering = centering
-        self.loaded = None  # the encoder in use (tests put a toy encoder here)
+        self.loaded: Encoder | None = None  # the encoder in use (tests put a toy encoder here)
         self.recent_queries: OrderedDict[tuple[str, str, str], np.ndarray] = OrderedDict()
         self._live_dense = live_dense
         self._lock = lock
 
     @property
     def encoder(self):
+        return self._encoder_for(self._live_dense() if self.encoder_name is None else None)
+
+    def _encoder_for(self, dense: VectorBackend | None) -> Encoder:
+        """The asked-for encoder, else `dense`'s, else the default; loaded once."""
         from jiansuo.encoders import DEFAULT_ENCODER, load_encoder
 
+        name = self.encoder_name or (dense.encoder_name if dense else DEFAULT_ENCODER)
         with self._lock:
-            dense = self._live_dense() if self.encoder_name is None else None
-            name = self.encoder_name or (dense.encoder_name if dense else DEFAULT_ENCODER)
             if self.loaded is None or self.loaded.name != name:
                 self.loaded = load_encoder(name)
             return self.loaded
@@ -57,8 +61,8 @@ class Embedding:
 
     def query_vector(self, text: str, dense: VectorBackend | None = None) -> np.ndarray:
         """The query's vector, centered as the passages of `dense` (default: the live dense index) were."""
-        encoder = self.encoder
         dense = dense or self._live_dense()
+        encoder = self._encoder_for(dense)  # the live index read once a query, not again for its encoder
         centering = centering_named(dense.centering) if dense is not None else self.centering
         key = (encoder.name, centering.name if centering else "", text)
         with self._lock:

@@ -22,6 +22,22 @@ from jiansuo.model import Hit
 HEADS = ("logit", "segment-cosine")
 TOKEN_CACHE_SIZE = 200_000
 
+class TokenIds:
+    """Token ids of one text (no special tokens) by `encode`, cached: a document is read by many queries."""
+
+    def __init__(self, encode: Callable[[str], list[int]]):
+        self.encode = encode
+        self.cache: dict[str, list[int]] = {}
+
+    def __call__(self, text: str) -> list[int]:
+        ids = self.cache.get(text)
+        if ids is None:
+            if len(self.cache) >= TOKEN_CACHE_SIZE:
+                self.cache.clear()
+            ids = self.cache[text] = self.encode(text)
+        return ids
+
+
 # The special tokens around and between a pair's texts, and their token types: (pre, mid, post) ids and
 # (pre, a, mid, b, post) types.
 PairTemplate = tuple[tuple[list[int], list[int], list[int]], tuple[list[int], int, list[int], int, list[int]]]
@@ -86,7 +102,8 @@ class CrossEncoder:
         self.blend = float(self.meta.get("blend", 1.0))  # weight of this score against the retrieval score
         self.batch_size = batch_size
         self.calls = 0
-        self._token_cache: dict[str, list[int]] = {}
+        self._ids = TokenIds(lambda text: self.tokenizer(text, add_special_tokens=False, truncation=True,
+                                                         max_length=4 * self.max_tokens)["input_ids"])
         self._template: PairTemplate | None = None
 
     def quantize(self) -> CrossEncoder:
@@ -99,17 +116,6 @@ class CrossEncoder:
     @property
     def encoder(self):
         return self.model if self.head != "logit" else self.model.base_model
-
-    def _ids(self, text: str) -> list[int]:
-        """Token ids of one text (no special tokens), cached: a document is read by many queries."""
-        ids = self._token_cache.get(text)
-        if ids is None:
-            if len(self._token_cache) >= TOKEN_CACHE_SIZE:
-                self._token_cache.clear()
-            ids = self.tokenizer(text, add_special_tokens=False, truncation=True,
-                                 max_length=4 * self.max_tokens)["input_ids"]
-            self._token_cache[text] = ids
-        return ids
 
     def encode(self, a: list[str], b: list[str]) -> tuple[dict, object]:
         """Model inputs for the pairs as torch tensors, plus each position's segment (see pair_arrays)."""

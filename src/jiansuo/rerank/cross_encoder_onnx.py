@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 
 from jiansuo.encoders.onnx_runtime import CACHE, OPSET, model_digest, quantised, session
-from jiansuo.rerank.cross_encoder import HEADS, TOKEN_CACHE_SIZE, PairTemplate, pair_arrays, pair_template
+from jiansuo.rerank.cross_encoder import HEADS, PairTemplate, TokenIds, pair_arrays, pair_template
 
 EXPORT_VERSION = 1
 SERVING_DEFAULT = {"quantize": "int8", "max_tokens": None}  # None: the max tokens it was trained with
@@ -122,16 +122,8 @@ class OnnxCrossEncoder:
         encoding = self.tokenizer.encode("a", "b")
         self._template: PairTemplate = pair_template(encoding.ids, encoding.type_ids, encoding.sequence_ids)
         self._pad = next((i for t in ("[PAD]", "<pad>") if (i := self.tokenizer.token_to_id(t)) is not None), 0)
-        self._token_cache: dict[str, list[int]] = {}
-
-    def _ids(self, text: str) -> list[int]:
-        ids = self._token_cache.get(text)
-        if ids is None:
-            if len(self._token_cache) >= TOKEN_CACHE_SIZE:
-                self._token_cache.clear()
-            ids = self.tokenizer.encode(text, add_special_tokens=False).ids[: 4 * self.max_tokens]
-            self._token_cache[text] = ids
-        return ids
+        self._ids = TokenIds(
+            lambda text: self.tokenizer.encode(text, add_special_tokens=False).ids[: 4 * self.max_tokens])
 
     def _run(self, a: list[str], b: list[str], output: int) -> np.ndarray:
         """One output of the graph for the pairs, in batches of similar length (each pads to its longest)."""

@@ -85,7 +85,7 @@ def create_app(engine: Engine, base_url: str = "", search_threads: int | None = 
         """`function(*args)` in the pool or the thread pool, within the request budget (OverBudget past it)."""
         try:
             with anyio.fail_after(request_budget_s):
-                if pool is not None and function.__name__ in jobs:
+                if pool is not None and jobs.get(function.__name__) == function:  # a job, not a namesake
                     return await pool.run(function.__name__, args)
                 return await anyio.to_thread.run_sync(function, *args, abandon_on_cancel=True, limiter=limiter)
         except TimeoutError:
