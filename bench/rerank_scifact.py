@@ -12,7 +12,7 @@ After training, the weight of the cross-encoder score against the hybrid score (
 head) is picked on the dev queries (grid 0, 0.1, ..., 1) and saved with the model; test uses that weight.
 Reports nDCG@10 / recall@10 on qrels/test.tsv and rerank latency for k = 20, 50, 100.
 Run: python bench/rerank_scifact.py [--k 50] [--variants qrels,self-supervised,bce] [--head logit] [--steps N]
-     [--max-tokens 128] (a model trained on shorter pairs goes to a folder of its own, ...-128)
+     [--max-tokens 128] (a model trained on shorter pairs goes to a folder of its own, ...-128) [--epochs 3]
 """
 
 from __future__ import annotations
@@ -91,6 +91,7 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=None, help="stop the qrels variant after this many steps")
     parser.add_argument("--ss-steps", type=int, default=None, help="stop the self-supervised one after this many")
     parser.add_argument("--max-tokens", type=int, default=256)
+    parser.add_argument("--epochs", type=int, default=1)
     args = parser.parse_args()
     suffix = "" if args.max_tokens == 256 else f"-{args.max_tokens}"  # the model folder of a shorter reading
     engine = engine_for("scifact", "e5-onnx")
@@ -122,7 +123,7 @@ def main() -> None:
         steps = args.ss_steps if variant == "self-supervised" else args.steps
         out = WORK / "rerank" / f"scifact-{variant}-{args.head}{suffix}"
         report = train_cross_encoder("minilm", pairs, evaluate, out, loss,
-                                     TrainConfig(epochs=1, batch_size=16, lr=3e-5, max_tokens=args.max_tokens,
+                                     TrainConfig(epochs=args.epochs, batch_size=16, lr=3e-5, max_tokens=args.max_tokens,
                                                  eval_every=60, patience=3, max_steps=steps),
                                      progress=False, head=args.head)
         model = CrossEncoder(out)
