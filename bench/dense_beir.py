@@ -44,7 +44,7 @@ def engine_for(dataset: str, encoder: str, centering: bool = True) -> Engine:
         engine.add(documents)
     engine.refresh()
     if "pseudo-queries" not in engine.dense.params.get("hubness", ""):  # built before the title query bank
-        engine.rebuild_dense()
+        engine.indexes["dense"].rebuild()
     return engine
 
 

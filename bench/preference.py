@@ -22,6 +22,7 @@ from dense_beir import engine_for
 from jiansuo.evaluate.datasets import read_qrels, read_queries
 from jiansuo.evaluate.metrics import score_run
 from jiansuo.model import SearchRequest
+from jiansuo.searching import preference_scores
 
 SYSTEMS = ("relevance (BM25)", "centroid, e5", "classifier, e5", "centroid, keywords")
 
@@ -46,12 +47,12 @@ def evaluate(dataset: str, k: int) -> list[list]:
             gold[query_id] = {d: v for d, v in qrels[query_id].items() if d not in starred}
             runs["relevance (BM25)"][query_id] = {d: 100.0 - i for i, d in enumerate(candidates)}
             for name, method in (("centroid, e5", "centroid"), ("classifier, e5", "classifier")):
-                scores = engine.preference_scores(candidates, starred, method)
+                scores = preference_scores(engine, candidates, starred, method)
                 runs[name][query_id] = {d: float(s) for d, s in zip(candidates, scores, strict=True)}
             dirs = engine.indexes["dense"].dirs
             dense, dirs.current = dirs.current, lambda: None  # keyword vectors only
             try:
-                scores = engine.preference_scores(candidates, starred)
+                scores = preference_scores(engine, candidates, starred)
             finally:
                 dirs.current = dense
             runs["centroid, keywords"][query_id] = {d: float(s) for d, s in zip(candidates, scores, strict=True)}

@@ -13,6 +13,7 @@ from conftest import BagOfWordsEncoder  # noqa: E402
 from jiansuo.engine import Engine  # noqa: E402
 from jiansuo.ingest import read_path  # noqa: E402
 from jiansuo.model import Document, SearchRequest  # noqa: E402
+from jiansuo.rerank import ce_knn  # noqa: E402
 from jiansuo.rerank.ce_knn import (  # noqa: E402
     CeKnnUnavailable,
     one_sided_model,
@@ -42,7 +43,7 @@ def knn_engine(tmp_path, fixtures, tiny_segment):
     engine.add(d for d in read_path(fixtures / "posts.jsonl") if hasattr(d, "id"))
     engine.add(d for d in read_path(fixtures / "blog") if hasattr(d, "id"))
     engine.refresh()
-    engine.build_cur(title_queries(engine, 4), distill_steps=5)
+    ce_knn.build(engine, title_queries(engine, 4), distill_steps=5)
     yield engine
     engine.close()
 
@@ -129,7 +130,7 @@ def test_further_distillation_queries_are_scored_on_candidates_only(knn_engine):
     anchors = title_queries(knn_engine, 3)
     assert len(title_queries(knn_engine, 2, exclude=set(anchors))) == 2
     assert not set(title_queries(knn_engine, 2, exclude=set(anchors))) & set(anchors)
-    params = knn_engine.build_cur(anchors, distill_steps=3, distill_queries=["diffusion"],
+    params = ce_knn.build(knn_engine, anchors, distill_steps=3, distill_queries=["diffusion"],
                                   further_steps=2)
     assert params["distill_queries"] == 1 and params["distill_calls"] == min(200, n)
     assert (params["distill_steps"], params["further_steps"]) == (3, 2)
@@ -141,7 +142,7 @@ def test_sentence_queries_train_a_second_copy_whose_similarities_join_the_query_
     from jiansuo.rerank.cur import standardised
 
     sentences = sentence_queries(knn_engine, 2)
-    params = knn_engine.build_cur(title_queries(knn_engine, 3), distill_steps=2, distill_queries=["diffusion"],
+    params = ce_knn.build(knn_engine, title_queries(knn_engine, 3), distill_steps=2, distill_queries=["diffusion"],
                                   further_steps=1, generated_queries=sentences, generated_steps=2)
     n = knn_engine.store.count()
     assert (params["copies"], params["generated_queries"], params["generated_steps"]) == (2, len(sentences), 2)
@@ -158,7 +159,7 @@ def test_sentence_queries_train_a_second_copy_whose_similarities_join_the_query_
     assert page.hits and page.timings["cross_encoder_calls"] <= 6
     knn_engine.add([Document(id="new1", title="CUR decomposition", summary="anchor items and anchor queries")])
     knn_engine.refresh()
-    assert knn_engine.refresh_cur() == 1
+    assert ce_knn.refresh(knn_engine) == 1
     cur = knn_engine.cur
     column = cur.doc_ids.index("new1")
     text = document_text(knn_engine.get("new1"))
@@ -215,7 +216,7 @@ def test_new_documents_extend_the_rows_and_deleted_ones_leave(knn_engine):
     gone = next(iter(knn_engine.cur.doc_ids))
     knn_engine.delete([gone])
     knn_engine.refresh()
-    assert knn_engine.refresh_cur() == 2
+    assert ce_knn.refresh(knn_engine) == 2
     cur = knn_engine.cur
     assert "new1" in cur.doc_ids and gone not in cur.doc_ids
     column = cur.doc_ids.index("new1")
@@ -237,7 +238,7 @@ def test_an_update_that_only_deletes_keeps_the_vectors_aligned(knn_engine):
     gone = knn_engine.cur.doc_ids[0]
     knn_engine.delete([gone])
     knn_engine.refresh()
-    assert knn_engine.refresh_cur() == 1
+    assert ce_knn.refresh(knn_engine) == 1
     assert gone not in knn_engine.cur.doc_ids and knn_engine.cur.params["last_update"]["calls"] == 0
     assert_vectors_match(knn_engine)
 

@@ -9,6 +9,7 @@ from jiansuo.engine import Engine
 from jiansuo.ingest import read_path
 from jiansuo.model import Document, Hit, SearchRequest
 from jiansuo.retrieve import fusion, hubness
+from jiansuo.searching import preference_scores
 
 
 @pytest.fixture
@@ -59,7 +60,7 @@ def test_incremental_updates_encode_only_new_text(dense_engine):
     dense_engine.refresh()
     assert "n1" not in ids(dense_engine.search("quantum annealing", mode="dense"))
     calls = encoder.calls
-    dense_engine.rebuild_dense()  # unchanged passages come from the embedding cache
+    dense_engine.indexes["dense"].rebuild()  # unchanged passages come from the embedding cache
     assert encoder.calls == calls
 
 
@@ -226,7 +227,7 @@ def test_hybrid_says_when_no_document_matches_the_words(dense_engine):
 def test_preference_reorders_a_list_towards_the_starred_documents(dense_engine):
     plain = [h.doc_id for h in dense_engine.search("", sort="date").hits]
     for method in ("centroid", "classifier"):
-        scores = dense_engine.preference_scores(plain, ["p5"], method)
+        scores = preference_scores(dense_engine, plain, ["p5"], method)
         assert plain[int(scores.argmax())] == "p5"
     liked = [h.doc_id for h in dense_engine.search("", sort="preference", prefer=("p5",)).hits]
     assert liked[0] == "p5" and sorted(liked) == sorted(plain) and liked != plain

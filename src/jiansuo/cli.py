@@ -443,6 +443,7 @@ def _eval(args: argparse.Namespace) -> int:
 
 def _cur(args: argparse.Namespace) -> int:
     from jiansuo.engine import Engine
+    from jiansuo.rerank import ce_knn
     from jiansuo.rerank.ce_knn import CeKnnUnavailable, sentence_queries, title_queries
 
     engine = Engine(args.store, reranker=args.reranker, create=False)
@@ -450,7 +451,7 @@ def _cur(args: argparse.Namespace) -> int:
         print(f"jiansuo cur: no index in {args.store!r}; run `jiansuo index` first", file=sys.stderr)
         return EXIT_ERROR
     if engine.has_cur() and not args.rebuild:
-        changed = engine.refresh_cur()
+        changed = ce_knn.refresh(engine)
         cur = engine.cur
         print(f"cross-encoder k-NN index up to date ({changed} changes scored against "
               f"{len(cur.anchor_queries)} anchor queries); {cur.params['build_calls']} calls in all", file=sys.stderr)
@@ -475,7 +476,7 @@ def _cur(args: argparse.Namespace) -> int:
         if args.distill_sentences > 0 else []
     bar = _bar("bar", "anchor queries", unit="query", total=len(queries))
     try:
-        params = engine.build_cur(queries, (lambda done, total: bar.update(1)) if bar is not None else None,
+        params = ce_knn.build(engine, queries, (lambda done, total: bar.update(1)) if bar is not None else None,
                                   distill_steps=args.distill_steps, distill_queries=further,
                                   further_steps=args.further_steps, generated_queries=sentences,
                                   generated_steps=args.sentence_steps)

@@ -30,7 +30,6 @@ from jiansuo.threads import holding_lock, one_blas_thread
 
 Progress = Callable[[int], None]
 KEPT_KEYWORDS = 30  # computed and kept per document (pages show 5 or 10, related documents compare 30); at most
-PREFERENCE_METHOD = "classifier"  # best on every dev row of bench/preference.py (CISI, MEDLINE; k = 3, 10)
 
 
 class StoreMissing(FileNotFoundError):
@@ -128,9 +127,6 @@ class Engine:
         """Bring the dense index up to the store; builds it when an encoder is asked for and none exists."""
         return self.backends.refresh_dense(self.embedding.encoder_name, progress)
 
-    def rebuild_dense(self, progress: Progress | None = None) -> int:
-        return self.indexes["dense"].rebuild(progress)
-
     def rebuild(self, progress: Progress | None = None) -> int:
         """Build a complete new index beside the live one, then swap it in atomically."""
         return self.backends.rebuild(self.embedding.encoder_name, progress)
@@ -164,17 +160,6 @@ class Engine:
         """Whether a CUR index is live, without loading it (the page asks on every render)."""
         return self.indexes["cur"].dirs.current() is not None
 
-    def build_cur(self, anchor_queries: list[str], progress=None, **distillation) -> dict:
-        """A new live CUR index: `anchor_queries` scored against every document (options: ce_knn.build)."""
-        from jiansuo.rerank import ce_knn
-
-        return ce_knn.build(self, anchor_queries, progress, **distillation)
-
-    def refresh_cur(self) -> int:
-        from jiansuo.rerank import ce_knn
-
-        return ce_knn.refresh(self)
-
     @property
     @holding_lock
     def reranker(self):
@@ -185,13 +170,6 @@ class Engine:
 
             self._reranker = OnnxCrossEncoder(self.reranker_path)  # its measured serving form (jiansuo.json)
         return self._reranker
-
-    def preference_scores(self, doc_ids: list[str], starred: list[str], method: str | None = None) -> np.ndarray:
-        """How much each document resembles the starred ones (rerank/preference.py)."""
-        from jiansuo.rerank import preference
-
-        return preference.resemblance(doc_ids, starred, self.dense, self.store, self.keywords,
-                                      method or PREFERENCE_METHOD)
 
     def get(self, doc_id: str) -> Document | None:
         return self.store.get(doc_id)

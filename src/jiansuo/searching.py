@@ -26,6 +26,7 @@ if TYPE_CHECKING:
     from jiansuo.engine import Engine
 
 PREFERENCE_DEPTH = 100  # sort=preference re-ranks this many of the list's head
+PREFERENCE_METHOD = "classifier"  # best on every dev row of bench/preference.py (CISI, MEDLINE; k = 3, 10)
 
 
 class ModeUnavailable(ValueError):
@@ -155,7 +156,7 @@ def preferred(engine: Engine, request: SearchRequest, hydrate: bool) -> SearchPa
     page = search(engine, base, hydrate=False)
     hits = page.hits
     if request.prefer and hits:
-        scores = engine.preference_scores([h.doc_id for h in hits], list(request.prefer))
+        scores = preference_scores(engine, [h.doc_id for h in hits], list(request.prefer))
         order = np.argsort(-scores, kind="stable")
         hits = [hits[i] for i in order]
         for hit, score in zip(hits, scores[order], strict=True):
@@ -164,6 +165,14 @@ def preferred(engine: Engine, request: SearchRequest, hydrate: bool) -> SearchPa
     if hydrate:
         hydrate_hits(engine, hits, set(page.terms))
     return SearchPage(hits, page.total, request, page.terms, page.timings, page.by_meaning_only)
+
+
+def preference_scores(engine: Engine, doc_ids: list[str], starred: list[str], method: str | None = None) -> np.ndarray:
+    """How much each document resembles the starred ones (rerank/preference.py)."""
+    from jiansuo.rerank import preference
+
+    return preference.resemblance(doc_ids, starred, engine.dense, engine.store, engine.keywords,
+                                  method or PREFERENCE_METHOD)
 
 
 def fuse(engine: Engine, backend: KeywordBackend, keyword_hits: list[Hit], dense_hits: list[Hit],
