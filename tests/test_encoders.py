@@ -98,3 +98,39 @@ def test_default_encoder_runs_without_torch(tmp_path):
                             env={**__import__("os").environ, "JIANSUO_CACHE": str(tmp_path)})
     assert result.returncode == 0, result.stderr[-2000:]
     assert result.stdout.split() == ["e5-onnx", "(2,", "384)", "1.0"]
+
+
+def test_a_model_folder_retrained_in_place_gets_its_own_vectors(tiny_base, tmp_path):
+    """The embedding cache and the dense index know a folder model by its weights, not only by its path: after
+    retraining into the same folder, refresh re-encodes every passage with the new weights."""
+    import json
+    import shutil
+
+    torch = pytest.importorskip("torch", reason="the dense extra is not installed")
+    from transformers import BertModel
+
+    from jiansuo.analysis.passages import split_passages
+    from jiansuo.encoders import load_encoder
+    from jiansuo.engine import Engine
+    from jiansuo.model import Document
+
+    folder = tmp_path / "model"
+    shutil.copytree(tiny_base, folder)
+    (folder / "jiansuo.json").write_text(json.dumps({"kind": "bi-encoder", "prefix": ""}))
+    documents = [Document(id=str(i), title=f"note {i}", body=f"cosine ranking loss number {i}") for i in range(5)]
+    engine = Engine(tmp_path / "store", encoder=str(folder))
+    engine.add(documents)
+    engine.refresh()
+    before = np.array(engine.local_dense.vectors)
+    model = BertModel.from_pretrained(folder)
+    with torch.no_grad():
+        for parameter in model.parameters():
+            parameter.add_(0.05 * torch.randn_like(parameter))
+    model.save_pretrained(folder)
+    retrained = Engine(tmp_path / "store", encoder=str(folder))
+    retrained.refresh()
+    after = np.array(retrained.local_dense.vectors)
+    texts = [p.text for d in documents for p in split_passages(d)]
+    expected = load_encoder(str(folder)).encode_passages(texts)
+    assert not np.allclose(before, after, atol=1e-3)
+    assert np.allclose(after, expected, atol=1e-5)

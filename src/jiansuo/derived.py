@@ -19,6 +19,7 @@ import numpy as np
 from jiansuo.analysis import tokenize
 from jiansuo.analysis.passages import MAX_PASSAGES, OVERLAP, TOKEN_BUDGET, passage_source
 from jiansuo.analysis.tokenize import add_user_words, user_words
+from jiansuo.encoders.base import cache_key
 from jiansuo.retrieve.backend import KeywordBackend, build_backend, open_backend
 from jiansuo.retrieve.dense import DenseIndex
 from jiansuo.retrieve.hubness import csls_penalty
@@ -169,6 +170,8 @@ class VectorIndex:
         centering = self.engine.embedding.centering_name(wanted)
         if dense is None or dense.encoder_name != wanted or dense.centering != centering:
             return self.rebuild(progress)
+        if Path(wanted).is_dir() and dense.params.get("encoder_key") != cache_key(self.engine.encoder):
+            return self.rebuild(progress)  # a model folder retrained in place: its old vectors are not its own
         pending = list(self.engine.store.changes_since(dense.indexed_seq))
         if not pending:
             return 0
@@ -193,7 +196,8 @@ class VectorIndex:
     def _publish(self, version: Path, vectors: np.ndarray, seq: int) -> None:
         engine = self.engine
         self.dirs.publish(version, {
-            "kind": "dense", "encoder": engine.encoder.name, "dim": int(vectors.shape[1]) if len(vectors) else 0,
+            "kind": "dense", "encoder": engine.encoder.name, "encoder_key": cache_key(engine.encoder),
+            "dim": int(vectors.shape[1]) if len(vectors) else 0,
             "store_seq": seq, "passages": int(len(vectors)), "built_at": now(),
             "centering": engine.embedding.centering.name if engine.embedding.centering else None,
             "passage_rule": f"<= {TOKEN_BUDGET} estimated tokens, {OVERLAP:.0%} overlap, title prefix, "

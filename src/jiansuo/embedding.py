@@ -12,7 +12,7 @@ from pathlib import Path
 
 import numpy as np
 
-from jiansuo.encoders.base import Encoder
+from jiansuo.encoders.base import Encoder, cache_key
 from jiansuo.encoders.centering import Centering, centering_for, centering_named
 from jiansuo.retrieve.backend import VectorBackend
 
@@ -89,7 +89,7 @@ class Embedding:
         encoder = self.encoder
         cache = EmbeddingCache(self.cache_path)
         try:
-            vectors = cache.encode(encoder.name, texts, encoder.encode_passages, encoder.dim)
+            vectors = cache.encode(cache_key(encoder), texts, encoder.encode_passages, encoder.dim)
         finally:
             cache.close()
         centering = self.centering

@@ -35,6 +35,12 @@ class Encoder(Protocol):
         """Unit-length float32 vectors, one row per passage."""
 
 
+def cache_key(encoder: Encoder) -> str:
+    """What an encoder's passage vectors are filed under (embedding cache, dense index params): its name, and for a
+    model folder also its weights and quantisation, so a folder retrained in place never gets the old vectors."""
+    return getattr(encoder, "cache_key", encoder.name)
+
+
 def load_encoder(name: str = DEFAULT_ENCODER) -> Encoder:
     if name == "e5":
         from jiansuo.encoders.transformer import E5Encoder

@@ -148,6 +148,8 @@ class OnnxEncoder:
 
         graph = exported(Path(model_dir) if model_dir else None, quantize)
         self.name = name
+        if model_dir:  # the export folder is named by the weights' digest, the graph file by the quantisation
+            self.cache_key = f"{name}@{graph.parent.name}/{graph.name}"
         self.query_prefix, self.passage_prefix = query_prefix, passage_prefix
         self.batch_size = batch_size
         self.dim = int(json.loads((graph.parent / "config.json").read_text())["hidden_size"])
