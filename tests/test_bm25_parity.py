@@ -52,14 +52,14 @@ def test_scores_and_ranking_match_bm25s(parity_engine, query):
 def test_sparse_weights_reproduce_tantivys_scores(parity_engine):
     """The document and query sides that the Milvus backend stores give tantivy's own scores (field norms rounded
     as tantivy rounds them), not merely a close ranking."""
-    from jiansuo.retrieve.bm25_weights import document_weights, query_weights
+    from jiansuo.retrieve.bm25_weights import document_weights, query_weights, term_dimension
 
     engine, texts = parity_engine
     terms = [analyze(t) for t in texts]
     mean = {"body": sum(map(len, terms)) / len(terms)}
     for query in ("w3 w17 w150", "扩散 模型 w0", "w299 相似度 w299"):
         words = analyze(query)
-        frequency = {("body", w): sum(w in doc for doc in terms) for w in set(words)}
+        frequency = {term_dimension("body", w): sum(w in doc for doc in terms) for w in set(words)}
         side = query_weights({"body": words}, frequency, len(texts), {})
         page = engine.search(SearchRequest(query=query, limit=30, syntax=False), hydrate=False)
         for hit in page.hits:

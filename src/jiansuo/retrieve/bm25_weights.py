@@ -1,5 +1,6 @@
 """BM25 as tantivy scores it, split into a document side and a query side, for engines that only add up products.
 
+Terms here are whatever strings the caller indexes (the Milvus backend passes its encoded terms).
 A sparse vector per document holds, for each (field, term), BM25's term-frequency part
 `tf (k1 + 1) / (tf + k1 (1 - b + b dl / avgdl))`; a query's sparse vector holds each (field, term)'s
 `boost idf`, with `idf = ln(1 + (N - df + 0.5) / (df + 0.5))`. Their inner product is the boosted sum of per-field
@@ -66,17 +67,23 @@ def idf(documents: int, frequency: int) -> float:
     return math.log(1 + (documents - frequency + 0.5) / (frequency + 0.5))
 
 
-def query_weights(fields: Mapping[str, list[str]], frequency: Mapping[tuple[str, str], int], documents: int,
+def query_weights(fields: Mapping[str, list[str]], frequency: Mapping[int, int], documents: int,
                   boosts: Mapping[str, float]) -> dict[int, float]:
-    """The query side: `boost idf` per (field, term); a word typed twice counts twice, as in tantivy's query."""
+    """The query side: `boost idf` per (field, term), `frequency` giving each dimension's document count; a word
+    typed twice counts twice, as in tantivy's query."""
     vector: dict[int, float] = {}
     for field, terms in fields.items():
         for term in terms:
-            found = frequency.get((field, term), 0)
+            dim = term_dimension(field, term)
+            found = frequency.get(dim, 0)
             if found:
-                dim = term_dimension(field, term)
                 vector[dim] = vector.get(dim, 0.0) + boosts.get(field, 1.0) * idf(documents, found)
     return vector
+
+
+def held_dimensions(vector: Mapping[int, float]) -> set[int]:
+    """The (field, term) dimensions a document's weights hold: what its document frequencies count."""
+    return {dim for dim in vector if dim != EMPTY}
 
 
 def stale(weighted: Mapping[str, float], live: Mapping[str, float]) -> bool:

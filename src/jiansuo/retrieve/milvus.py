@@ -8,8 +8,8 @@ a Milvus server or cluster.
 Keyword search is BM25 over our own analyzer's terms, so Chinese segmentation, stemming and LaTeX terms are
 exactly those of the tantivy index, and it scores as tantivy does (`bm25_weights`): each document row holds a
 sparse vector of its BM25 term-frequency parts, a query is a sparse vector of boosted IDFs (document frequencies
-counted by `text_match` at query time), and Milvus ranks by their inner product, the boosted sum of per-field
-BM25 scores of tantivy's multi-field query. Milvus's own BM25 function is not used: Milvus Lite computes its
+kept in the store file, `store/term_frequency.py`), and Milvus ranks by their inner product, the boosted sum of
+per-field BM25 scores of tantivy's multi-field query. Milvus's own BM25 function is not used: Milvus Lite computes its
 IDF and mean length per segment (measured: a document's score moves with the segment it lands in), so the same
 query ranked differently from tantivy (LibreOffice zh nDCG@10 -.036). The document side is weighted with the mean
 field lengths of the last rebuild; `apply` tracks the live means and reports when they have moved too far.
@@ -49,6 +49,7 @@ from jiansuo.retrieve.bm25 import DEFAULT_BOOSTS, EXACT_TITLE_SCORE, TEXT_FIELDS
 from jiansuo.retrieve.dense import batches as _batches
 from jiansuo.retrieve.query import MUST, MUST_NOT, Clause, ParsedQuery, category_expression
 from jiansuo.store.documents import Change, DocumentStore
+from jiansuo.store.term_frequency import TermFrequencies
 
 log = logging.getLogger("jiansuo.milvus")
 
@@ -111,13 +112,18 @@ def analysed(document: Document) -> dict[str, list[str]]:
             "cjk": cjk_bigrams("\n".join((document.title, document.summary, document.body)))}
 
 
+def encoded(fields: dict[str, list[str]]) -> dict[str, list[str]]:
+    """Terms as Milvus holds them (`milvus_term`): what the BM25 dimensions are hashed from."""
+    return {field: [milvus_term(t) for t in terms] for field, terms in fields.items()}
+
+
 def document_row(document: Document, mean_length: dict[str, float]) -> dict:
     """A document's row in the documents collection, its BM25 side weighted with `mean_length` per field."""
     fields = analysed(document)
     pairs = [_pair(name, a, b) for name, terms in fields.items() for a, b in zip(terms, terms[1:], strict=False)]
     return {"id": document.id, **{name: _text(terms) for name, terms in fields.items()},
             **{f"length_{name}": len(terms) for name, terms in fields.items()},
-            "bm25": bm25_weights.document_weights(fields, mean_length),
+            "bm25": bm25_weights.document_weights(encoded(fields), mean_length),
             "pairs": " ".join(sorted(set(pairs)))[:MAX_TEXT].rsplit(" ", 1)[0] if pairs else "",
             "title_exact": exact_title(document.title), **label_fields(document)}
 
@@ -151,6 +157,13 @@ def filter_expression(request: SearchRequest, known_categories: set[str] | None)
     return parts
 
 
+def _sparse(value) -> dict[int, float]:
+    """A sparse vector as pymilvus returns it (a dict, or scipy-like rows), as {dimension: weight}."""
+    if isinstance(value, dict):
+        return {int(k): float(v) for k, v in value.items()}
+    return {int(k): float(v) for k, v in zip(value.indices, value.data, strict=True)}
+
+
 def _means(lengths: dict) -> dict[str, float]:
     return {field: total / max(1, lengths["documents"]) for field, total in lengths["tokens"].items()}
 
@@ -165,6 +178,7 @@ class MilvusIndex:
     def __init__(self, uri: str, name: str, store: DocumentStore):
         self.uri, self.name, self.store = uri, name, store
         self.client = client_for(uri)
+        self.terms = TermFrequencies(store.path)
         self.boosts = dict(DEFAULT_BOOSTS)
         self._aliases: dict[str, tuple[float, str | None]] = {}
 
@@ -209,11 +223,15 @@ class MilvusIndex:
         stamp = f"v{time.time_ns()}"
         docs, passages = f"{self.name}_{stamp}", f"{self.name}_p_{stamp}"
         lengths: dict = {"documents": 0, "tokens": dict.fromkeys(SCORED_FIELDS, 0)}
+        frequency: Counter[int] = Counter()
         for document in documents():
             lengths["documents"] += 1
-            for field, terms in analysed(document).items():
+            fields = encoded(analysed(document))
+            for field, terms in fields.items():
                 lengths["tokens"][field] += len(terms)
+                frequency.update({bm25_weights.term_dimension(field, t) for t in set(terms)})
         lengths["weighted"] = _means(lengths)
+        self.terms.replace(docs, frequency)
         self._create_documents(docs)
         if vectors is not None:
             self._create_passages(passages, dim)
@@ -243,11 +261,13 @@ class MilvusIndex:
         has_passages = self._live("_p") is not None
         live = self._live()
         lengths = self.lengths()
+        frequency: Counter[int] = Counter()
         for batch in _batches(changes, BATCH):
             ids = [c.doc_id[:MAX_ID] for c in batch]
             for row in self.client.query(self.name, filter=f"id in [{', '.join(_literal(i) for i in ids)}]",
-                                         output_fields=[f"length_{field}" for field in SCORED_FIELDS]):
+                                         output_fields=["bm25", *(f"length_{field}" for field in SCORED_FIELDS)]):
                 lengths["documents"] -= 1
+                frequency.subtract(bm25_weights.held_dimensions(_sparse(row["bm25"])))
                 for field in SCORED_FIELDS:
                     lengths["tokens"][field] -= row[f"length_{field}"]
             gone = [c.doc_id[:MAX_ID] for c in batch if c.document is None]
@@ -259,6 +279,7 @@ class MilvusIndex:
                 self.client.upsert(self.name, rows)
                 lengths["documents"] += len(rows)
                 for row in rows:
+                    frequency.update(bm25_weights.held_dimensions(row["bm25"]))
                     for field in SCORED_FIELDS:
                         lengths["tokens"][field] += row[f"length_{field}"]
             if has_passages:
@@ -273,6 +294,8 @@ class MilvusIndex:
         if changes:
             self.client.flush(self.name)
             self.store.set_meta(f"milvus_lengths:{live}", json.dumps(lengths))
+            if live:
+                self.terms.add(live, frequency)
             seq = max(self.indexed_seq, *(c.seq for c in changes))
             self.store.set_meta(f"milvus_seq:{self.name}", str(seq))
         return len(changes)
@@ -295,6 +318,7 @@ class MilvusIndex:
             if live:
                 self.client.drop_alias(self.name + suffix)
                 self.client.drop_collection(live)
+                self.terms.drop(live)
 
     def _swap(self, alias: str, collection: str) -> None:
         self._aliases.clear()
@@ -304,6 +328,7 @@ class MilvusIndex:
         else:
             self.client.alter_alias(collection, alias)
             self.client.drop_collection(old)
+            self.terms.drop(old)
         self._aliases.clear()
 
     def _create_documents(self, name: str) -> None:
@@ -375,9 +400,11 @@ class MilvusIndex:
             page = rows[request.offset : want]
             hits = [Hit(r["id"], 0.0, {"bm25": 0.0}) for r in page]
             return self._exact_title_first(hits, query, constraints, request), total
-        frequency = {(field, term): self._count(f'text_match({field}, "{milvus_term(term)}")')
-                     for field, terms in scoring.items() for term in set(terms)}
-        weights = bm25_weights.query_weights(scoring, frequency, self.num_docs(), self.boosts)
+        terms = encoded(scoring)
+        live, lengths = self._live(), self.lengths()
+        wanted = [bm25_weights.term_dimension(field, t) for field, found in terms.items() for t in found]
+        weights = bm25_weights.query_weights(terms, self.terms.of(live or "", wanted), lengths.get("documents", 0),
+                                             self.boosts)
         scores: dict[str, float] = {}
         if weights:
             # only rows sharing a dimension with the query come back, and those hold one of its terms
