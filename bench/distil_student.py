@@ -24,6 +24,7 @@ import random
 import shutil
 import time
 import warnings
+from collections.abc import Iterator
 from importlib import resources
 
 import numpy as np
@@ -67,6 +68,17 @@ def training_pairs(cache: EmbeddingCache, teacher) -> list[tuple[str, np.ndarray
     return pairs
 
 
+def length_batches(lengths: list[int], size: int, rng: random.Random) -> Iterator[list[int]]:
+    """Index batches of similar text length (each pads to its longest), in a random order, pass after pass."""
+    chunk = size * 50
+    while True:
+        for begin in range(0, len(lengths), chunk):
+            block = sorted(range(begin, min(begin + chunk, len(lengths))), key=lambda i: lengths[i])
+            batches = [block[i : i + size] for i in range(0, len(block), size)]
+            rng.shuffle(batches)
+            yield from batches
+
+
 def train(layers: int, minutes: float, out) -> dict:
     import torch
     from transformers import AutoTokenizer, BertConfig, BertModel
@@ -86,37 +98,27 @@ def train(layers: int, minutes: float, out) -> dict:
     pairs = training_pairs(cache, teacher)
     rng = random.Random(0)
     rng.shuffle(pairs)
-    lengths = [len(t) for t, _ in pairs]
     optimizer = torch.optim.AdamW(student.parameters(), lr=5e-5, weight_decay=0.01)
     student.train()
     started, step, seen, losses = time.perf_counter(), 0, 0, []
-    batch_size, chunk = 16, 16 * 50
-    while time.perf_counter() - started < minutes * 60:
-        for begin in range(0, len(pairs), chunk):  # batches of similar length, in a random order
-            block = sorted(range(begin, min(begin + chunk, len(pairs))), key=lambda i: lengths[i])
-            batches = [block[i : i + batch_size] for i in range(0, len(block), batch_size)]
-            rng.shuffle(batches)
-            for batch in batches:
-                tokens = tokenizer([pairs[i][0] for i in batch], padding=True, truncation=True,
-                                   max_length=MAX_TOKENS, return_tensors="pt")
-                states = student(**tokens).last_hidden_state
-                mask = tokens["attention_mask"].unsqueeze(-1).float()
-                pooled = torch.nn.functional.normalize((states * mask).sum(1) / mask.sum(1), dim=-1)
-                target = torch.from_numpy(np.stack([pairs[i][1] for i in batch])).float()
-                loss = (1 - (pooled * target).sum(-1)).mean()
-                optimizer.zero_grad()
-                loss.backward()
-                optimizer.step()
-                step, seen = step + 1, seen + len(batch)
-                losses.append(float(loss))
-                if step % 50 == 0:
-                    print(f"step {step}: {seen} texts, loss {np.mean(losses[-50:]):.4f}, "
-                          f"{time.perf_counter() - started:.0f} s", flush=True)
-                if time.perf_counter() - started >= minutes * 60:
-                    break
-            else:
-                continue
+    for batch in length_batches([len(t) for t, _ in pairs], 16, rng):
+        if time.perf_counter() - started >= minutes * 60:
             break
+        tokens = tokenizer([pairs[i][0] for i in batch], padding=True, truncation=True, max_length=MAX_TOKENS,
+                           return_tensors="pt")
+        states = student(**tokens).last_hidden_state
+        mask = tokens["attention_mask"].unsqueeze(-1).float()
+        pooled = torch.nn.functional.normalize((states * mask).sum(1) / mask.sum(1), dim=-1)
+        target = torch.from_numpy(np.stack([pairs[i][1] for i in batch])).float()
+        loss = (1 - (pooled * target).sum(-1)).mean()
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+        step, seen = step + 1, seen + len(batch)
+        losses.append(float(loss))
+        if step % 50 == 0:
+            print(f"step {step}: {seen} texts, loss {np.mean(losses[-50:]):.4f}, "
+                  f"{time.perf_counter() - started:.0f} s", flush=True)
     out.mkdir(parents=True, exist_ok=True)
     student.save_pretrained(out)
     tokenizer.save_pretrained(out)

@@ -12,6 +12,7 @@ from datetime import date
 import pytest
 from conftest import FIXTURES, BagOfWordsEncoder, shared_data
 
+from jiansuo.analysis import analyze
 from jiansuo.engine import Engine
 from jiansuo.ingest import read_path
 from jiansuo.model import Document, SearchRequest
@@ -216,6 +217,21 @@ def test_scores_stay_those_of_tantivy_after_updates_that_move_mean_lengths(tmp_p
         for query in ("diffusion models guidance", "旋转位置编码", "ranking loss"):
             first, second = (engine.search(query, mode="bm25", hydrate=False).hits for engine in (local, remote))
             assert [h.score for h in first] == pytest.approx([h.score for h in second], rel=1e-4), query
+
+
+def test_document_frequencies_agree(tmp_path, milvus_db):
+    """What keywords weigh terms by: single terms from the kept counts on Milvus, tantivy's own on the embedded side."""
+    local = make_engine("local", tmp_path / "local", milvus_db)
+    remote = make_engine("milvus", tmp_path / "remote", milvus_db)
+    for engine in (local, remote):
+        engine.add(corpus())
+        engine.refresh()
+    found = []
+    for text in ["扩散", "diffusion", "rotary", "检索", "nowhere", "cosine similarity"]:
+        terms = tuple(analyze(text))
+        found.append(local.keyword.document_frequency(terms))
+        assert remote.keyword.document_frequency(terms) == found[-1], text
+    assert min(found[:4]) > 0 and found[4] == 0
 
 
 def test_a_document_scores_all_its_fields_beyond_one_fields_top_list(tmp_path, milvus_db):

@@ -22,6 +22,7 @@ from jiansuo.model import Hit
 HEADS = ("logit", "segment-cosine")
 TOKEN_CACHE_SIZE = 200_000
 
+
 class TokenIds:
     """Token ids of one text (no special tokens) by `encode`, cached: a document is read by many queries."""
 

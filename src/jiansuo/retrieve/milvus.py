@@ -157,13 +157,6 @@ def filter_expression(request: SearchRequest, known_categories: set[str] | None)
     return parts
 
 
-def _sparse(value) -> dict[int, float]:
-    """A sparse vector as pymilvus returns it (a dict, or scipy-like rows), as {dimension: weight}."""
-    if isinstance(value, dict):
-        return {int(k): float(v) for k, v in value.items()}
-    return {int(k): float(v) for k, v in zip(value.indices, value.data, strict=True)}
-
-
 def _means(lengths: dict) -> dict[str, float]:
     return {field: total / max(1, lengths["documents"]) for field, total in lengths["tokens"].items()}
 
@@ -219,25 +212,25 @@ class MilvusIndex:
     def rebuild(self, documents: Callable[[], Iterable[Document]], seq: int, vectors: PassageVectors | None = None,
                 dim: int = 0, progress: Callable[[int], None] | None = None) -> int:
         """Fill fresh collections (documents, and passages when `vectors` is given), then swap the aliases.
-        `documents` is read twice: once for the mean field lengths that BM25 weights every document with."""
+        `documents` is read (and analysed) twice: first for the mean field lengths BM25 weights every row with."""
         stamp = f"v{time.time_ns()}"
         docs, passages = f"{self.name}_{stamp}", f"{self.name}_p_{stamp}"
         lengths: dict = {"documents": 0, "tokens": dict.fromkeys(SCORED_FIELDS, 0)}
-        frequency: Counter[int] = Counter()
         for document in documents():
             lengths["documents"] += 1
-            fields = encoded(analysed(document))
-            for field, terms in fields.items():
+            for field, terms in analysed(document).items():
                 lengths["tokens"][field] += len(terms)
-                frequency.update({bm25_weights.term_dimension(field, t) for t in set(terms)})
         lengths["weighted"] = _means(lengths)
-        self.terms.replace(docs, frequency)
+        frequency: Counter[int] = Counter()
         self._create_documents(docs)
         if vectors is not None:
             self._create_passages(passages, dim)
         count = 0
         for batch in _batches(documents(), BATCH):
-            self.client.insert(docs, [document_row(d, lengths["weighted"]) for d in batch])
+            rows = [document_row(d, lengths["weighted"]) for d in batch]
+            self.client.insert(docs, rows)
+            for row in rows:
+                frequency.update(bm25_weights.held_dimensions(row["bm25"]))
             if vectors is not None:
                 rows = [row for d, found in zip(batch, vectors(batch), strict=True) for row in passage_rows(d, *found)]
                 if rows:
@@ -246,6 +239,7 @@ class MilvusIndex:
             if progress:
                 progress(len(batch))
         self.client.flush(docs)
+        self.terms.replace(docs, frequency)
         self.store.set_meta(f"milvus_lengths:{docs}", json.dumps(lengths))
         self._swap(self.name, docs)
         if vectors is not None:
@@ -260,14 +254,14 @@ class MilvusIndex:
         changes = list(changes)
         has_passages = self._live("_p") is not None
         live = self._live()
-        lengths = self.lengths()
+        lengths = self.lengths(live)
         frequency: Counter[int] = Counter()
         for batch in _batches(changes, BATCH):
             ids = [c.doc_id[:MAX_ID] for c in batch]
             for row in self.client.query(self.name, filter=f"id in [{', '.join(_literal(i) for i in ids)}]",
                                          output_fields=["bm25", *(f"length_{field}" for field in SCORED_FIELDS)]):
                 lengths["documents"] -= 1
-                frequency.subtract(bm25_weights.held_dimensions(_sparse(row["bm25"])))
+                frequency.subtract(bm25_weights.held_dimensions(row["bm25"]))  # {dimension: weight}
                 for field in SCORED_FIELDS:
                     lengths["tokens"][field] -= row[f"length_{field}"]
             gone = [c.doc_id[:MAX_ID] for c in batch if c.document is None]
@@ -300,10 +294,11 @@ class MilvusIndex:
             self.store.set_meta(f"milvus_seq:{self.name}", str(seq))
         return len(changes)
 
-    def lengths(self) -> dict:
-        """The live collection's field lengths: `documents`, `tokens` per field (totals now) and `weighted` (the
-        mean lengths its rows' BM25 weights were computed with); empty for a collection built before them."""
-        live = self._live()
+    def lengths(self, live: str | None = None) -> dict:
+        """The field lengths of the live collection (or of `live`, its name already looked up): `documents`,
+        `tokens` per field (totals now) and `weighted` (the mean lengths its rows' BM25 weights were computed
+        with); empty for a collection built before them."""
+        live = live or self._live()
         return json.loads(self.store.get_meta(f"milvus_lengths:{live}") or "{}") if live else {}
 
     def stale(self) -> bool:
@@ -401,7 +396,8 @@ class MilvusIndex:
             hits = [Hit(r["id"], 0.0, {"bm25": 0.0}) for r in page]
             return self._exact_title_first(hits, query, constraints, request), total
         terms = encoded(scoring)
-        live, lengths = self._live(), self.lengths()
+        live = self._live()
+        lengths = self.lengths(live)
         wanted = [bm25_weights.term_dimension(field, t) for field, found in terms.items() for t in found]
         weights = bm25_weights.query_weights(terms, self.terms.of(live or "", wanted), lengths.get("documents", 0),
                                              self.boosts)
@@ -459,9 +455,11 @@ class MilvusIndex:
         return (date.fromordinal(max(before)) if before else None, date.fromordinal(min(after)) if after else None)
 
     def document_frequency(self, terms: tuple[str, ...]) -> int:
-        if len(terms) == 1:
+        if len(terms) == 1:  # from the kept counts, as tantivy reads its own: keywords ask this of many terms
             word = milvus_term(terms[0])
-            return max(self._count(f'text_match({field}, "{word}")') for field in ("title", "summary", "body"))
+            dims = [bm25_weights.term_dimension(field, word) for field in ("title", "summary", "body")]
+            found = self.terms.of(self._live() or "", dims)
+            return max(found.get(dim, 0) for dim in dims)
         anywhere = [_all([f'text_match(pairs, "{_pair(field, a, b)}")' for a, b in zip(terms, terms[1:], strict=False)])
                     for field in ("title", "summary", "body")]
         return self._count(" or ".join(f"({a})" for a in anywhere))
