@@ -33,10 +33,11 @@ SETS = ("scifact", "cisi", "medline", "lo-help/zh", "lo-help/en", "lo-help/zh2en
 CACHE = WORK / "cache" / "embeddings.sqlite"
 
 
-def engine_for(dataset: str, encoder: str, centering: bool = True) -> Engine:
-    """The bench's engine of a set; `centering=False`: language centering off (folder suffix -raw)."""
+def engine_for(dataset: str, encoder: str, centering: bool | str = True) -> Engine:
+    """The bench's engine of a set; `centering=False`: language centering off (folder suffix -raw); a version name
+    ("reference-v1"): built with that version of it (folder suffix -<version>)."""
     folder = need(DATA / dataset)
-    suffix = "" if centering else "-raw"
+    suffix = "" if centering is True else "-raw" if centering is False else f"-{centering}"
     engine = Engine(WORK / "dense" / f"{dataset.replace('/', '-')}-{encoder}{suffix}", encoder=encoder,
                     embedding_cache=CACHE, centering=centering)
     documents = [d for d in read_path(folder / "corpus.jsonl", "beir") if not isinstance(d, IngestProblem)]

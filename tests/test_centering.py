@@ -48,11 +48,34 @@ def test_each_side_and_script_loses_its_own_mean():
 
 
 def test_the_e5_family_ships_its_reference_and_other_encoders_have_none():
+    from jiansuo.encoders.centering import MEANS_ONLY, centering_named
+
     for name in ("e5-onnx", "e5-onnx-int8", "e5"):
         centering = centering_for(name)
-        assert centering is not None and centering.name == "e5-reference-v1"
+        assert centering is not None and centering.name == "e5-reference-v2"
         assert all(centering.query_means[s].shape == (384,) for s in ("cjk", "latin"))
+        rotation = centering.rotations["cjk"]
+        assert np.allclose(rotation @ rotation.T, np.eye(384), atol=1e-4) and "latin" not in centering.rotations
+        assert not np.allclose(rotation, np.eye(384), atol=1e-2)
+    first = centering_for("e5-onnx", MEANS_ONLY)
+    assert first is not None and first.name == "e5-reference-v1" and not first.rotations  # older indexes keep it
+    assert centering_named("e5-reference-v1") is first
     assert centering_for("bow64") is None and centering_for("minilm") is None
+
+
+def test_the_rotation_keeps_cosines_within_a_script_and_moves_them_across():
+    rng = np.random.default_rng(0)
+    rotation, _ = np.linalg.qr(rng.normal(size=(8, 8)))
+    zeros = {"cjk": np.zeros(8, np.float32), "latin": np.zeros(8, np.float32)}
+    rotated = Centering(zeros, zeros, "t", {"cjk": rotation.astype(np.float32)})
+    plain = Centering(zeros, zeros, "t")
+    vectors = rng.normal(size=(4, 8)).astype(np.float32)
+    texts = ["中文问题", "中文段落", "english question", "english passage"]
+    before, after = plain.queries(vectors.copy(), texts), rotated.queries(vectors.copy(), texts)
+    within = [(0, 1), (2, 3)]
+    assert all(np.isclose(before[i] @ before[j], after[i] @ after[j], atol=1e-5) for i, j in within)
+    assert np.allclose(after[2:], before[2:])  # Latin vectors are not turned
+    assert not np.isclose(before[0] @ before[2], after[0] @ after[2], atol=1e-3)
 
 
 @pytest.mark.models
@@ -62,9 +85,15 @@ def test_an_index_records_its_centering_and_a_change_rebuilds_it(tmp_path, fixtu
     engine = Engine(tmp_path / "store", encoder="e5-onnx", embedding_cache=cache)
     engine.add(posts)
     engine.refresh()
-    assert engine.dense.params["centering"] == "e5-reference-v1"
+    assert engine.dense.params["centering"] == "e5-reference-v2"
     raw = engine.encoder.encode_queries(["相似度"])
     assert np.allclose(engine.query_vector("相似度"), centering_for("e5-onnx").queries(raw, ["相似度"])[0])
+    first = Engine(tmp_path / "store", encoder="e5-onnx", embedding_cache=cache, centering="reference-v1")
+    assert first.refresh_dense() == len(posts)  # an engine told the older version rebuilds with it
+    assert first.dense.params["centering"] == "e5-reference-v1"
+    older = centering_for("e5-onnx", "reference-v1")
+    assert np.allclose(first.query_vector("相似度"), older.queries(raw, ["相似度"])[0])
+    assert Engine(tmp_path / "store", encoder="e5-onnx", embedding_cache=cache).refresh_dense() == len(posts)
     plain = Engine(tmp_path / "store", encoder="e5-onnx", embedding_cache=cache, centering=False)
     assert plain.refresh_dense() == len(posts)  # rebuilt (from the cache) without centering
     assert plain.dense.params["centering"] is None
@@ -91,7 +120,7 @@ def test_centering_lifts_chinese_queries_on_english_pages(tmp_path):
     wanted |= set(rng.sample(sorted(set(pages) - wanted), 300 - len(wanted)))
     documents = [pages[p] for p in sorted(wanted)]
     scores = {}
-    for centering in (False, True):
+    for centering in (False, "reference-v1", True):
         engine = Engine(tmp_path / str(centering), encoder="e5-onnx", embedding_cache=tmp_path / "cache.sqlite",
                         centering=centering)
         engine.add(documents)
@@ -99,4 +128,5 @@ def test_centering_lifts_chinese_queries_on_english_pages(tmp_path):
         run = {q: {h.doc_id: h.score for h in engine.search(t, mode="dense", limit=10, hydrate=False).hits}
                for q, t in queries.items()}
         scores[centering] = score_run(qrels, run, ("ndcg@10",))["ndcg@10"]
-    assert scores[True] > scores[False] + 0.1, scores
+    assert scores["reference-v1"] > scores[False] + 0.1, scores  # the means
+    assert scores[True] > scores["reference-v1"] + 0.03, scores  # then the rotation (pages no fit pair came from)

@@ -22,7 +22,7 @@ RECENT_QUERIES = 2048  # query vectors kept, so paging through results encodes o
 class Embedding:
     """`encoder_name` None: the live dense index's encoder, else the default; `live_dense` gives the live index."""
 
-    def __init__(self, encoder_name: str | None, cache_path: Path, centering: bool,
+    def __init__(self, encoder_name: str | None, cache_path: Path, centering: bool | str,
                  live_dense: Callable[[], VectorBackend | None], lock: threading.RLock):
         # a model folder is named by its absolute path, so every later engine on the store can open it
         self.encoder_name = str(Path(encoder_name).resolve()) if encoder_name and Path(encoder_name).is_dir() \
@@ -49,9 +49,10 @@ class Embedding:
             return self.loaded
 
     def centering_name(self, encoder_name: str) -> str | None:
-        """The language centering new dense indexes of `encoder_name` get (encoders/centering.py); None when this
-        engine builds without it or the encoder ships none."""
-        centering = centering_for(encoder_name) if self.language_centering else None
+        """The language centering new dense indexes of `encoder_name` get (encoders/centering.py): the newest the
+        encoder ships, or the version this engine was given; None when it builds without or the encoder has none."""
+        version = self.language_centering if isinstance(self.language_centering, str) else None
+        centering = centering_for(encoder_name, version) if self.language_centering else None
         return centering.name if centering else None
 
     @property

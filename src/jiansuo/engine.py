@@ -43,10 +43,11 @@ class Engine:
                  embedding_cache: Path | str | None = None, fusion_method: str = "confidence",
                  hubness: bool = False, reranker: Path | str | None = None, full_coverage_at: float = 0.1,
                  meaning_cutoff: float | None = None, create: bool = True, backend: str | None = None,
-                 milvus_uri: str | None = None, centering: bool = True, keyword_weight: float = 0.5):
+                 milvus_uri: str | None = None, centering: bool | str = True, keyword_weight: float = 0.5):
         """`backend`: "local" (tantivy + numpy beside the store) or "milvus" (at `milvus_uri`); the choice is kept
         with the store, so later engines on it (search, serve) follow it without being told. `centering`: build
-        dense indexes with the encoder's language centering (encoders/centering.py), where it ships one."""
+        dense indexes with the encoder's language centering (encoders/centering.py), where it ships one; a version
+        name ("reference-v1") builds with that version."""
         self.path = Path(path)
         if not create and not (self.path / "store.sqlite").exists():
             raise StoreMissing(f"no store at {str(self.path)!r}; "

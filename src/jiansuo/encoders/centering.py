@@ -11,6 +11,12 @@ The means are reference constants, computed once per encoder family by bench/cen
 research text that no evaluation judges (arXiv titles and abstracts; CSL titles and abstracts, dev split), and
 shipped as `centering_means/<family>.npz`. They do not depend on the store, so every backend, every incremental update
 and every query see the same function. An encoder with no reference file is not centered.
+
+Version 2 then turns centered CJK vectors by an orthogonal matrix onto the Latin side (orthogonal Procrustes on
+LibreOffice help pages that exist in both languages and that no test query judges; bench/crosslingual_rotation.py).
+A rotation keeps every cosine between two texts of the same script, so monolingual ranking cannot change; it only
+moves Chinese and English texts that say the same thing closer together. Indexes built with version 1 keep it
+(the name an index records selects the function its queries get).
 """
 
 from __future__ import annotations
@@ -38,20 +44,34 @@ def script_of(text: str) -> str:
 
 
 class Centering:
-    """Per-script mean vectors of queries and of passages, subtracted from unit vectors, then renormalised."""
+    """Per-script mean vectors of queries and of passages, subtracted from unit vectors, then renormalised; then,
+    where `rotations` has the text's script, the vector times that orthogonal matrix (row vector @ matrix)."""
 
-    def __init__(self, query_means: dict[str, np.ndarray], passage_means: dict[str, np.ndarray], name: str):
+    def __init__(self, query_means: dict[str, np.ndarray], passage_means: dict[str, np.ndarray], name: str,
+                 rotations: dict[str, np.ndarray] | None = None):
         self.query_means, self.passage_means, self.name = query_means, passage_means, name
+        self.rotations = rotations or {}
 
     def queries(self, vectors: np.ndarray, texts: list[str]) -> np.ndarray:
-        return _centered(vectors, texts, self.query_means)
+        return self._rotated(_centered(vectors, texts, self.query_means), texts)
 
     def passages(self, vectors: np.ndarray, texts: list[str]) -> np.ndarray:
-        return _centered(vectors, texts, self.passage_means)
+        return self._rotated(_centered(vectors, texts, self.passage_means), texts)
+
+    def _rotated(self, vectors: np.ndarray, texts: list[str]) -> np.ndarray:
+        if not self.rotations or len(vectors) == 0:
+            return vectors
+        scripts = np.array([script_of(text) for text in texts])
+        for script, rotation in self.rotations.items():
+            rows = scripts == script
+            if rows.any():
+                vectors[rows] = vectors[rows] @ rotation
+        return vectors
 
     def save(self, path) -> None:
         arrays = {f"query_{s}": m for s, m in self.query_means.items()}
         arrays.update({f"passage_{s}": m for s, m in self.passage_means.items()})
+        arrays.update({f"rotation_{s}": r for s, r in self.rotations.items()})
         save: Any = np.savez  # numpy's stubs read the keyword arrays as its allow_pickle flag
         save(path, **arrays)
 
@@ -65,27 +85,35 @@ def _centered(vectors: np.ndarray, texts: list[str], means: dict[str, np.ndarray
     return (out / np.where(norms > 0, norms, 1.0)).astype(np.float32)
 
 
-REFERENCE_VERSION = "reference-v1"
+MEANS_ONLY = "reference-v1"
+ROTATED = "reference-v2"  # the means, then CJK turned onto Latin; what new indexes get where the family ships it
 
 
 MODEL_FILE = "centering.npz"  # a trained model folder's own reference means, beside its weights
 
 
-def centering_for(encoder_name: str) -> Centering | None:
+def centering_for(encoder_name: str, version: str | None = None) -> Centering | None:
     """The shipped centering of an encoder's family, a trained model folder's own (its centering.npz, computed
-    the same way), or None (that encoder's vectors are used as they are)."""
+    the same way), or None (that encoder's vectors are used as they are). `version` (MEANS_ONLY or ROTATED):
+    that version only; by default the rotated one where the family has it."""
     family = FAMILIES.get(encoder_name)
     if family is None and (Path(encoder_name) / MODEL_FILE).is_file():
         family = encoder_name
-    return centering_named(f"{family}-{REFERENCE_VERSION}") if family else None
+    if not family:
+        return None
+    if version:
+        return centering_named(f"{family}-{version}")
+    return centering_named(f"{family}-{ROTATED}") or centering_named(f"{family}-{MEANS_ONLY}")
 
 
 @lru_cache(maxsize=8)
 def centering_named(name: str | None) -> Centering | None:
-    """The centering an index records by name (None, or an unknown name: no centering)."""
-    if not name or not name.endswith(f"-{REFERENCE_VERSION}"):
+    """The centering an index records by name (None, or an unknown name, or a version whose arrays the family's
+    file lacks: no centering)."""
+    version = next((v for v in (MEANS_ONLY, ROTATED) if name and name.endswith(f"-{v}")), None)
+    if not name or version is None:
         return None
-    family = name.removesuffix(f"-{REFERENCE_VERSION}")
+    family = name.removesuffix(f"-{version}")
     if Path(family).is_absolute():
         source: Any = Path(family) / MODEL_FILE
     else:
@@ -95,4 +123,7 @@ def centering_named(name: str | None) -> Centering | None:
     with resources.as_file(source) as path, np.load(path) as arrays:
         query = {s: arrays[f"query_{s}"].astype(np.float32) for s in SCRIPTS}
         passage = {s: arrays[f"passage_{s}"].astype(np.float32) for s in SCRIPTS}
-    return Centering(query, passage, name)
+        rotations = {s: arrays[f"rotation_{s}"].astype(np.float32) for s in SCRIPTS if f"rotation_{s}" in arrays}
+    if version == ROTATED and not rotations:
+        return None
+    return Centering(query, passage, name, rotations if version == ROTATED else None)
