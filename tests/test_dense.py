@@ -99,6 +99,39 @@ def test_rrf_and_weighted_fusion_by_hand():
     assert [h.doc_id for h in no_keywords][:1] == ["y"] and {h.doc_id: h.score for h in no_keywords}["x"] == 0
 
 
+def test_a_query_in_the_stores_minority_language_needs_every_term_for_full_keyword_weight(tmp_path):
+    """Mostly Chinese pages and one English one: an English query half matched by the English page (one of its two
+    terms) weighs its keyword list at half; a Chinese query with the same lists weighs it fully."""
+    from jiansuo.searching import cross_language, fuse
+
+    engine = Engine(tmp_path / "store")
+    engine.add([Document(id="en", title="Query Wizard", body="The query wizard writes a query for you.", language="en"),
+                *(Document(id=f"zh{i}", title=f"议程向导 {i}", body="议程向导帮助你写会议议程。", language="zh")
+                  for i in range(3))])
+    engine.refresh()
+    assert engine.store.language_shares() == {"zh": 0.75, "en": 0.25}
+    assert cross_language(engine, "Agenda Wizard") and not cross_language(engine, "议程 向导")
+    keyword = [Hit("en", 8.0), Hit("zh1", 1.0)]
+    dense = [Hit("zh0", 0.6), Hit("en", 0.35), Hit("zh1", 0.3)]
+    def first(text: str) -> str:
+        return fuse(engine, engine.keyword, keyword, dense, ["agenda", "wizard"], text)[0].doc_id
+    assert first("议程 向导") == "en"  # the same lists, the corpus's own language: the keyword hit leads
+    assert first("Agenda Wizard") == "zh0"  # English over Chinese pages: the meaning leads
+
+
+def test_language_shares_are_exact_when_small_sampled_when_large_and_follow_changes(tmp_path):
+    from jiansuo.store.documents import DocumentStore
+
+    store = DocumentStore(tmp_path / "store.sqlite")
+    store.upsert(Document(id=f"d{i}", title="t", body="b", language="zh" if i % 4 else "en") for i in range(400))
+    assert store.language_shares() == {"zh": 0.75, "en": 0.25}
+    sampled = store.language_shares(sample=200)
+    assert sampled == store.language_shares(sample=200)  # the same sample while the store is unchanged
+    assert abs(sampled["en"] - 0.25) < 0.1 and abs(sum(sampled.values()) - 1) < 1e-9
+    store.delete([f"d{i}" for i in range(0, 400, 4)])
+    assert store.language_shares() == {"zh": 1.0}
+
+
 def test_hubness_measures_by_hand():
     counts = np.array([0, 0, 0, 6])
     assert hubness.robin_hood(counts) == pytest.approx(0.75)

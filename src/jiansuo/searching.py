@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from jiansuo.analysis import analyze, excerpt
+from jiansuo.analysis import analyze, detect_language, excerpt
 from jiansuo.analysis.highlight import excerpt_at
 from jiansuo.analysis.passages import passage_source
 from jiansuo.analysis.plaintext import plain_text
@@ -123,7 +123,7 @@ def semantic_search(engine: Engine, backend: KeywordBackend, dense: VectorBacken
         if total == 0 and cutoff is not None and not engine.hubness:
             # nothing matches the words: list only what is close in meaning (bench/meaning_cutoff.py)
             dense_hits = [h for h in dense_hits if h.scores.get("dense", 0.0) >= cutoff]
-        hits = fuse(engine, backend, keyword_hits, dense_hits, terms)
+        hits = fuse(engine, backend, keyword_hits, dense_hits, terms, text)
         keyword_total = total
         total = max(total, len(hits))
     if request.sort in ("date", "popularity"):
@@ -176,14 +176,20 @@ def preference_scores(engine: Engine, doc_ids: list[str], starred: list[str], me
 
 
 def fuse(engine: Engine, backend: KeywordBackend, keyword_hits: list[Hit], dense_hits: list[Hit],
-          terms: list[str]) -> list[Hit]:
+          terms: list[str], text: str = "") -> list[Hit]:
     if engine.fusion_method == "rrf":
         return fusion.rrf([keyword_hits, dense_hits])
     if engine.fusion_method == "weighted":
         return fusion.weighted([keyword_hits, dense_hits], [0.5, 0.5])
     coverage = backend.coverage(keyword_hits[0].doc_id, terms) if keyword_hits else 0.0
+    full_at = fusion.CROSS_LANGUAGE_FULL_AT if cross_language(engine, text) else engine.full_coverage_at
     return fusion.confidence_weighted(keyword_hits, dense_hits, coverage, bm25_weight=engine.keyword_weight,
-                                      full_at=engine.full_coverage_at)
+                                      full_at=full_at)
+
+
+def cross_language(engine: Engine, text: str) -> bool:
+    """Whether the query is written in a language that under half the store's documents are in."""
+    return bool(text) and engine.store.language_shares().get(detect_language(text), 0.0) < 0.5
 
 
 def hydrate_hits(engine: Engine, hits: list[Hit], terms: set[str]) -> None:
