@@ -13,6 +13,7 @@ head) is picked on the dev queries (grid 0, 0.1, ..., 1) and saved with the mode
 Reports nDCG@10 / recall@10 on qrels/test.tsv and rerank latency for k = 20, 50, 100.
 Run: python bench/rerank_scifact.py [--k 50] [--variants qrels,self-supervised,bce] [--head logit] [--steps N]
      [--max-tokens 128] (a model trained on shorter pairs goes to a folder of its own, ...-128) [--epochs 3]
+     [--layers 4] (MiniLM cut to that many of its 6 layers, evenly spaced, first and last kept: ...-L4)
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ import random
 import time
 import warnings
 from dataclasses import replace
+from pathlib import Path
 
 import numpy as np
 from common import DATA, WORK, table
@@ -59,6 +61,27 @@ def reranked(engine, scorer, queries: dict[str, str], candidates: dict[str, list
     return run
 
 
+def cut_minilm(layers: int) -> Path:
+    """The bundled MiniLM with `layers` of its 6 transformer layers (evenly spaced, the first and last kept)."""
+    import torch
+    from transformers import AutoModel, AutoTokenizer
+
+    from jiansuo.train.bi_encoder import base_model_dir
+
+    out = WORK / "rerank" / f"minilm-L{layers}"
+    if (out / "config.json").exists():
+        return out
+    folder, _ = base_model_dir("minilm")
+    model = AutoModel.from_pretrained(folder, add_pooling_layer=False)
+    kept = sorted({int(round(i)) for i in np.linspace(0, model.config.num_hidden_layers - 1, layers)})
+    model.encoder.layer = torch.nn.ModuleList(model.encoder.layer[i] for i in kept)
+    model.config.num_hidden_layers = len(kept)
+    model.save_pretrained(out)
+    AutoTokenizer.from_pretrained(folder).save_pretrained(out)
+    print(f"MiniLM cut to layers {kept} -> {out}", flush=True)
+    return out
+
+
 def rerank_times(engine, model, queries: list[tuple[str, str]], candidates: dict[str, list], k: int) -> list[float]:
     """Milliseconds to rerank each query's top k through the pipeline's own rerank stage."""
     times = []
@@ -94,8 +117,13 @@ def main() -> None:
     parser.add_argument("--ss-steps", type=int, default=None, help="stop the self-supervised one after this many")
     parser.add_argument("--max-tokens", type=int, default=256)
     parser.add_argument("--epochs", type=int, default=1)
+    parser.add_argument("--layers", type=int, default=6)
     args = parser.parse_args()
     suffix = "" if args.max_tokens == 256 else f"-{args.max_tokens}"  # the model folder of a shorter reading
+    base = "minilm"
+    if args.layers != 6:
+        suffix += f"-L{args.layers}"
+        base = str(cut_minilm(args.layers))
     engine = engine_for("scifact", "e5-onnx")
     all_queries = read_queries(DATA / "scifact")
     train_qrels = read_qrels(DATA / "scifact", "train")
@@ -124,7 +152,7 @@ def main() -> None:
 
         steps = args.ss_steps if variant == "self-supervised" else args.steps
         out = WORK / "rerank" / f"scifact-{variant}-{args.head}{suffix}"
-        report = train_cross_encoder("minilm", pairs, evaluate, out, loss,
+        report = train_cross_encoder(base, pairs, evaluate, out, loss,
                                      TrainConfig(epochs=args.epochs, batch_size=16, lr=3e-5, max_tokens=args.max_tokens,
                                                  eval_every=60, patience=3, max_steps=steps),
                                      progress=False, head=args.head)
@@ -134,7 +162,7 @@ def main() -> None:
                                   ("ndcg@10",))["ndcg@10"] for w in range(11)}
         weight = max(grid, key=lambda w: (grid[w], w))
         model.blend = weight
-        model.save(out, base="minilm")
+        model.save(out, base="minilm" if args.layers == 6 else f"minilm-L{args.layers}")
         print(f"{variant}: dev nDCG@10 by blend weight {grid}", flush=True)
         test_scorer = CachedScorer(model)
         for name, w in (("cross-encoder alone", 1.0), (f"blend w={weight} (dev)", weight)):
