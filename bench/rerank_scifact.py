@@ -120,10 +120,10 @@ def main() -> None:
     parser.add_argument("--layers", type=int, default=6)
     args = parser.parse_args()
     suffix = "" if args.max_tokens == 256 else f"-{args.max_tokens}"  # the model folder of a shorter reading
-    base = "minilm"
+    base_model = "minilm"
     if args.layers != 6:
         suffix += f"-L{args.layers}"
-        base = str(cut_minilm(args.layers))
+        base_model = str(cut_minilm(args.layers))
     engine = engine_for("scifact", "e5-onnx")
     all_queries = read_queries(DATA / "scifact")
     train_qrels = read_qrels(DATA / "scifact", "train")
@@ -152,7 +152,7 @@ def main() -> None:
 
         steps = args.ss_steps if variant == "self-supervised" else args.steps
         out = WORK / "rerank" / f"scifact-{variant}-{args.head}{suffix}"
-        report = train_cross_encoder(base, pairs, evaluate, out, loss,
+        report = train_cross_encoder(base_model, pairs, evaluate, out, loss,
                                      TrainConfig(epochs=args.epochs, batch_size=16, lr=3e-5, max_tokens=args.max_tokens,
                                                  eval_every=60, patience=3, max_steps=steps),
                                      progress=False, head=args.head)
