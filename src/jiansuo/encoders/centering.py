@@ -16,7 +16,8 @@ Version 2 then turns centered CJK vectors by an orthogonal matrix onto the Latin
 LibreOffice help pages that exist in both languages and that no test query judges; bench/crosslingual_rotation.py).
 A rotation keeps every cosine between two texts of the same script, so monolingual ranking cannot change; it only
 moves Chinese and English texts that say the same thing closer together. Indexes built with version 1 keep it
-(the name an index records selects the function its queries get).
+(the name an index records selects the function its queries get). An index is rebuilt when the name differs, not
+when a file's numbers do: changing a shipped reference file needs a new version name.
 """
 
 from __future__ import annotations
