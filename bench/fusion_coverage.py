@@ -22,7 +22,7 @@ import warnings
 
 from common import DATA, table
 from dense_beir import engine_for
-from fusion_tuning import recorded_lists
+from fusion_tuning import choose_on_dev, compared, recorded_lists
 from meaning_cutoff import halves
 
 from jiansuo.analysis import detect_language
@@ -99,16 +99,7 @@ def fused_run(lists: dict, coverage_kind: str, gate: float, scope: str = "all") 
 def main() -> None:
     grid = [(kind, gate, scope) for scope in ("all", "minority") for kind in ("terms", "idf") for gate in GATES]
     name = {point: f"{point[0]} coverage, full at {point[1]}, {point[2]} queries" for point in grid}
-    dev: dict[tuple, list[float]] = {point: [] for point in grid}
-    for dataset in DEV:
-        qrels = qrels_of(dataset, "dev")
-        lists = recorded(dataset, set(qrels))
-        for point in grid:
-            dev[point].append(score_run(qrels, fused_run(lists, *point), ("ndcg@10",))["ndcg@10"])
-        print(f"dev {dataset}: {len(qrels)} queries", flush=True)
-    shipped = dev[SHIPPED_POINT]
-    allowed = [p for p in grid if all(s >= b - 0.005 for s, b in zip(dev[p], shipped, strict=True))]
-    chosen = max(allowed, key=lambda p: sum(dev[p]))
+    dev, allowed, chosen = choose_on_dev(grid, SHIPPED_POINT, DEV, lambda d: qrels_of(d, "dev"), recorded, fused_run)
     print(table(["setting", *(f"{d} dev" for d in DEV), "mean", "every set within .005"],
                 [[name[p], *dev[p], sum(dev[p]) / len(DEV), "yes" if p in allowed else "no"] for p in grid]))
     print(f"\nshipped: {name[SHIPPED_POINT]}; chosen on dev: {name[chosen]}\n")
@@ -119,11 +110,8 @@ def main() -> None:
             parts += ["nooverlap half", "nooverlap"]
         lists = recorded(dataset, set(qrels_of(dataset, "test")) | set(qrels_of(dataset, parts[-1])))
         for part in parts:
-            qrels = qrels_of(dataset, part)
-            before = score_run(qrels, fused_run(lists, *SHIPPED_POINT), ("ndcg@10",))["ndcg@10"]
-            after = score_run(qrels, fused_run(lists, *chosen), ("ndcg@10",))["ndcg@10"]
-            rows.append([f"{dataset} ({part})", len(qrels), before, after, after - before])
-            print(rows[-1], flush=True)
+            rows.append(compared(f"{dataset} ({part})", qrels_of(dataset, part), lists, fused_run, SHIPPED_POINT,
+                                 chosen))
     print(table(["set", "queries", f"shipped: {name[SHIPPED_POINT]}", f"chosen: {name[chosen]}", "change"], rows))
 
 

@@ -81,19 +81,33 @@ def qrels_of(dataset: str, part: str) -> dict:
     return qrels
 
 
+def choose_on_dev(grid: list[tuple], shipped: tuple, datasets: tuple[str, ...], dev_qrels, record,
+                  fuse) -> tuple[dict[tuple, list[float]], list[tuple], tuple]:
+    """Each grid point's dev nDCG@10 per set (lists recorded once a set, re-fused per point), the points that keep
+    every dev set within .005 of `shipped`, and among those the best mean."""
+    scores: dict[tuple, list[float]] = {point: [] for point in grid}
+    for dataset in datasets:
+        qrels = dev_qrels(dataset)
+        lists = record(dataset, set(qrels))
+        for point in grid:
+            scores[point].append(score_run(qrels, fuse(lists, *point), ("ndcg@10",))["ndcg@10"])
+        print(f"dev {dataset}: {len(qrels)} queries", flush=True)
+    allowed = [p for p in grid if all(s >= b - 0.005 for s, b in zip(scores[p], scores[shipped], strict=True))]
+    return scores, allowed, max(allowed, key=lambda p: sum(scores[p]))
+
+
+def compared(label: str, qrels: dict, lists: dict, fuse, shipped: tuple, chosen: tuple) -> list:
+    """A test row: the set, its queries, nDCG@10 at the shipped and the chosen point, and the change."""
+    before = score_run(qrels, fuse(lists, *shipped), ("ndcg@10",))["ndcg@10"]
+    after = score_run(qrels, fuse(lists, *chosen), ("ndcg@10",))["ndcg@10"]
+    print([label, len(qrels), before, after, after - before], flush=True)
+    return [label, len(qrels), before, after, after - before]
+
+
 def main() -> None:
     grid = [*itertools.product(WEIGHTS, GATES), (None, 0.0)]
     name = {point: ("RRF" if point[0] is None else f"w={point[0]} gate={point[1]}") for point in grid}
-    dev_scores: dict[tuple, list[float]] = {point: [] for point in grid}
-    for dataset in DEV:
-        qrels = qrels_of(dataset, "dev")
-        lists = recorded_lists(dataset, set(qrels))
-        for point in grid:
-            dev_scores[point].append(score_run(qrels, fused_run(lists, *point), ("ndcg@10",))["ndcg@10"])
-        print(f"dev {dataset}: {len(qrels)} queries", flush=True)
-    shipped = dev_scores[SHIPPED]
-    allowed = [p for p in grid if all(s >= b - 0.005 for s, b in zip(dev_scores[p], shipped, strict=True))]
-    chosen = max(allowed, key=lambda p: sum(dev_scores[p]))
+    dev_scores, _, chosen = choose_on_dev(grid, SHIPPED, DEV, lambda d: qrels_of(d, "dev"), recorded_lists, fused_run)
     rows = [[name[p], *dev_scores[p], sum(dev_scores[p]) / len(DEV)] for p in grid]
     print(table(["setting", *(f"{d} dev" for d in DEV), "mean"], rows))
     print(f"\nshipped: {name[SHIPPED]}; chosen on dev: {name[chosen]}\n")
@@ -103,10 +117,7 @@ def main() -> None:
         for part in parts:
             qrels = qrels_of(dataset, part)
             lists = recorded_lists(dataset, set(qrels))
-            before = score_run(qrels, fused_run(lists, *SHIPPED), ("ndcg@10",))["ndcg@10"]
-            after = score_run(qrels, fused_run(lists, *chosen), ("ndcg@10",))["ndcg@10"]
-            rows.append([f"{dataset} ({part})", len(qrels), before, after, after - before])
-            print(rows[-1], flush=True)
+            rows.append(compared(f"{dataset} ({part})", qrels, lists, fused_run, SHIPPED, chosen))
     print(table(["set", "queries", f"shipped {name[SHIPPED]}", f"chosen {name[chosen]}", "change"], rows))
 
 
