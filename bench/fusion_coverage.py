@@ -27,7 +27,6 @@ from meaning_cutoff import halves
 
 from jiansuo.analysis import detect_language
 from jiansuo.evaluate.datasets import read_qrels, read_queries
-from jiansuo.evaluate.metrics import score_run
 from jiansuo.model import Hit, SearchRequest
 from jiansuo.retrieve import fusion
 
