@@ -17,7 +17,6 @@ Run: python bench/fusion_coverage.py
 
 from __future__ import annotations
 
-import math
 import warnings
 
 from common import DATA, table
@@ -37,18 +36,6 @@ SHIPPED_POINT = ("terms", 0.1, "all")
 HALVED = ("lo-help/zh", "lo-help/en", "lo-help/zh2en", "lo-help/en2zh")
 DEV = ("scifact", *HALVED)
 TEST = ("scifact", "cisi", "medline", *HALVED)
-
-
-def idf_weights(document_frequencies: list[int], documents: int) -> list[float]:
-    """BM25's inverse document frequency of each term."""
-    return [math.log(1 + (documents - df + 0.5) / (df + 0.5)) for df in document_frequencies]
-
-
-def weighted_share(found: list[bool], weights: list[float] | None = None) -> float:
-    """The weight of the found terms over the weight of all (each 1 when `weights` is None); 0 for none."""
-    weights = weights if weights is not None else [1.0] * len(found)
-    total = sum(weights)
-    return sum(w for w, hit in zip(weights, found, strict=True) if hit) / total if total > 0 else 0.0
 
 
 def qrels_of(dataset: str, part: str) -> dict:
@@ -74,7 +61,7 @@ def recorded(dataset: str, query_ids: set[str]) -> dict[str, tuple[list, list, l
     out = {}
     for query_id, (bm25, dense, _) in recorded_lists(dataset, query_ids).items():
         terms = engine.search(SearchRequest(query=texts[query_id], mode="bm25", limit=1), hydrate=False).terms
-        idfs = idf_weights([backend.document_frequency((t,)) for t in terms], documents)
+        idfs = fusion.idf_weights([backend.document_frequency((t,)) for t in terms], documents)
         present = [bool(bm25) and backend.coverage(bm25[0][0], [t]) > 0 for t in terms]
         minority = languages.get(detect_language(texts[query_id]), 0) < sum(languages.values()) / 2
         out[query_id] = (bm25, dense, list(zip(idfs, present, strict=True)), minority)
@@ -88,7 +75,7 @@ def fused_run(lists: dict, coverage_kind: str, gate: float, scope: str = "all") 
     for query_id, (bm25, dense, terms, minority) in lists.items():
         kind, full_at = SHIPPED if scope == "minority" and not minority else (coverage_kind, gate)
         weights = [idf for idf, _ in terms] if kind == "idf" else None
-        coverage = weighted_share([found for _, found in terms], weights)
+        coverage = fusion.weighted_share([found for _, found in terms], weights)
         hits = fusion.confidence_weighted([Hit(d, s, {}) for d, s in bm25], [Hit(d, s, {}) for d, s in dense],
                                           coverage, full_at=full_at)
         run[query_id] = {h.doc_id: h.score for h in hits[:100]}

@@ -97,6 +97,10 @@ def test_rrf_and_weighted_fusion_by_hand():
     assert weighted == pytest.approx({"x": 0.5, "y": 0.25 + 0.5, "z": 0.0, "w": 0.0})
     no_keywords = fusion.confidence_weighted(a, b, coverage=0.0)
     assert [h.doc_id for h in no_keywords][:1] == ["y"] and {h.doc_id: h.score for h in no_keywords}["x"] == 0
+    rare, common = fusion.idf_weights([1, 90], 100)
+    assert rare > 4 * common > 0
+    assert fusion.weighted_share([False, True], [rare, common]) == pytest.approx(common / (rare + common))
+    assert fusion.weighted_share([False, True]) == 0.5 and fusion.weighted_share([]) == 0.0
 
 
 def test_a_query_in_the_stores_minority_language_needs_every_term_for_full_keyword_weight(tmp_path):

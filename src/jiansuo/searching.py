@@ -181,8 +181,14 @@ def fuse(engine: Engine, backend: KeywordBackend, keyword_hits: list[Hit], dense
         return fusion.rrf([keyword_hits, dense_hits])
     if engine.fusion_method == "weighted":
         return fusion.weighted([keyword_hits, dense_hits], [0.5, 0.5])
-    coverage = backend.coverage(keyword_hits[0].doc_id, terms) if keyword_hits else 0.0
-    full_at = fusion.CROSS_LANGUAGE_FULL_AT if cross_language(engine, text) else engine.full_coverage_at
+    if not keyword_hits:
+        coverage, full_at = 0.0, engine.full_coverage_at
+    elif cross_language(engine, text):  # the share of the query's information (its terms' IDF) in the best hit
+        weights = fusion.idf_weights([backend.document_frequency((t,)) for t in terms], backend.num_docs())
+        coverage = backend.coverage(keyword_hits[0].doc_id, terms, weights)
+        full_at = fusion.CROSS_LANGUAGE_FULL_AT
+    else:
+        coverage, full_at = backend.coverage(keyword_hits[0].doc_id, terms), engine.full_coverage_at
     return fusion.confidence_weighted(keyword_hits, dense_hits, coverage, bm25_weight=engine.keyword_weight,
                                       full_at=full_at)
 

@@ -47,8 +47,8 @@ class KeywordBackend(Protocol):
                      known_categories: set[str] | None = None) -> tuple[date | None, date | None]:
         """The closest earlier and later dates that have matching documents."""
 
-    def coverage(self, doc_id: str, terms: list[str]) -> float:
-        """Share of `terms` found in document `doc_id`."""
+    def coverage(self, doc_id: str, terms: list[str], weights: list[float] | None = None) -> float:
+        """Share of `terms` found in document `doc_id`, each counted by its weight (default: 1 each)."""
 
     def document_frequency(self, terms: tuple[str, ...]) -> int:
         """How many documents hold these index terms (adjacent and in order, for more than one)."""

@@ -20,6 +20,7 @@ import tantivy
 from jiansuo.analysis import analyze, cjk_bigrams
 from jiansuo.analysis.tokenize import add_user_words, user_words
 from jiansuo.model import Document, Hit, SearchRequest
+from jiansuo.retrieve.fusion import weighted_share
 from jiansuo.retrieve.popularity import popularity_rank
 from jiansuo.retrieve.query import MUST, MUST_NOT, Clause, ParsedQuery, category_expression
 from jiansuo.store.documents import Change
@@ -227,19 +228,18 @@ class TantivyIndex:
                                              for name in ("title", "summary", "body")])
         return _count(searcher.search(query, 1, count=True))
 
-    def coverage(self, doc_id: str, terms: list[str]) -> float:
-        """Share of `terms` found in any text field of document `doc_id` (0 when there are no terms)."""
-        if not terms:
-            return 0.0
+    def coverage(self, doc_id: str, terms: list[str], weights: list[float] | None = None) -> float:
+        """Share of `terms` (each counted by its weight, default 1) found in any text field of document `doc_id`
+        (0 when there are no terms)."""
         searcher = self._index.searcher()
         own = tantivy.Query.term_query(self._schema, "id", doc_id)
-        found = 0
+        found = []
         for term in terms:
             anywhere = tantivy.Query.boolean_query(
                 [(Occur.Should, tantivy.Query.term_query(self._schema, name, term)) for name in TEXT_FIELDS])
             query = tantivy.Query.boolean_query([(Occur.Must, own), (Occur.Must, anywhere)])
-            found += _count(searcher.search(query, 1, count=True)) > 0
-        return found / len(terms)
+            found.append(_count(searcher.search(query, 1, count=True)) > 0)
+        return weighted_share(found, weights)
 
     def _compile(self, query: ParsedQuery, request: SearchRequest,
                  known_categories: set[str] | None) -> tantivy.Query:

@@ -9,12 +9,15 @@
   A query whose words the corpus lacks (a Chinese query over English pages) then ranks by meaning alone instead of
   mixing in a list of accidental keyword matches; any query BM25 matches reasonably is fused as usual.
   A query written in a language that under half the store's documents are in (an English query over Chinese pages)
-  gets BM25's full weight only when its best hit holds every one of its terms (full_at = CROSS_LANGUAGE_FULL_AT):
-  its keyword matches are mostly loanwords and untranslated pages. Chosen on dev (bench/fusion_coverage.py): it
-  lifts the zh->en and en->zh dev halves and leaves every same-language query as it was.
+  gets BM25's full weight only when its best hit holds all of its information: coverage weighted by each term's
+  IDF (so a common word such as "wizard" weighs little beside "agenda"), full_at = CROSS_LANGUAGE_FULL_AT; its
+  keyword matches are mostly loanwords and untranslated pages. Chosen on dev (bench/fusion_coverage.py): it lifts
+  the zh->en and en->zh dev halves and leaves every same-language query as it was.
 """
 
 from __future__ import annotations
+
+import math
 
 from jiansuo.model import Hit
 
@@ -56,3 +59,15 @@ def confidence_weighted(bm25: list[Hit], dense: list[Hit], coverage: float, bm25
     """`coverage` in [0, 1]: the share of the query's terms found in BM25's best hit."""
     weight = bm25_weight * min(1.0, coverage / full_at) if full_at > 0 else bm25_weight
     return weighted([bm25, dense], [weight, 1.0 - bm25_weight])
+
+
+def idf_weights(document_frequencies: list[int], documents: int) -> list[float]:
+    """BM25's inverse document frequency of each term: how much of the query's information a term carries."""
+    return [math.log(1 + (documents - df + 0.5) / (df + 0.5)) for df in document_frequencies]
+
+
+def weighted_share(found: list[bool], weights: list[float] | None = None) -> float:
+    """The weight of the found items over the weight of all (each 1 when `weights` is None); 0 for none."""
+    weights = weights if weights is not None else [1.0] * len(found)
+    total = sum(weights)
+    return sum(w for w, hit in zip(weights, found, strict=True) if hit) / total if total > 0 else 0.0

@@ -47,6 +47,7 @@ from jiansuo.model import Document, Hit, SearchRequest
 from jiansuo.retrieve import bm25_weights
 from jiansuo.retrieve.bm25 import DEFAULT_BOOSTS, EXACT_TITLE_SCORE, TEXT_FIELDS, exact_title
 from jiansuo.retrieve.dense import batches as _batches
+from jiansuo.retrieve.fusion import weighted_share
 from jiansuo.retrieve.query import MUST, MUST_NOT, Clause, ParsedQuery, category_expression
 from jiansuo.store.documents import Change, DocumentStore
 from jiansuo.store.term_frequency import TermFrequencies
@@ -464,14 +465,14 @@ class MilvusIndex:
                     for field in ("title", "summary", "body")]
         return self._count(" or ".join(f"({a})" for a in anywhere))
 
-    def coverage(self, doc_id: str, terms: list[str]) -> float:
+    def coverage(self, doc_id: str, terms: list[str], weights: list[float] | None = None) -> float:
         if not terms:
             return 0.0
         rows = self.client.query(self.name, filter=f"id == {_literal(doc_id)}", output_fields=list(TEXT_FIELDS))
         if not rows:
             return 0.0
         present = {word for field in TEXT_FIELDS for word in rows[0][field].split()}
-        return sum(milvus_term(t) in present for t in terms) / len(terms)
+        return weighted_share([milvus_term(t) in present for t in terms], weights)
 
     # -- query compilation ------------------------------------------------------------------------
     def _constraints(self, query: ParsedQuery, request: SearchRequest,
