@@ -62,24 +62,11 @@ def reranked(engine, scorer, queries: dict[str, str], candidates: dict[str, list
 
 
 def cut_minilm(layers: int) -> Path:
-    """The bundled MiniLM with `layers` of its 6 transformer layers (evenly spaced, the first and last kept)."""
-    import torch
-    from transformers import AutoModel, AutoTokenizer
-
-    from jiansuo.train.bi_encoder import base_model_dir
+    """The bundled MiniLM with `layers` of its 6 transformer layers (jiansuo train --layers does the same)."""
+    from jiansuo.train.bi_encoder import cut_layers
 
     out = WORK / "rerank" / f"minilm-L{layers}"
-    if (out / "config.json").exists():
-        return out
-    folder, _ = base_model_dir("minilm")
-    model = AutoModel.from_pretrained(folder, add_pooling_layer=False)
-    kept = sorted({int(round(i)) for i in np.linspace(0, model.config.num_hidden_layers - 1, layers)})
-    model.encoder.layer = torch.nn.ModuleList(model.encoder.layer[i] for i in kept)
-    model.config.num_hidden_layers = len(kept)
-    model.save_pretrained(out)
-    AutoTokenizer.from_pretrained(folder).save_pretrained(out)
-    print(f"MiniLM cut to layers {kept} -> {out}", flush=True)
-    return out
+    return out if (out / "config.json").exists() else Path(cut_layers("minilm", layers, out))
 
 
 def rerank_times(engine, model, queries: list[tuple[str, str]], candidates: dict[str, list], k: int) -> list[float]:

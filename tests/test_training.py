@@ -107,3 +107,23 @@ def test_a_trained_bi_encoder_serves_a_store_by_its_folder(tiny_base, posts_engi
     later = Engine(posts_engine.path)  # no encoder named: the store's own dense index decides
     assert later.dense.encoder_name == str((tmp_path / "bi").resolve())
     assert later.search("diffusion guidance", mode="dense").hits
+
+
+def test_a_base_cut_to_fewer_layers_keeps_the_first_and_last_and_trains(tmp_path):
+    """`jiansuo train --layers N`: MiniLM's 6 layers cut to 3 (0, 2 or 3, 5), each kept layer unchanged."""
+    from jiansuo.train.bi_encoder import base_model_dir, cut_layers
+    from jiansuo.train.cross_encoder import train_cross_encoder
+
+    folder = cut_layers("minilm", 3, tmp_path / "base")
+    full = transformers.AutoModel.from_pretrained(base_model_dir("minilm")[0], add_pooling_layer=False)
+    cut = transformers.AutoModel.from_pretrained(folder, add_pooling_layer=False)
+    kept = json.loads((tmp_path / "base" / "jiansuo.json").read_text())["layers_kept"]
+    assert cut.config.num_hidden_layers == 3 and kept[0] == 0 and kept[-1] == 5
+    for position, layer in enumerate(kept):
+        ours, theirs = cut.encoder.layer[position].state_dict(), full.encoder.layer[layer].state_dict()
+        assert all(torch.equal(ours[name], theirs[name]) for name in ours)
+    with pytest.raises(ValueError):
+        cut_layers("minilm", 7, tmp_path / "too-many")
+    report = train_cross_encoder(folder, PAIRS, lambda m: 0.0, tmp_path / "ce3", "cosent",
+                                 TrainConfig(max_steps=1, batch_size=8), progress=False, head="segment-cosine")
+    assert report["steps"] == 1

@@ -6,6 +6,7 @@ import argparse
 import json
 import os
 import sys
+import tempfile
 from datetime import date
 from pathlib import Path
 
@@ -116,6 +117,8 @@ def _parser() -> argparse.ArgumentParser:
     train.add_argument("--batch-size", type=int, default=16)
     train.add_argument("--max-steps", type=int, default=None)
     train.add_argument("--max-tokens", type=int, default=128)
+    train.add_argument("--layers", type=int, default=None,
+                       help="train from the base cut to this many of its layers (evenly spaced): a faster model")
 
     cur = command("cur", "Build (or bring up to date) the cross-encoder k-NN index behind --mode ce-knn.",
                   "jiansuo cur --reranker models/ce --anchor-queries titles --count 100 --store site")
@@ -380,19 +383,23 @@ def _train(args: argparse.Namespace) -> int:
         data, dev = sources.split_dev(data, share=0.1)
     config = TrainConfig(epochs=args.epochs, batch_size=args.batch_size, lr=args.lr, optimizer=args.optimizer,
                          max_steps=args.max_steps, max_tokens=args.max_tokens)
-    if args.kind == "bi":
-        from jiansuo.train.bi_encoder import train_bi_encoder
+    from jiansuo.train.bi_encoder import cut_layers
 
-        report = train_bi_encoder(args.base, data, dev, args.out, config)
-    else:
-        from scipy.stats import spearmanr
+    with tempfile.TemporaryDirectory() as scratch:
+        base = cut_layers(args.base, args.layers, Path(scratch) / "base") if args.layers else args.base
+        if args.kind == "bi":
+            from jiansuo.train.bi_encoder import train_bi_encoder
 
-        from jiansuo.train.cross_encoder import train_cross_encoder
+            report = train_bi_encoder(base, data, dev, args.out, config)
+        else:
+            from scipy.stats import spearmanr
 
-        def evaluate(model) -> float:
-            return float(spearmanr(model.predict(dev), [p.label for p in dev]).statistic)
+            from jiansuo.train.cross_encoder import train_cross_encoder
 
-        report = train_cross_encoder(args.base, data, evaluate, args.out, args.loss, config, head=args.head)
+            def evaluate(model) -> float:
+                return float(spearmanr(model.predict(dev), [p.label for p in dev]).statistic)
+
+            report = train_cross_encoder(base, data, evaluate, args.out, args.loss, config, head=args.head)
     print(f"trained on {len(data)} pairs in {report['seconds']:.0f} s ({report['steps']} steps); "
           f"best dev {report['best_dev']:.4f}; saved to {args.out}", file=sys.stderr)
     return EXIT_OK
