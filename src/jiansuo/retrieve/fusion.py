@@ -56,7 +56,7 @@ def weighted(lists: list[list[Hit]], weights: list[float]) -> list[Hit]:
 
 def confidence_weighted(bm25: list[Hit], dense: list[Hit], coverage: float, bm25_weight: float = 0.5,
                         full_at: float = 0.1) -> list[Hit]:
-    """`coverage` in [0, 1]: the share of the query's terms found in BM25's best hit."""
+    """`coverage` in [0, 1]: the share of the query's terms (or of their IDF) found in BM25's best hit."""
     weight = bm25_weight * min(1.0, coverage / full_at) if full_at > 0 else bm25_weight
     return weighted([bm25, dense], [weight, 1.0 - bm25_weight])
 
