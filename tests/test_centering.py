@@ -93,7 +93,12 @@ def test_an_index_records_its_centering_and_a_change_rebuilds_it(tmp_path, fixtu
     assert first.dense.params["centering"] == "e5-reference-v1"
     older = centering_for("e5-onnx", "reference-v1")
     assert np.allclose(first.query_vector("相似度"), older.queries(raw, ["相似度"])[0])
-    assert Engine(tmp_path / "store", encoder="e5-onnx", embedding_cache=cache).refresh_dense() == len(posts)
+    from jiansuo.cli import _dense_work
+
+    newest = Engine(tmp_path / "store", encoder="e5-onnx", embedding_cache=cache)
+    assert _dense_work(newest) == len(posts)  # the progress bar's total: every document, re-read from the cache
+    assert newest.refresh_dense() == len(posts)
+    assert _dense_work(newest) == 0
     plain = Engine(tmp_path / "store", encoder="e5-onnx", embedding_cache=cache, centering=False)
     assert plain.refresh_dense() == len(posts)  # rebuilt (from the cache) without centering
     assert plain.dense.params["centering"] is None

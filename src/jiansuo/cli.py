@@ -254,13 +254,12 @@ def _dense_work(engine) -> int:
     """Documents the dense index will encode on this refresh (the progress bar's total, for its ETA)."""
     if engine.backend_kind != "local":  # Milvus: documents and passages go in together, under one bar
         return 0
-    dense = engine.dense
-    wanted = engine.embedding.encoder_name or (dense.encoder_name if dense else None)
-    if wanted is None:
+    index = engine.indexes["dense"]
+    if index.wanted_encoder() is None:
         return 0
-    if dense is None or dense.encoder_name != wanted:
+    if index.needs_rebuild():  # a new encoder, centering version or retrained model folder
         return engine.store.count()
-    return sum(1 for _ in engine.store.changes_since(dense.indexed_seq))
+    return sum(1 for _ in engine.store.changes_since(index.live().indexed_seq))
 
 
 def _search(args: argparse.Namespace) -> int:

@@ -162,16 +162,28 @@ class VectorIndex:
             self.version = current
         return self._open
 
-    def refresh(self, progress: Progress | None = None) -> int:
+    def wanted_encoder(self) -> str | None:
+        """The encoder the index should be built with: the engine's, else the live index's; None for no index."""
         dense = self.live()
-        wanted = self.engine.embedding.encoder_name or (dense.encoder_name if dense else None)
+        return self.engine.embedding.encoder_name or (dense.encoder_name if dense else None)
+
+    def needs_rebuild(self) -> bool:
+        """Whether the next refresh rebuilds the whole index instead of applying the store's changes."""
+        dense, wanted = self.live(), self.wanted_encoder()
         if wanted is None:
-            return 0
+            return False
         centering = self.engine.embedding.centering_name(wanted)
         if dense is None or dense.encoder_name != wanted or dense.centering != centering:
+            return True
+        # a model folder retrained in place: its old vectors are not its own
+        return Path(wanted).is_dir() and dense.params.get("encoder_key") != cache_key(self.engine.encoder)
+
+    def refresh(self, progress: Progress | None = None) -> int:
+        dense = self.live()
+        if self.wanted_encoder() is None:
+            return 0
+        if dense is None or self.needs_rebuild():
             return self.rebuild(progress)
-        if Path(wanted).is_dir() and dense.params.get("encoder_key") != cache_key(self.engine.encoder):
-            return self.rebuild(progress)  # a model folder retrained in place: its old vectors are not its own
         pending = list(self.engine.store.changes_since(dense.indexed_seq))
         if not pending:
             return 0
