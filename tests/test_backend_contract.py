@@ -190,12 +190,18 @@ def test_a_store_restarted_mid_update_catches_up(engine, tmp_path, monkeypatch):
     assert sorted(ids(restarted, "量子退火 quantum annealing", mode="dense", limit=8)) == sorted(d.id for d in new)
 
 
-def test_both_backends_return_the_same_results(tmp_path, milvus_db):
+def both_backends(tmp_path, milvus_db, documents) -> tuple[Engine, Engine]:
+    """An embedded engine and a Milvus one, each holding `documents` and indexed."""
     local = make_engine("local", tmp_path / "local", milvus_db)
     remote = make_engine("milvus", tmp_path / "remote", milvus_db)
     for engine in (local, remote):
-        engine.add(corpus())
+        engine.add(documents)
         engine.refresh()
+    return local, remote
+
+
+def test_both_backends_return_the_same_results(tmp_path, milvus_db):
+    local, remote = both_backends(tmp_path, milvus_db, corpus())
     for query in [*TOPICS, "检索", "位置 -旋转", '"nearest neighbor"']:
         bm25 = ids(local, query, mode="bm25"), ids(remote, query, mode="bm25")
         assert len(set(bm25[0]) & set(bm25[1])) >= min(9, len(bm25[0])), (query, bm25)
@@ -221,11 +227,7 @@ def test_scores_stay_those_of_tantivy_after_updates_that_move_mean_lengths(tmp_p
 
 def test_document_frequencies_agree(tmp_path, milvus_db):
     """What keywords weigh terms by: single terms from the kept counts on Milvus, tantivy's own on the embedded side."""
-    local = make_engine("local", tmp_path / "local", milvus_db)
-    remote = make_engine("milvus", tmp_path / "remote", milvus_db)
-    for engine in (local, remote):
-        engine.add(corpus())
-        engine.refresh()
+    local, remote = both_backends(tmp_path, milvus_db, corpus())
     found = []
     for text in ["扩散", "diffusion", "rotary", "检索", "nowhere", "cosine similarity"]:
         terms = tuple(analyze(text))
@@ -257,11 +259,7 @@ def test_both_backends_agree_on_real_research_posts(tmp_path, milvus_db):
     than 10 match."""
     source = shared_data("kexue") / "kexue.jsonl"
     documents = [d for d in read_path(source) if isinstance(d, Document)]
-    local = make_engine("local", tmp_path / "local", milvus_db)
-    remote = make_engine("milvus", tmp_path / "remote", milvus_db)
-    for engine in (local, remote):
-        engine.add(documents)
-        engine.refresh()
+    local, remote = both_backends(tmp_path, milvus_db, documents)
     queries = [d.title[: 4 + i % 6] for i, d in enumerate(documents[::5])][:60]
     full = 0
     for query in queries:

@@ -54,20 +54,24 @@ class Centering:
         self.rotations = rotations or {}
 
     def queries(self, vectors: np.ndarray, texts: list[str]) -> np.ndarray:
-        return self._rotated(_centered(vectors, texts, self.query_means), texts)
+        return self._transformed(vectors, texts, self.query_means)
 
     def passages(self, vectors: np.ndarray, texts: list[str]) -> np.ndarray:
-        return self._rotated(_centered(vectors, texts, self.passage_means), texts)
+        return self._transformed(vectors, texts, self.passage_means)
 
-    def _rotated(self, vectors: np.ndarray, texts: list[str]) -> np.ndarray:
-        if not self.rotations or len(vectors) == 0:
+    def _transformed(self, vectors: np.ndarray, texts: list[str], means: dict[str, np.ndarray]) -> np.ndarray:
+        if len(vectors) == 0:
             return vectors
-        scripts = np.array([script_of(text) for text in texts])
+        scripts = np.array([script_of(text) for text in texts])  # read once per text, for both steps
+        offsets = np.stack([means[script] for script in scripts])
+        out = np.asarray(vectors, dtype=np.float32) - offsets
+        norms = np.linalg.norm(out, axis=1, keepdims=True)
+        out = (out / np.where(norms > 0, norms, 1.0)).astype(np.float32)
         for script, rotation in self.rotations.items():
             rows = scripts == script
             if rows.any():
-                vectors[rows] = vectors[rows] @ rotation
-        return vectors
+                out[rows] = out[rows] @ rotation
+        return out
 
     def save(self, path) -> None:
         arrays = {f"query_{s}": m for s, m in self.query_means.items()}
@@ -75,15 +79,6 @@ class Centering:
         arrays.update({f"rotation_{s}": r for s, r in self.rotations.items()})
         save: Any = np.savez  # numpy's stubs read the keyword arrays as its allow_pickle flag
         save(path, **arrays)
-
-
-def _centered(vectors: np.ndarray, texts: list[str], means: dict[str, np.ndarray]) -> np.ndarray:
-    if len(vectors) == 0:
-        return vectors
-    offsets = np.stack([means[script_of(text)] for text in texts])
-    out = np.asarray(vectors, dtype=np.float32) - offsets
-    norms = np.linalg.norm(out, axis=1, keepdims=True)
-    return (out / np.where(norms > 0, norms, 1.0)).astype(np.float32)
 
 
 MEANS_ONLY = "reference-v1"
