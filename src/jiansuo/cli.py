@@ -11,6 +11,7 @@ from datetime import date
 from pathlib import Path
 
 from jiansuo.encoders.base import DEFAULT_ENCODER
+from jiansuo.ingest.detect import FORMATS
 
 EXIT_OK, EXIT_ERROR, EXIT_USAGE, EXIT_PARTIAL = 0, 1, 2, 3
 EVAL_MODES = ("bm25", "dense", "hybrid", "rerank", "ce-knn")
@@ -31,8 +32,11 @@ def _parser() -> argparse.ArgumentParser:
 
     index = command("index", "Ingest files into the store and bring the index up to date.",
                     "jiansuo index posts/ papers.jsonl --field title=name --store site")
-    index.add_argument("paths", nargs="*", type=Path, help="JSONL files, Markdown files or folders")
-    index.add_argument("--format", default="auto", choices=["auto", "jsonl", "beir", "arxiv", "markdown"])
+    index.add_argument("paths", nargs="*", type=Path,
+                       help="files or folders: Markdown posts, HTML pages (a built or saved blog), JSONL (plain, BEIR, "
+                            "arXiv metadata), BibTeX (.bib)")
+    index.add_argument("--format", default="auto", choices=list(FORMATS),
+                       help="how to read the files (auto: by suffix, and per JSONL record)")
     index.add_argument("--field", action="append", metavar="OURS=KEY",
                        help="map a source key onto a document field, e.g. --field body=content")
     index.add_argument("--delete", action="append", default=[], metavar="ID", help="delete a document by id")

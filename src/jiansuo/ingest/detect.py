@@ -5,19 +5,25 @@ from __future__ import annotations
 from collections.abc import Iterator
 from pathlib import Path
 
+from jiansuo.ingest import bibtex, html
 from jiansuo.ingest.fields import IngestProblem
 from jiansuo.ingest.jsonl import arxiv_record, beir_record, read_jsonl
 from jiansuo.ingest.markdown import read_markdown
 from jiansuo.model import Document
 
-FORMATS = ("auto", "jsonl", "beir", "arxiv", "markdown")
+FORMATS = ("auto", "jsonl", "beir", "arxiv", "markdown", "html", "bibtex")
 _MARKDOWN = {".md", ".markdown"}
 _JSONL = {".jsonl", ".json", ".ndjson"}
+_SKIPPED_FOLDERS = {"node_modules", "__pycache__"}
 
 
-def read_path(path: Path | str, fmt: str = "auto",
-              field_map: dict[str, str] | None = None) -> Iterator[Document | IngestProblem]:
-    """Documents (and problems) from a file, or from every .md/.jsonl file under a folder."""
+def read_path(path: Path | str, fmt: str = "auto", field_map: dict[str, str] | None = None,
+              root: Path | None = None) -> Iterator[Document | IngestProblem]:
+    """Documents (and problems) from a file, or from every Markdown, HTML, JSONL and BibTeX file under a folder.
+
+    A folder that holds Markdown posts and HTML pages both is read for its Markdown only: the HTML is then
+    usually the site built from it (Jekyll's _site/, Hugo's public/); give the HTML folder itself to read that.
+    `root`: the folder an HTML page's id is relative to (the folder being read)."""
     path = Path(path)
     if fmt not in FORMATS:
         raise ValueError(f"unknown format {fmt!r}; choose one of {', '.join(FORMATS)}")
@@ -25,15 +31,20 @@ def read_path(path: Path | str, fmt: str = "auto",
         yield IngestProblem(str(path), 0, "no such file or folder")
         return
     if path.is_dir():
-        for child in sorted(p for p in path.rglob("*") if p.is_file()):
-            if child.suffix.lower() in _MARKDOWN | _JSONL and not child.name.startswith("."):
-                if child.name in ("queries.jsonl",):  # a BEIR folder: only its corpus is documents
-                    continue
-                yield from read_path(child, fmt, field_map)
+        yield from _read_folder(path, fmt, field_map)
         return
-    if fmt == "auto" and path.suffix.lower() in _MARKDOWN:
+    suffix = path.suffix.lower()
+    if fmt == "auto" and suffix in _MARKDOWN:
         fmt = "markdown"
-    if fmt == "auto":
+    elif fmt == "auto" and suffix in html.SUFFIXES:
+        fmt = "html"
+    elif fmt == "auto" and suffix in bibtex.SUFFIXES:
+        fmt = "bibtex"
+    if fmt == "html":
+        yield from html.read_html(path, root, field_map)
+    elif fmt == "bibtex":
+        yield from bibtex.read_bibtex(path, field_map)
+    elif fmt == "auto":
         yield from read_jsonl(path, field_map, detect=True)
     elif fmt == "markdown":
         yield from read_markdown(path, field_map)
@@ -43,3 +54,26 @@ def read_path(path: Path | str, fmt: str = "auto",
         yield from read_jsonl(path, field_map, arxiv_record)
     else:
         yield from read_jsonl(path, field_map)
+
+
+def _read_folder(folder: Path, fmt: str, field_map: dict[str, str] | None) -> Iterator[Document | IngestProblem]:
+    files = sorted(p for p in folder.rglob("*") if p.is_file() and _visible(p.relative_to(folder)))
+    readable = _MARKDOWN | _JSONL | html.SUFFIXES | bibtex.SUFFIXES
+    chosen = [p for p in files if p.suffix.lower() in readable and p.name != "queries.jsonl"]  # BEIR: corpus only
+    pages = [p for p in chosen if p.suffix.lower() in html.SUFFIXES]
+    if pages and any(p.suffix.lower() in _MARKDOWN for p in chosen):
+        yield IngestProblem(str(folder), 0, f"{len(pages)} HTML pages left unread beside the Markdown posts (the "
+                                            "site built from them?); give their folder to read them", skipped=False)
+        chosen = [p for p in chosen if p.suffix.lower() not in html.SUFFIXES]
+    if not chosen:
+        seen = sorted({p.suffix.lower() or p.name for p in files})[:8]
+        found = f" (found: {', '.join(seen)})" if seen else " (it is empty)"
+        yield IngestProblem(str(folder), 0, "no Markdown, HTML, JSONL or BibTeX files in this folder" + found)
+        return
+    for child in chosen:
+        yield from read_path(child, fmt, field_map, root=folder)
+
+
+def _visible(relative: Path) -> bool:
+    """Not in a hidden folder (.git, .obsidian) or a dependency folder, and not a hidden file."""
+    return not any(part.startswith(".") or part in _SKIPPED_FOLDERS for part in relative.parts)

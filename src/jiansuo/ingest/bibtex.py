@@ -1,0 +1,348 @@
+"""BibTeX paper lists (.bib): one document per entry, its citation key the id.
+
+Fields: title, authors ("Last, First" turned to "First Last"), date (year and month, or biblatex's date),
+abstract, venue (journal, booktitle, …), url (or the DOI's, or the arXiv eprint's), keywords as tags, arXiv's
+primaryClass as category; everything else is kept in the document's metadata. `@string` macros and `#`
+concatenation are expanded; LaTeX accents become characters and protective braces go, while `$…$` math stays
+TeX for the reading pipeline. A malformed entry is reported as `file:line: reason` and the next one is read.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections.abc import Iterator
+from pathlib import Path
+
+from jiansuo.ingest.fields import IngestProblem, RecordError, document_from_record
+from jiansuo.model import Document
+
+SUFFIXES = {".bib", ".bibtex"}
+MONTH_NAMES = ("January", "February", "March", "April", "May", "June", "July", "August", "September", "October",
+               "November", "December")
+MONTHS = {name[:3].lower(): number for number, name in enumerate(MONTH_NAMES, start=1)}
+VENUE_FIELDS = ("journal", "journaltitle", "booktitle", "series", "school", "institution", "publisher",
+                "howpublished", "organization")
+_ACCENTS = {"'": "\u0301", "`": "\u0300", "^": "\u0302", '"': "\u0308", "~": "\u0303", "=": "\u0304",
+            ".": "\u0307", "u": "\u0306", "v": "\u030c", "H": "\u030b", "c": "\u0327", "k": "\u0328",
+            "r": "\u030a", "d": "\u0323", "b": "\u0331"}
+_LETTERS = {"ss": "ß", "o": "ø", "O": "Ø", "ae": "æ", "AE": "Æ", "oe": "œ", "OE": "Œ", "aa": "å", "AA": "Å",
+            "l": "ł", "L": "Ł", "i": "ı", "j": "ȷ", "&": "&", "%": "%", "#": "#", "_": "_", "textendash": "–",
+            "textemdash": "—", "textquoteright": "’", "textquoteleft": "‘", "ldots": "…", "dots": "…"}
+_ACCENT = re.compile(r"""\\([`'^"~=.])\s*(?:\{\s*(\\?[A-Za-z])\s*\}|(\\?[A-Za-z]))"""
+                     r"""|\\([uvHckrdb])(?:\s*\{\s*(\\?[A-Za-z])\s*\}|\s+(\\?[A-Za-z]))""")
+_LETTER = re.compile(r"\\(ss|ae|AE|oe|OE|aa|AA|textendash|textemdash|textquoteright|textquoteleft|ldots|dots"
+                     r"|[oOlLij])(?![A-Za-z])\s*(?:\{\})?|\\([&%#_])")
+_STYLE = re.compile(r"\\(?:emph|textit|textbf|textsc|texttt|textrm|textsf|mathrm|url|href\{[^{}]*\}|mbox|text)"
+                    r"\s*(?=\{)")
+_MATH = re.compile(r"(?<!\\)\$\$.+?(?<!\\)\$\$|(?<!\\)\$.+?(?<!\\)\$", re.S)
+_ENTRY_HEAD = re.compile(r"@\s*([A-Za-z]+)\s*([{(])")
+_DOI_PREFIX = re.compile(r"^(?:https?://(?:dx\.)?doi\.org/|doi:\s*)", re.I)
+_ENTRY_START = re.compile(r"^[ \t]*@", re.M)
+
+
+def read_bibtex(path: Path, field_map: dict[str, str] | None = None) -> Iterator[Document | IngestProblem]:
+    raw = path.read_bytes()
+    try:
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError as error:
+        line = raw[: error.start].count(b"\n") + 1
+        yield IngestProblem(str(path), line, "not UTF-8; the file is read as Latin-1", skipped=False)
+        text = raw.decode("latin-1")
+    seen: dict[str, int] = {}
+    for item in parse_entries(text):
+        if isinstance(item, _Problem):
+            yield IngestProblem(str(path), item.line, item.reason)
+            continue
+        if item.kind in ("comment", "preamble", "string"):
+            continue
+        try:
+            document, warnings = document_from_record(entry_record(item), field_map)
+        except RecordError as error:
+            yield IngestProblem(str(path), item.line, str(error))
+            continue
+        if document.id in seen:
+            yield IngestProblem(str(path), item.line, f"key {document.id[:80]!r} already appeared on line "
+                                                      f"{seen[document.id]}; this entry is not stored")
+            continue
+        seen[document.id] = item.line
+        for warning in warnings:
+            yield IngestProblem(str(path), item.line, warning, skipped=False)
+        yield document
+
+
+class Entry:
+    def __init__(self, kind: str, key: str, fields: dict[str, str], line: int) -> None:
+        self.kind, self.key, self.fields, self.line = kind, key, fields, line
+
+
+class _Problem:
+    def __init__(self, line: int, reason: str) -> None:
+        self.line, self.reason = line, reason
+
+
+class _Malformed(Exception):
+    def __init__(self, reason: str, at: int) -> None:
+        super().__init__(reason)
+        self.reason, self.at = reason, at
+
+
+def parse_entries(text: str) -> Iterator[Entry | _Problem]:
+    """Entries in file order, `@string` macros applied; a malformed entry yields a problem, and reading goes on
+    at the next line that starts with `@`."""
+    macros = {name[:3].lower(): name for name in MONTH_NAMES}  # BibTeX's predefined month macros
+    position = 0
+    while True:
+        at = text.find("@", position)
+        if at < 0:
+            return
+        line = text.count("\n", 0, at) + 1
+        match = _ENTRY_HEAD.match(text, at)
+        if not match:
+            position = at + 1  # an @ in free text between entries (BibTeX ignores it too)
+            continue
+        kind = match.group(1).lower()
+        if kind == "comment":
+            position = _skip_balanced(text, match.end() - 1)
+            continue
+        try:
+            entry, position = _entry(text, match, kind, line, macros)
+        except _Malformed as error:
+            noticed = text.count("\n", 0, min(error.at, len(text))) + 1
+            where = f" (noticed on line {noticed})" if noticed != line else ""
+            yield _Problem(line, f"@{kind} entry: {error.reason}{where}; not stored")
+            next_line = text.find("\n", at)
+            resume = _ENTRY_START.search(text, next_line + 1) if next_line >= 0 else None
+            position = resume.start() if resume else len(text)
+            continue
+        if kind == "string":
+            macros.update({name.lower(): value for name, value in entry.fields.items()})
+        yield entry
+
+
+def _entry(text: str, match: re.Match, kind: str, line: int, macros: dict[str, str]) -> tuple[Entry, int]:
+    close = "}" if match.group(2) == "{" else ")"
+    position = match.end()
+    key = ""
+    if kind not in ("string", "preamble"):
+        key_match = re.compile(r"\s*([^\s,{}()=\"#]*)\s*,").match(text, position)
+        if not key_match or not key_match.group(1):
+            raise _Malformed("no citation key before the first comma", position)
+        key, position = key_match.group(1), key_match.end()
+    if kind == "preamble":
+        return Entry(kind, "", {}, line), _skip_balanced(text, match.end() - 1)
+    fields: dict[str, str] = {}
+    while True:
+        position = _skip_space(text, position)
+        if position >= len(text):
+            raise _Malformed(f"the entry never closes (a missing '{close}')", position)
+        if text[position] == close:
+            return Entry(kind, key, fields, line), position + 1
+        if text[position] == ",":
+            position += 1
+            continue
+        name_match = re.compile(r"([A-Za-z][\w.:+-]*)\s*=\s*").match(text, position)
+        if not name_match:
+            if text[position] == "@":
+                raise _Malformed(f"the entry never closes (a missing '{close}' before the next entry)", position)
+            raise _Malformed(f"expected 'name = value' at {text[position:position + 20]!r}", position)
+        value, position = _value(text, name_match.end(), macros)
+        fields[name_match.group(1).lower()] = value
+
+
+def _value(text: str, position: int, macros: dict[str, str]) -> tuple[str, int]:
+    """A field value: {…}, "…", a number or a macro name, joined by #."""
+    parts: list[str] = []
+    while True:
+        position = _skip_space(text, position)
+        if position >= len(text):
+            raise _Malformed("a field value never ends", position)
+        char = text[position]
+        if char == "{":
+            end = _skip_balanced(text, position)
+            parts.append(text[position + 1:end - 1])
+            position = end
+        elif char == '"':
+            end = _quoted_end(text, position)
+            parts.append(text[position + 1:end - 1])
+            position = end
+        else:
+            word = re.compile(r"[^\s,#{}()\"=]+").match(text, position)
+            if not word:
+                raise _Malformed(f"expected a value at {text[position:position + 20]!r}", position)
+            token = word.group(0)
+            parts.append(token if token.isdigit() else macros.get(token.lower(), token))
+            position = word.end()
+        position = _skip_space(text, position)
+        if position < len(text) and text[position] == "#":
+            position += 1
+            continue
+        return "".join(parts), position
+
+
+def _skip_balanced(text: str, start: int) -> int:
+    """The position after the brace or parenthesis group opening at `start` (a backslash escapes one character)."""
+    opening = text[start]
+    closing = "}" if opening == "{" else ")"
+    depth = 0
+    position = start
+    while position < len(text):
+        char = text[position]
+        if char == "\\":
+            position += 2
+            continue
+        if char == opening:
+            depth += 1
+        elif char == closing:
+            depth -= 1
+            if depth == 0:
+                return position + 1
+        position += 1
+    raise _Malformed(f"a '{opening}' is never closed", start)
+
+
+def _quoted_end(text: str, start: int) -> int:
+    depth = 0
+    position = start + 1
+    while position < len(text):
+        char = text[position]
+        if char == "\\":
+            position += 2
+            continue
+        if char == "{":
+            depth += 1
+        elif char == "}":
+            depth -= 1
+        elif char == '"' and depth == 0:
+            return position + 1
+        position += 1
+    raise _Malformed('a quoted value never ends (a missing ")', start)
+
+
+def _skip_space(text: str, position: int) -> int:
+    while position < len(text) and text[position] in " \t\r\n":
+        position += 1
+    return position
+
+
+def entry_record(entry: Entry) -> dict:
+    """The loose record document_from_record maps onto a Document."""
+    fields = {name: value for name, value in entry.fields.items() if value.strip()}
+    record: dict = {"id": entry.key, "entry_type": entry.kind}
+    record["title"] = plain_text(fields.pop("title", ""))
+    people = fields.pop("author", "") or fields.pop("editor", "")
+    record["authors"] = [name for name in (person_name(p) for p in _split_authors(people)) if name]
+    record["date"] = _date(fields)
+    record["summary"] = plain_text(fields.pop("abstract", ""))
+    venue = next((fields.pop(name) for name in VENUE_FIELDS if name in fields), "")
+    record["venue"] = plain_text(venue)
+    record["url"] = _url(fields)
+    record["tags"] = [plain_text(t) for t in re.split(r"\s*[,;]\s*", fields.pop("keywords", "")) if t.strip()]
+    category = fields.pop("primaryclass", "")
+    record["categories"] = [category.strip()] if category.strip() else []
+    language = fields.pop("langid", "") or fields.pop("language", "")
+    if language.strip().lower()[:2] in ("zh", "en") or language.strip().lower() in ("chinese", "english"):
+        record["language"] = "zh" if language.strip().lower().startswith(("zh", "chinese")) else "en"
+    record.update({name: plain_text(value) for name, value in fields.items()})
+    return {k: v for k, v in record.items() if v not in ("", [], None)}
+
+
+def _date(fields: dict[str, str]) -> str:
+    if "date" in fields:
+        return fields.pop("date").strip()
+    year = fields.pop("year", "").strip()
+    month_text = fields.pop("month", "").strip().lower()
+    if not re.fullmatch(r"\d{4}", year):
+        return year
+    month = int(month_text) if month_text.isdigit() else MONTHS.get(month_text[:3], 0)
+    return f"{year}-{month:02d}" if 1 <= month <= 12 else year
+
+
+def _url(fields: dict[str, str]) -> str:
+    if fields.get("url", "").strip():
+        return plain_url(fields.pop("url"))
+    doi = fields.get("doi", "").strip()
+    if doi:
+        return "https://doi.org/" + _DOI_PREFIX.sub("", doi)
+    archive = (fields.get("archiveprefix", "") or fields.get("eprinttype", "")).strip().lower()
+    eprint = fields.get("eprint", "").strip()
+    if eprint and archive == "arxiv":
+        return f"https://arxiv.org/abs/{eprint}"
+    return ""
+
+
+def plain_url(value: str) -> str:
+    return re.sub(r"\\([_%#&~])", r"\1", value.strip())
+
+
+def _split_authors(value: str) -> list[str]:
+    """Names joined by ' and ' outside braces ({Barnes and Noble} stays one name)."""
+    names: list[str] = []
+    depth = start = 0
+    for match in re.finditer(r"[{}]|\s+and\s+", value, re.I):
+        token = match.group(0)
+        if token == "{":
+            depth += 1
+        elif token == "}":
+            depth -= 1
+        elif depth == 0:
+            names.append(value[start:match.start()])
+            start = match.end()
+    names.append(value[start:])
+    return [n.strip() for n in names if n.strip()]
+
+
+def person_name(name: str) -> str:
+    """'Last, First' / 'Last, Jr, First' -> 'First Last (Jr)'; 'others' (et al.) -> ''."""
+    if name.strip().lower() == "others":
+        return ""
+    parts = [plain_text(p) for p in _split_top_level(name, ",")]
+    if len(parts) == 2:
+        return f"{parts[1]} {parts[0]}".strip()
+    if len(parts) == 3:
+        return f"{parts[2]} {parts[0]} {parts[1]}".strip()
+    return " ".join(parts)
+
+
+def _split_top_level(value: str, separator: str) -> list[str]:
+    parts: list[str] = []
+    depth = start = 0
+    for position, char in enumerate(value):
+        if char == "{":
+            depth += 1
+        elif char == "}":
+            depth -= 1
+        elif char == separator and depth == 0:
+            parts.append(value[start:position])
+            start = position + 1
+    parts.append(value[start:])
+    return [p.strip() for p in parts if p.strip()]
+
+
+def plain_text(value: str) -> str:
+    """A field's LaTeX as reading text: accents as characters, protective braces and style commands gone,
+    ~ and -- as their characters; math between dollar signs kept as it is."""
+    pieces: list[str] = []
+    last = 0
+    for match in _MATH.finditer(value):
+        pieces.append(_plain_outside_math(value[last:match.start()]))
+        pieces.append(match.group(0))
+        last = match.end()
+    pieces.append(_plain_outside_math(value[last:]))
+    return re.sub(r"\s+", " ", "".join(pieces)).strip()
+
+
+def _plain_outside_math(text: str) -> str:
+    text = _ACCENT.sub(_accented, text)
+    text = _LETTER.sub(lambda m: _LETTERS[m.group(1) or m.group(2)], text)
+    text = _STYLE.sub("", text)
+    text = text.replace("---", "—").replace("--", "–").replace("~", " ")
+    text = re.sub(r"(?<!\\)[{}]", "", text)
+    return unicodedata.normalize("NFC", text)
+
+
+def _accented(match: re.Match) -> str:
+    accent = match.group(1) or match.group(4)
+    letter = next(g for g in (match.group(2), match.group(3), match.group(5), match.group(6)) if g)
+    base = {"\\i": "i", "\\j": "j"}.get(letter, letter.lstrip("\\"))
+    return unicodedata.normalize("NFC", base + _ACCENTS[accent])

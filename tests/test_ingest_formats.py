@@ -1,0 +1,115 @@
+"""HTML blog pages and BibTeX paper lists: what a researcher's own site or reading list holds."""
+
+from datetime import date
+
+from conftest import FIXTURES
+
+from jiansuo.ingest import IngestProblem, read_path
+from jiansuo.web import render
+
+BLOG = FIXTURES / "blog_html"
+
+
+def split(items):
+    docs = {i.id: i for i in items if not isinstance(i, IngestProblem)}
+    problems = [i for i in items if isinstance(i, IngestProblem)]
+    return docs, problems
+
+
+def test_html_posts_take_their_fields_from_the_page_metadata():
+    docs, problems = split(list(read_path(BLOG)))
+    assert set(docs) == {"gbk", "posts/2023/05/cosent", "posts/2023/05/mathjax", "posts/2019/07/21/plain-post"}
+    post = docs["posts/2023/05/cosent"]  # Hugo-style: index.html in the post's folder, OpenGraph metadata
+    assert post.title == "CoSENT（三）：作为交互式相似度的损失函数"  # og/h1, not "<title> - site"
+    assert (post.authors, post.date, post.tags) == (["苏剑林"], date(2022, 11, 9), ["CoSENT", "语义相似度"])
+    assert post.url == "https://example.org/archives/9341" and post.language == "zh"
+    ld = docs["posts/2023/05/mathjax"]  # schema.org JSON-LD, and a <title> that ends with the site's name
+    assert (ld.title, ld.authors, ld.date, ld.tags) == ("Attention is quadratic", ["Ada Lovelace"],
+                                                        date(2021, 3, 4), ["attention"])
+    assert docs["posts/2019/07/21/plain-post"].date == date(2019, 7, 21)  # only the path has it
+    assert docs["gbk"].title == "测试" and docs["gbk"].body == "中文内容"  # decoded by its <meta charset>
+    listing = [p for p in problems if p.skipped]
+    assert len(listing) == 1 and listing[0].file.endswith("tags/math/index.html") and "listing" in listing[0].reason
+
+
+def test_html_body_is_the_article_as_markdown_without_the_sites_chrome():
+    docs, _ = split(list(read_path(BLOG)))
+    body = docs["posts/2023/05/cosent"].body
+    assert body.startswith("在[《CoSENT（一）》](/archives/8847)中")  # the repeated <h1> title is gone
+    for chrome in ("首页", "最新文章", "评论区", "©", "log(1+∑"):  # nav, sidebar, comments, footer, KaTeX's glyphs
+        assert chrome not in body
+    for markdown in ("## 实验结果", "- ATEC: 50.6", "  - nested", "```python\nloss = cosent(y_true, y_pred)",
+                     "| LCQMC | 79.3 |", "> 引用一段话。", "![图 1](/img/fig1.png)", "*通常*", "**20**"):
+        assert markdown in body
+    plain = docs["posts/2019/07/21/plain-post"].body
+    assert plain == "Subtract the mean, then multiply by `W = U \\Lambda^{-1/2}`; see note.\n\n1. first\n2. second"
+
+
+def test_formulas_in_html_pages_come_back_as_tex_and_render_as_mathml():
+    docs, _ = split(list(read_path(BLOG)))
+    katex = docs["posts/2023/05/cosent"].body
+    assert r"$$\log \left(1 + \sum_{(i,j)\in\Omega} e^{\lambda(s_j - s_i)}\right)$$" in katex
+    assert r"$\lambda_{max} > 0$" in katex
+    mathjax = docs["posts/2023/05/mathjax"].body
+    assert r"$O(n^2 d)$" in mathjax and r"$$\mathrm{softmax}(QK^\top/\sqrt{d})V$$" in mathjax
+    assert r"\(a_1 * b_1\)" in mathjax  # TeX the page left for MathJax stays as it was
+    for body in (katex, mathjax):
+        html = str(render.markdown(body))
+        assert html.count("<math") >= 2
+        assert "\\lambda" not in _outside_math(html) and "\\sum" not in _outside_math(html)
+
+
+def _outside_math(html: str) -> str:
+    import re
+    return re.sub(r"<math.*?</math>", "", html, flags=re.S)
+
+
+def test_a_folder_of_markdown_sources_and_their_built_html_reads_the_markdown_only(tmp_path):
+    (tmp_path / "_posts").mkdir()
+    (tmp_path / "_posts" / "hello.md").write_text("---\ntitle: Hello\n---\nText.\n", encoding="utf-8")
+    (tmp_path / "_site").mkdir()
+    (tmp_path / "_site" / "hello.html").write_text("<html><body><article>Text.</article></body></html>")
+    (tmp_path / ".git").mkdir()
+    (tmp_path / ".git" / "notes.md").write_text("not a post")
+    docs, problems = split(list(read_path(tmp_path)))
+    assert set(docs) == {"hello"}
+    assert len(problems) == 1 and not problems[0].skipped and "1 HTML pages left unread" in problems[0].reason
+    docs, _ = split(list(read_path(tmp_path / "_site")))
+    assert set(docs) == {"hello"} and docs["hello"].body == "Text."
+
+
+def test_a_folder_with_nothing_readable_says_what_it_found(tmp_path):
+    (tmp_path / "notes.txt").write_text("x")
+    (tmp_path / "photo.png").write_bytes(b"\x89PNG")
+    _, problems = split(list(read_path(tmp_path)))
+    assert len(problems) == 1 and problems[0].skipped
+    assert "no Markdown, HTML, JSONL or BibTeX files" in problems[0].reason and ".png, .txt" in problems[0].reason
+
+
+def test_bibtex_entries_become_papers():
+    docs, problems = split(list(read_path(FIXTURES / "papers.bib")))
+    assert list(docs) == ["reimers2019sbert", "erdos1959", "yadav2022anncur", "su2023"]
+    sbert = docs["reimers2019sbert"]
+    assert sbert.title == "Sentence-BERT: Sentence Embeddings using Siamese BERT-Networks"  # braces gone
+    assert sbert.authors == ["Nils Reimers", "Iryna Gurevych"] and sbert.date == date(2019, 11, 1)
+    assert sbert.venue == "Proceedings of the Annual Meeting of the ACL (EMNLP)"  # @string and # concatenation
+    assert sbert.url == "https://doi.org/10.18653/v1/D19-1410" and sbert.tags == ["sentence embeddings", "siamese"]
+    assert "$O(n^2)$" in sbert.summary and sbert.metadata["entry_type"] == "inproceedings"
+    erdos = docs["erdos1959"]
+    assert erdos.authors == ["Paul Erdős", "Alfréd Rényi"]  # accents; "and others" is et al.
+    assert erdos.title == "On Random Graphs I" and erdos.metadata["pages"] == "290–297"
+    anncur = docs["yadav2022anncur"]
+    assert anncur.url == "https://arxiv.org/abs/2210.12579" and anncur.categories == ["cs.IR"]
+    su = docs["su2023"]
+    assert (su.date, su.language, su.url) == (date(2023, 5, 1), "zh", "https://kexue.fm/archives/9341_x")
+    assert [(p.line, p.skipped) for p in problems] == [(28, True), (39, True)]
+    assert "never closes" in problems[0].reason and "noticed on line 32" in problems[0].reason
+    assert "already appeared on line 3" in problems[1].reason
+
+
+def test_a_bibtex_file_that_is_not_utf8_is_read_as_latin1_with_a_warning(tmp_path):
+    path = tmp_path / "old.bib"
+    path.write_bytes("@article{k1,\n title = {Caf\u00e9 theory},\n year = 1999}\n".encode("latin-1"))
+    docs, problems = split(list(read_path(path)))
+    assert docs["k1"].title == "Café theory"
+    assert [(p.line, p.skipped) for p in problems] == [(2, False)] and "Latin-1" in problems[0].reason
