@@ -78,3 +78,17 @@ def test_dates():
 def test_missing_file_is_a_problem_not_a_crash(tmp_path):
     _, problems = split(list(read_path(tmp_path / "nope.jsonl")))
     assert problems[0].reason == "no such file or folder"
+
+
+def test_a_year_is_a_year_not_seconds_after_1970_and_partial_dates_keep_their_precision():
+    from jiansuo.ingest.fields import document_from_record
+
+    assert parse_date(2019) == date(2019, 1, 1) and parse_date(1700000000).year == 2023
+    shown = {}
+    for value in (2019, "2019", "2019-11", "2019-11-05", "2019-11-05T10:00:00Z"):
+        document, _ = document_from_record({"id": "x", "date": value})
+        shown[value] = document.date_label()
+    assert shown == {2019: "2019", "2019": "2019", "2019-11": "2019-11", "2019-11-05": "2019-11-05",
+                     "2019-11-05T10:00:00Z": "2019-11-05"}
+    document, _ = document_from_record({"id": "y", "year": "2021"})  # a paper list's year column
+    assert document.date == date(2021, 1, 1) and document.date_label() == "2021"

@@ -202,3 +202,29 @@ def test_a_bad_parameter_raised_in_a_pool_process_keeps_both_languages():
     error = pickle.loads(pickle.dumps(BadParameter("rerank up to 200", "rerank 最多 200")))
     assert isinstance(error, BadParameter)
     assert error.message("zh") == "rerank 最多 200" and str(error) == "rerank up to 200"
+
+
+def test_a_date_given_as_a_year_or_month_is_shown_and_linked_at_that_precision(tmp_path, fixtures):
+    from starlette.testclient import TestClient
+
+    from jiansuo.engine import Engine
+    from jiansuo.ingest import read_path
+    from jiansuo.ingest.fields import document_from_record
+    from jiansuo.web.app import create_app
+
+    engine = Engine(tmp_path / "store")
+    papers = [d for d in read_path(fixtures / "papers.bib") if hasattr(d, "title")]  # erdos1959: year only
+    month, _ = document_from_record({"id": "m1", "title": "A month", "date": "2019-11"})
+    day, _ = document_from_record({"id": "d1", "title": "A day", "date": "2019-11-05"})
+    engine.add([*papers, month, day])
+    engine.refresh()
+    client = TestClient(create_app(engine))
+    listing = client.get("/", params={"q": "Random Graphs"}).text
+    assert '<a class="day" href="/?from=1959-01-01&amp;to=1959-12-31">1959</a>' in listing
+    assert "1959-01-01</a>" not in listing
+    listing = client.get("/", params={"q": "month"}).text
+    assert '<a class="day" href="/?from=2019-11-01&amp;to=2019-11-30">2019-11</a>' in listing
+    assert '<a class="day" href="/day/2019-11-05">2019-11-05</a>' in client.get("/", params={"q": "day"}).text
+    assert "Paul Erdős, Alfréd Rényi | 1959</p>" in client.get("/doc/erdos1959").text.replace("\n", "")
+    hit = client.get("/api/search", params={"q": "Random Graphs"}).json()["hits"][0]
+    assert (hit["date"], hit["date_precision"]) == ("1959-01-01", "year")

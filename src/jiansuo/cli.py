@@ -293,7 +293,7 @@ def _search(args: argparse.Namespace) -> int:
         doc = hit.document
         if doc is None:
             continue
-        byline = " | ".join(p for p in (", ".join(doc.authors[:3]), doc.date.isoformat() if doc.date else "",
+        byline = " | ".join(p for p in (", ".join(doc.authors[:3]), doc.date_label(),
                                         f"{doc.reads} reads" if doc.reads else "") if p)
         text = "".join(f"[{s}]" if m else s for s, m in hit.excerpt)
         print(f"\n{rank}. {doc.title or doc.id}")

@@ -7,6 +7,8 @@ import json
 from dataclasses import asdict, dataclass, field
 from datetime import date
 
+PRECISION_CHARS = {"year": 4, "month": 7}  # metadata["date_precision"] of a date given without its day
+
 
 @dataclass
 class Document:
@@ -40,6 +42,12 @@ class Document:
         else:
             values["date"] = None
         return cls(**values)
+
+    def date_label(self) -> str:
+        """The date as precise as its source gave it: "2019", "2019-11" or "2019-11-05" ("" without one)."""
+        if self.date is None:
+            return ""
+        return self.date.isoformat()[:PRECISION_CHARS.get(self.metadata.get("date_precision", ""), 10)]
 
     def content_hash(self) -> str:
         """A hash of everything an index sees, so unchanged documents can be skipped."""

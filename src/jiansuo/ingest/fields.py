@@ -19,7 +19,7 @@ DEFAULT_SOURCES: dict[str, tuple[str, ...]] = {
     "id": ("id", "_id", "doc_id", "docid", "slug"),
     "title": ("title", "name"),
     "authors": ("authors", "author", "creator", "by"),
-    "date": ("date", "published", "created", "pubdate", "update_date"),
+    "date": ("date", "published", "created", "pubdate", "update_date", "year"),
     "summary": ("summary", "abstract", "description", "excerpt"),
     "body": ("body", "text", "content", "markdown", "extract"),
     "url": ("url", "link", "href"),
@@ -30,6 +30,9 @@ DEFAULT_SOURCES: dict[str, tuple[str, ...]] = {
     "reads": ("reads", "views", "read_count"),
     "stars": ("stars", "likes", "citations"),
 }
+
+
+_YEAR_MIN, _YEAR_MAX = 1000, 2999
 
 
 @dataclass(frozen=True)
@@ -75,8 +78,10 @@ def document_from_record(record: dict, field_map: dict[str, str] | None = None) 
     doc_id = validate.document_id(values.get("id", ""))
     warnings: list[str] = []
     parsed_date = None
+    precision = ""
     if "date" in values:
         parsed_date = parse_date(values["date"])
+        precision = date_precision(values["date"])
         if parsed_date is None:
             warnings.append(f"date {values['date']!r} not understood; indexed without a date")
     title, summary, body = (validate.bounded_text(k, _text(values.get(k))) for k in ("title", "summary", "body"))
@@ -96,11 +101,24 @@ def document_from_record(record: dict, field_map: dict[str, str] | None = None) 
         stars=validate.count(values.get("stars"), "stars", warnings),
         metadata={k: v for k, v in record.items() if k not in used and v not in (None, "", [], {})},
     )
+    if parsed_date is not None and precision:
+        document.metadata["date_precision"] = precision
     return document, warnings
 
 
+def date_precision(value: object) -> str:
+    """"year" or "month" for a date given without its month or day (2019, "2019", "2019-11"), else ""."""
+    text = str(value).strip()
+    if isinstance(value, int) and not isinstance(value, bool) and _YEAR_MIN <= value <= _YEAR_MAX or \
+            re.fullmatch(r"\d{4}", text):
+        return "year"
+    return "month" if re.fullmatch(r"\d{4}[-/.]\d{1,2}", text) else ""
+
+
 def parse_date(value: object) -> date | None:
-    """ISO dates, partial dates (2022, 2022-11), RFC 2822 and Unix timestamps."""
+    """ISO dates, partial dates (2022, 2022-11), a whole-number year, RFC 2822 and Unix timestamps."""
+    if isinstance(value, int) and not isinstance(value, bool) and _YEAR_MIN <= value <= _YEAR_MAX:
+        return date(value, 1, 1)  # a year, not seconds after 1970
     if isinstance(value, (int, float)):
         try:
             return datetime.fromtimestamp(float(value)).date()

@@ -98,7 +98,7 @@ def create_app(engine: Engine, base_url: str = "", search_threads: int | None = 
     templates = Jinja2Templates(directory=HERE / "templates")
     templates.env.globals.update(highlighted=render.highlighted, text_with_math=render.text_with_math,
                                  safe_url=render.safe_url, search_url=search_url, quote=quote, month_end=_month_end,
-                                 keyword_query=_keyword_query, word_cloud=word_cloud)
+                                 keyword_query=_keyword_query, word_cloud=word_cloud, date_link=_date_link)
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
 
     @job
@@ -395,6 +395,16 @@ def _keyword_query(text: str) -> str:
     return f'"{text}"' if " " in text else text
 
 
+def _date_link(document: Document) -> str:
+    """The listing of a document's date at the precision it has: its day's page, or its month's or year's range."""
+    label = document.date_label()
+    if len(label) == 10:
+        return f"/day/{label}"
+    if len(label) == 7:
+        return f"/?from={label}-01&to={label}-{_month_end(label)}"
+    return f"/?from={label}-01-01&to={label}-12-31"
+
+
 def _month_end(month: str) -> str:
     """'2024-02' -> '29': the last day of a month, for a month facet's date range."""
     year, number = (int(part) for part in month.split("-"))
@@ -441,6 +451,7 @@ def _hit_json(hit: Hit) -> dict:
         "title": document.title if document else "",
         "authors": document.authors if document else [],
         "date": document.date.isoformat() if document and document.date else None,
+        "date_precision": document.metadata.get("date_precision", "day") if document and document.date else None,
         "url": render.safe_url(document.url) if document else None,
         "categories": document.categories if document else [],
         "venue": document.venue if document else "",
