@@ -286,7 +286,9 @@ def _text(value: str | None, context: _Context) -> str:
 
 def _dropped(node) -> bool:
     tag = node.tag.lower() if isinstance(node.tag, str) else ""
-    if tag in _DROPPED or node.get("hidden") is not None or node.get("aria-hidden") == "true":
+    # `hidden` is kept: pages hide text their scripts reveal (tabs, per-platform variants); aria-hidden marks
+    # visual duplicates (KaTeX's glyphs, icon fonts)
+    if tag in _DROPPED or node.get("aria-hidden") == "true":
         return True
     marks = f"{node.get('class') or ''} {node.get('id') or ''}"
     return bool(marks.strip()) and bool(_DROPPED_MARKS.search(marks))
