@@ -206,3 +206,13 @@ def test_demo_with_a_bad_line_serves_the_rest(tmp_path):
         os.killpg(demo.pid, signal.SIGTERM)
         output = demo.communicate(timeout=30)[0]
     assert "papers.jsonl:2: invalid JSON" in output and "serving the rest" in output
+
+
+@pytest.mark.models
+def test_index_closing_line_counts_the_dense_work_too(tmp_path, fixtures):
+    pytest.importorskip("onnxruntime", reason="the dense extra is not installed")
+    args = ("index", fixtures / "posts.jsonl", "--store", tmp_path / "s", "--progress", "none", "--dense")
+    first = jiansuo(*args).stderr
+    assert "keyword index updated with 5 changes, dense index brought up to date over 5 documents" in first
+    again = jiansuo(*args).stderr
+    assert "keyword index updated with 0 changes;" in again and "dense index" not in again

@@ -249,8 +249,9 @@ def _index(args: argparse.Namespace) -> int:
     for bar in (index_bar, dense_bar):
         if bar is not None:
             bar.close()
-    print(f"done: stored {stored} documents ({skipped} skipped), index updated with {indexed} changes; "
-          f"{engine.store.count()} documents in {args.store}", file=sys.stderr)
+    dense_note = f", dense index brought up to date over {dense_total} documents" if dense_total else ""
+    print(f"done: stored {stored} documents ({skipped} skipped), keyword index updated with {indexed} changes"
+          f"{dense_note}; {engine.store.count()} documents in {args.store}", file=sys.stderr)
     return EXIT_PARTIAL if skipped else EXIT_OK
 
 
