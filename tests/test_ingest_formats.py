@@ -113,3 +113,38 @@ def test_a_bibtex_file_that_is_not_utf8_is_read_as_latin1_with_a_warning(tmp_pat
     docs, problems = split(list(read_path(path)))
     assert docs["k1"].title == "Café theory"
     assert [(p.line, p.skipped) for p in problems] == [(2, False)] and "Latin-1" in problems[0].reason
+
+
+def test_markdown_sources_of_hugo_and_jekyll_sites_read_as_their_generators_build_them(tmp_path):
+    posts = tmp_path / "content" / "posts"
+    for folder in ("bundle", "2023", "2024"):
+        (posts / folder).mkdir(parents=True)
+    (tmp_path / "_posts").mkdir()
+    (posts / "bundle" / "index.md").write_text(
+        '+++\ntitle = "Whitening 白化"\ndate = 2023-05-01T10:00:00+08:00\ntags = ["bert", "白化"]\n+++\n'
+        'Intro {{< figure src="fig.png" caption="The spectrum" >}} and [the old post]({{< ref "old.md" >}}).\n\n'
+        "{{< katex >}}\n$$W = U\\Lambda^{-1/2}$$\n{{< /katex >}}\n\n"
+        "{{% notice info %}}Careful with $\\frac{{a}}{b}$.{{% /notice %}}\n", encoding="utf-8")
+    (posts / "_index.md").write_text("---\ntitle: Posts\n---\n")
+    (posts / "draft.md").write_text("---\ntitle: Not yet\ndraft: true\n---\nsecret\n")
+    (posts / "2023" / "notes.md").write_text("---\ntitle: Notes 2023\n---\nA\n")
+    (posts / "2024" / "notes.md").write_text("---\ntitle: Notes 2024\n---\nB\n")
+    (tmp_path / "_posts" / "2021-02-03-jekyll-post.md").write_text(
+        "---\ntitle: Jekyll post\npublished: true\n---\n{% include toc.html %}\n"
+        '![x]({{ "/assets/a.png" | relative_url }}) on {{ site.title }}\n'
+        "{% highlight python %}\nprint(1)\n{% endhighlight %}\n{% raw %}{{ kept }}{% endraw %}\n")
+    docs, problems = split(list(read_path(tmp_path)))
+    assert set(docs) == {"bundle", "notes", "content/posts/2024/notes", "2021-02-03-jekyll-post"}
+    bundle = docs["bundle"]  # a page bundle's index.md is named by its folder; TOML front matter
+    assert (bundle.title, bundle.date, bundle.tags) == ("Whitening 白化", date(2023, 5, 1), ["bert", "白化"])
+    assert bundle.body == ("Intro ![The spectrum](fig.png) and [the old post](old.md).\n\n\n"
+                           "$$W = U\\Lambda^{-1/2}$$\n\n\nCareful with $\\frac{{a}}{b}$.")
+    jekyll = docs["2021-02-03-jekyll-post"]
+    assert jekyll.date == date(2021, 2, 3)  # from the file name; `published: true` is a flag, not a date
+    assert jekyll.body == "![x](/assets/a.png) on \n```python\nprint(1)\n```\n{{ kept }}"
+    assert (docs["notes"].title, docs["content/posts/2024/notes"].title) == ("Notes 2023", "Notes 2024")
+    reasons = {p.file.rsplit("/", 1)[-1]: p.reason for p in problems}
+    assert not any(p.skipped for p in problems)  # none of these is an error
+    assert "list page" in reasons["_index.md"] and "draft" in reasons["draft.md"]
+    taken = "id already taken by content/posts/2023/notes.md; stored as 'content/posts/2024/notes'"
+    assert reasons["notes.md"] == taken

@@ -70,8 +70,17 @@ def _read_folder(folder: Path, fmt: str, field_map: dict[str, str] | None) -> It
         found = f" (found: {', '.join(seen)})" if seen else " (it is empty)"
         yield IngestProblem(str(folder), 0, "no Markdown, HTML, JSONL or BibTeX files in this folder" + found)
         return
+    posts: dict[str, Path] = {}  # Markdown posts' ids: two files named alike in different folders are two posts
     for child in chosen:
-        yield from read_path(child, fmt, field_map, root=folder)
+        for item in read_path(child, fmt, field_map, root=folder):
+            if isinstance(item, Document) and child.suffix.lower() in _MARKDOWN:
+                if item.id in posts and posts[item.id] != child:
+                    first = posts[item.id].relative_to(folder).as_posix()
+                    item.id = child.relative_to(folder).with_suffix("").as_posix()
+                    yield IngestProblem(str(child), 1, f"id already taken by {first}; stored as {item.id!r}",
+                                        skipped=False)
+                posts.setdefault(item.id, child)
+            yield item
 
 
 def _visible(relative: Path) -> bool:

@@ -1,18 +1,32 @@
-"""Markdown blog archives: one file per post, optional YAML front matter between `---` lines."""
+"""Markdown blog archives: one file per post, optional front matter (YAML between `---` lines, or Hugo's TOML
+between `+++` lines).
+
+What the generators do with a source is followed: a draft (`draft: true`, Jekyll's `published: false`) and a
+Hugo section page (`_index.md`) are not posts; a page bundle's `index.md` takes its folder's name; a Jekyll file
+name gives the date (`2023-05-01-title.md`); generator tags in the body become Markdown (site_tags.py)."""
 
 from __future__ import annotations
 
+import re
+import tomllib
 from collections.abc import Iterator
 from pathlib import Path
 
 import yaml
 
 from jiansuo.ingest.fields import IngestProblem, RecordError, document_from_record
+from jiansuo.ingest.site_tags import expand_site_tags
 from jiansuo.model import Document
+
+_JEKYLL_NAME = re.compile(r"^(\d{4}-\d{2}-\d{2})-.")
+_BUNDLE_NAMES = {"index", "readme"}
 
 
 def read_markdown(path: Path, field_map: dict[str, str] | None = None) -> Iterator[Document | IngestProblem]:
     """A post: front matter gives the fields, the rest is the body; the file name is the default id."""
+    if path.name.lower() == "_index.md":
+        yield IngestProblem(str(path), 1, "a section's list page (_index.md), not a post; not stored", skipped=False)
+        return
     try:
         text = path.read_bytes().decode("utf-8-sig")
     except UnicodeDecodeError as error:
@@ -21,7 +35,17 @@ def read_markdown(path: Path, field_map: dict[str, str] | None = None) -> Iterat
         return
     record: dict = {}
     body = text
-    if text.startswith("---"):
+    if text.startswith("+++"):
+        head, sep, rest = text[3:].partition("\n+++")
+        if sep:
+            try:
+                loaded_toml = tomllib.loads(head)
+            except tomllib.TOMLDecodeError as error:
+                yield IngestProblem(str(path), 1, f"front matter is not valid TOML: {error}")
+                return
+            record = {str(k): _plain(v) for k, v in loaded_toml.items()}
+            body = rest.partition("\n")[2]
+    elif text.startswith("---"):
         head, sep, rest = text[3:].partition("\n---")
         if sep:
             try:
@@ -35,7 +59,16 @@ def read_markdown(path: Path, field_map: dict[str, str] | None = None) -> Iterat
                 return
             record = {str(k): _plain(v) for k, v in (loaded or {}).items()}
             body = rest.partition("\n")[2]
-    record.setdefault("id", path.stem)
+    if record.get("draft") is True or record.get("published") is False:
+        yield IngestProblem(str(path), 1, "a draft (draft: true or published: false); not stored", skipped=False)
+        return
+    if record.get("published") is True:  # Jekyll's flag, not a date
+        del record["published"]
+    record.setdefault("id", post_id(path))
+    jekyll = _JEKYLL_NAME.match(path.stem)
+    if jekyll and not any(record.get(key) for key in ("date", "published", "created", "pubdate")):
+        record["date"] = jekyll.group(1)
+    body = expand_site_tags(body)
     if "title" not in record:
         first = next((ln for ln in body.splitlines() if ln.strip()), "")
         if first.startswith("#"):
@@ -49,6 +82,13 @@ def read_markdown(path: Path, field_map: dict[str, str] | None = None) -> Iterat
     for warning in warnings:
         yield IngestProblem(str(path), 1, warning, skipped=False)
     yield document
+
+
+def post_id(path: Path) -> str:
+    """The file's name without its suffix; a page bundle's index.md (or README.md) takes its folder's name."""
+    if path.stem.lower() in _BUNDLE_NAMES and path.parent.name:
+        return path.parent.name
+    return path.stem
 
 
 def _plain(value: object) -> object:
