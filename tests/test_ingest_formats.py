@@ -2,7 +2,8 @@
 
 from datetime import date
 
-from conftest import FIXTURES
+import pytest
+from conftest import FIXTURES, shared_data
 
 from jiansuo.ingest import IngestProblem, read_path
 from jiansuo.web import render
@@ -83,7 +84,7 @@ def test_a_folder_with_nothing_readable_says_what_it_found(tmp_path):
     (tmp_path / "photo.png").write_bytes(b"\x89PNG")
     _, problems = split(list(read_path(tmp_path)))
     assert len(problems) == 1 and problems[0].skipped
-    assert "no Markdown, HTML, JSONL or BibTeX files" in problems[0].reason and ".png, .txt" in problems[0].reason
+    assert "no Markdown, HTML, JSONL, BibTeX or CSV files" in problems[0].reason and ".png, .txt" in problems[0].reason
 
 
 def test_bibtex_entries_become_papers():
@@ -148,3 +149,26 @@ def test_markdown_sources_of_hugo_and_jekyll_sites_read_as_their_generators_buil
     assert "list page" in reasons["_index.md"] and "draft" in reasons["draft.md"]
     taken = "id already taken by content/posts/2023/notes.md; stored as 'content/posts/2024/notes'"
     assert reasons["notes.md"] == taken
+
+
+def test_a_reference_managers_csv_export_becomes_papers():
+    docs, problems = split(list(read_path(FIXTURES / "zotero.csv")))
+    assert list(docs) == ["ABCD1234", "EFGH5678", "https://kexue.fm/archives/8847"]  # no key: the URL is the id
+    sbert = docs["ABCD1234"]
+    assert sbert.authors == ["Nils Reimers", "Iryna Gurevych"] and sbert.date_label() == "2019"
+    assert (sbert.venue, sbert.url) == ("Proceedings of EMNLP", "https://doi.org/10.18653/v1/D19-1410")
+    assert sbert.tags == ["sentence embeddings", "siamese"] and sbert.summary.startswith("BERT and RoBERTa")
+    assert docs["EFGH5678"].authors == ["Miloš Radovanović", "Alexandros Nanopoulos", "Mirjana Ivanović"]
+    assert docs["https://kexue.fm/archives/8847"].language == "zh"
+    assert [(p.line, p.skipped) for p in problems] == [(4, True)] and "3 cells where the header has 10" in \
+        problems[0].reason
+
+
+@pytest.mark.slow
+def test_the_real_arxiv_csv_reads_whole():
+    path = shared_data("arxiv") / "arxiv_2505_math_sample.csv"
+    docs, problems = split(list(read_path(path)))
+    assert not problems and len(docs) == 3397
+    first = docs["2505.24868"]  # list literals in cells are lists
+    assert first.authors == ["Kalle Alaluusua", "Konstantin Avrachenkov", "B. R. Vinay Kumar", "Lasse Leskelä"]
+    assert first.tags == ["math.ST", "stat.ML"] and first.title.startswith("Consistent line clustering")

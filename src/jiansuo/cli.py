@@ -34,7 +34,7 @@ def _parser() -> argparse.ArgumentParser:
                     "jiansuo index posts/ papers.jsonl --field title=name --store site")
     index.add_argument("paths", nargs="*", type=Path,
                        help="files or folders: Markdown posts, HTML pages (a built or saved blog), JSONL (plain, BEIR, "
-                            "arXiv metadata), BibTeX (.bib)")
+                            "arXiv metadata), BibTeX (.bib), CSV/TSV tables")
     index.add_argument("--format", default="auto", choices=list(FORMATS),
                        help="how to read the files (auto: by suffix, and per JSONL record)")
     index.add_argument("--field", action="append", metavar="OURS=KEY",

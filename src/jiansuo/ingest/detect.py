@@ -5,13 +5,13 @@ from __future__ import annotations
 from collections.abc import Iterator
 from pathlib import Path
 
-from jiansuo.ingest import bibtex, html
+from jiansuo.ingest import bibtex, html, table
 from jiansuo.ingest.fields import IngestProblem
 from jiansuo.ingest.jsonl import arxiv_record, beir_record, read_jsonl
 from jiansuo.ingest.markdown import read_markdown
 from jiansuo.model import Document
 
-FORMATS = ("auto", "jsonl", "beir", "arxiv", "markdown", "html", "bibtex")
+FORMATS = ("auto", "jsonl", "beir", "arxiv", "markdown", "html", "bibtex", "csv")
 _MARKDOWN = {".md", ".markdown"}
 _JSONL = {".jsonl", ".json", ".ndjson"}
 _SKIPPED_FOLDERS = {"node_modules", "__pycache__"}
@@ -19,7 +19,7 @@ _SKIPPED_FOLDERS = {"node_modules", "__pycache__"}
 
 def read_path(path: Path | str, fmt: str = "auto", field_map: dict[str, str] | None = None,
               root: Path | None = None) -> Iterator[Document | IngestProblem]:
-    """Documents (and problems) from a file, or from every Markdown, HTML, JSONL and BibTeX file under a folder.
+    """Documents (and problems) from a file, or from every Markdown, HTML, JSONL, BibTeX and CSV file under a folder.
 
     A folder that holds Markdown posts and HTML pages both is read for its Markdown only: the HTML is then
     usually the site built from it (Jekyll's _site/, Hugo's public/); give the HTML folder itself to read that.
@@ -40,10 +40,14 @@ def read_path(path: Path | str, fmt: str = "auto", field_map: dict[str, str] | N
         fmt = "html"
     elif fmt == "auto" and suffix in bibtex.SUFFIXES:
         fmt = "bibtex"
+    elif fmt == "auto" and suffix in table.SUFFIXES:
+        fmt = "csv"
     if fmt == "html":
         yield from html.read_html(path, root, field_map)
     elif fmt == "bibtex":
         yield from bibtex.read_bibtex(path, field_map)
+    elif fmt == "csv":
+        yield from table.read_table(path, field_map)
     elif fmt == "auto":
         yield from read_jsonl(path, field_map, detect=True)
     elif fmt == "markdown":
@@ -58,7 +62,7 @@ def read_path(path: Path | str, fmt: str = "auto", field_map: dict[str, str] | N
 
 def _read_folder(folder: Path, fmt: str, field_map: dict[str, str] | None) -> Iterator[Document | IngestProblem]:
     files = sorted(p for p in folder.rglob("*") if p.is_file() and _visible(p.relative_to(folder)))
-    readable = _MARKDOWN | _JSONL | html.SUFFIXES | bibtex.SUFFIXES
+    readable = _MARKDOWN | _JSONL | html.SUFFIXES | bibtex.SUFFIXES | table.SUFFIXES
     chosen = [p for p in files if p.suffix.lower() in readable and p.name != "queries.jsonl"]  # BEIR: corpus only
     pages = [p for p in chosen if p.suffix.lower() in html.SUFFIXES]
     if pages and any(p.suffix.lower() in _MARKDOWN for p in chosen):
@@ -68,7 +72,7 @@ def _read_folder(folder: Path, fmt: str, field_map: dict[str, str] | None) -> It
     if not chosen:
         seen = sorted({p.suffix.lower() or p.name for p in files})[:8]
         found = f" (found: {', '.join(seen)})" if seen else " (it is empty)"
-        yield IngestProblem(str(folder), 0, "no Markdown, HTML, JSONL or BibTeX files in this folder" + found)
+        yield IngestProblem(str(folder), 0, "no Markdown, HTML, JSONL, BibTeX or CSV files in this folder" + found)
         return
     posts: dict[str, Path] = {}  # Markdown posts' ids: two files named alike in different folders are two posts
     for child in chosen:
