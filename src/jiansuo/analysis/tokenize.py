@@ -33,7 +33,9 @@ _CJK_CHAR = re.compile(f"[{_CJK}]")
 MAX_TERM_CHARS = 64
 STEMMERS = ("porter", "english", "none")  # PyStemmer's Porter, Snowball English (Porter2), no stemming
 STEMMER = "porter"
-TITLE_WORDS = False  # terms of the store's titles in the segmenter's dictionary (bench/results/title_words.md: `--title-words` on bench/bm25_beir.py and bench/csl_task.py)
+# terms of the store's titles in the segmenter's dictionary: off (bench/results/title_words.md, measured with
+# `--title-words` on bench/bm25_beir.py and bench/csl_task.py)
+TITLE_WORDS = False
 _stemmer: Stemmer.Stemmer | None = Stemmer.Stemmer(STEMMER)
 
 
