@@ -1,5 +1,6 @@
 """HTML blog pages and BibTeX paper lists: what a researcher's own site or reading list holds."""
 
+import json
 from datetime import date
 
 import pytest
@@ -172,3 +173,27 @@ def test_the_real_arxiv_csv_reads_whole():
     first = docs["2505.24868"]  # list literals in cells are lists
     assert first.authors == ["Kalle Alaluusua", "Konstantin Avrachenkov", "B. R. Vinay Kumar", "Lasse Leskelä"]
     assert first.tags == ["math.ST", "stat.ML"] and first.title.startswith("Consistent line clustering")
+
+
+def test_arxiv_records_lose_their_tex_accents_and_affiliations(tmp_path):
+    path = tmp_path / "snapshot.jsonl"
+    record = {"id": "0704.0999", "versions": [{"created": "Mon, 2 Apr 2007 19:18:42 GMT"}],
+              "authors": "A. Greilich (1), R. Tom\\`as, Bro\\v{n}a Brejov\\'a, and Franz G\\\"ahler "
+                         "((1) Universit\\\"at Dortmund, Germany)",
+              "title": "Spin coherence in {\\O}bro's  $\\mathbb{Z}_2$\n  lattices",
+              "abstract": "  Poincar\\'e maps for $\\{0,1\\}^n$ strings.\n"}
+    path.write_text(json.dumps(record) + "\n", encoding="utf-8")
+    docs, problems = split(list(read_path(path, "arxiv")))
+    paper = docs["0704.0999"]
+    assert not problems and paper.authors == ["A. Greilich", "R. Tomàs", "Broňa Brejová", "Franz Gähler"]
+    assert paper.title == "Spin coherence in Øbro's $\\mathbb{Z}_2$ lattices"  # math kept as TeX
+    assert paper.summary == "Poincaré maps for $\\{0,1\\}^n$ strings."
+
+
+@pytest.mark.slow
+def test_no_author_of_the_real_arxiv_snapshot_keeps_tex_or_an_affiliation():
+    docs, _ = split(list(read_path(shared_data("arxiv") / "kaggle_snapshot_first2000.jsonl", "arxiv")))
+    assert len(docs) == 2000
+    names = [name for paper in docs.values() for name in paper.authors]
+    assert not [n for n in names if "\\" in n or "(" in n or ")" in n or n.startswith("and ")]
+    assert docs["0704.0001"].authors == ["C. Balázs", "E. L. Berger", "P. M. Nadolsky", "C.-P. Yuan"]

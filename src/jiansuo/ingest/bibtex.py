@@ -10,11 +10,11 @@ TeX for the reading pipeline. A malformed entry is reported as `file:line: reaso
 from __future__ import annotations
 
 import re
-import unicodedata
 from collections.abc import Iterator
 from pathlib import Path
 
 from jiansuo.ingest.fields import IngestProblem, RecordError, document_from_record
+from jiansuo.ingest.latex_text import plain_text
 from jiansuo.model import Document
 
 SUFFIXES = {".bib", ".bibtex"}
@@ -23,19 +23,6 @@ MONTH_NAMES = ("January", "February", "March", "April", "May", "June", "July", "
 MONTHS = {name[:3].lower(): number for number, name in enumerate(MONTH_NAMES, start=1)}
 VENUE_FIELDS = ("journal", "journaltitle", "booktitle", "series", "school", "institution", "publisher",
                 "howpublished", "organization")
-_ACCENTS = {"'": "\u0301", "`": "\u0300", "^": "\u0302", '"': "\u0308", "~": "\u0303", "=": "\u0304",
-            ".": "\u0307", "u": "\u0306", "v": "\u030c", "H": "\u030b", "c": "\u0327", "k": "\u0328",
-            "r": "\u030a", "d": "\u0323", "b": "\u0331"}
-_LETTERS = {"ss": "ß", "o": "ø", "O": "Ø", "ae": "æ", "AE": "Æ", "oe": "œ", "OE": "Œ", "aa": "å", "AA": "Å",
-            "l": "ł", "L": "Ł", "i": "ı", "j": "ȷ", "&": "&", "%": "%", "#": "#", "_": "_", "textendash": "–",
-            "textemdash": "—", "textquoteright": "’", "textquoteleft": "‘", "ldots": "…", "dots": "…"}
-_ACCENT = re.compile(r"""\\([`'^"~=.])\s*(?:\{\s*(\\?[A-Za-z])\s*\}|(\\?[A-Za-z]))"""
-                     r"""|\\([uvHckrdb])(?:\s*\{\s*(\\?[A-Za-z])\s*\}|\s+(\\?[A-Za-z]))""")
-_LETTER = re.compile(r"\\(ss|ae|AE|oe|OE|aa|AA|textendash|textemdash|textquoteright|textquoteleft|ldots|dots"
-                     r"|[oOlLij])(?![A-Za-z])\s*(?:\{\})?|\\([&%#_])")
-_STYLE = re.compile(r"\\(?:emph|textit|textbf|textsc|texttt|textrm|textsf|mathrm|url|href\{[^{}]*\}|mbox|text)"
-                    r"\s*(?=\{)")
-_MATH = re.compile(r"(?<!\\)\$\$.+?(?<!\\)\$\$|(?<!\\)\$.+?(?<!\\)\$", re.S)
 _ENTRY_HEAD = re.compile(r"@\s*([A-Za-z]+)\s*([{(])")
 _DOI_PREFIX = re.compile(r"^(?:https?://(?:dx\.)?doi\.org/|doi:\s*)", re.I)
 _ENTRY_START = re.compile(r"^[ \t]*@", re.M)
@@ -317,32 +304,3 @@ def _split_top_level(value: str, separator: str) -> list[str]:
             start = position + 1
     parts.append(value[start:])
     return [p.strip() for p in parts if p.strip()]
-
-
-def plain_text(value: str) -> str:
-    """A field's LaTeX as reading text: accents as characters, protective braces and style commands gone,
-    ~ and -- as their characters; math between dollar signs kept as it is."""
-    pieces: list[str] = []
-    last = 0
-    for match in _MATH.finditer(value):
-        pieces.append(_plain_outside_math(value[last:match.start()]))
-        pieces.append(match.group(0))
-        last = match.end()
-    pieces.append(_plain_outside_math(value[last:]))
-    return re.sub(r"\s+", " ", "".join(pieces)).strip()
-
-
-def _plain_outside_math(text: str) -> str:
-    text = _ACCENT.sub(_accented, text)
-    text = _LETTER.sub(lambda m: _LETTERS[m.group(1) or m.group(2)], text)
-    text = _STYLE.sub("", text)
-    text = text.replace("---", "—").replace("--", "–").replace("~", " ")
-    text = re.sub(r"(?<!\\)[{}]", "", text)
-    return unicodedata.normalize("NFC", text)
-
-
-def _accented(match: re.Match) -> str:
-    accent = match.group(1) or match.group(4)
-    letter = next(g for g in (match.group(2), match.group(3), match.group(5), match.group(6)) if g)
-    base = {"\\i": "i", "\\j": "j"}.get(letter, letter.lstrip("\\"))
-    return unicodedata.normalize("NFC", base + _ACCENTS[accent])

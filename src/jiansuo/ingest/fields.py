@@ -144,7 +144,7 @@ def split_people(value: object) -> list[str]:
     if isinstance(value, list):
         return [_text(v) for v in value if _text(v)]
     text = re.sub(r"\s+", " ", str(value)).strip()
-    return [p.strip() for p in re.split(r",\s*|\s+and\s+|;\s*|、|，", text) if p.strip()]
+    return [p.strip() for p in re.split(r",\s*(?:and\s+)?|\s+and\s+|;\s*|、|，", text) if p.strip()]
 
 
 def split_labels(value: object) -> list[str]:

@@ -13,6 +13,7 @@ from jiansuo.ingest.fields import (
     document_from_record,
     parse_date,
 )
+from jiansuo.ingest.latex_text import accents, plain_text
 from jiansuo.model import Document
 
 Item = Document | IngestProblem
@@ -112,7 +113,8 @@ def beir_record(record: dict) -> dict:
 
 
 def arxiv_record(record: dict) -> dict:
-    """The Kaggle/Cornell arXiv snapshot: the first version's date is the submission date."""
+    """The Kaggle/Cornell arXiv snapshot: the first version's date is the submission date; the TeX accents of
+    titles, authors and abstracts become characters, and affiliations leave the author list."""
     if not isinstance(record, dict):
         raise RecordError("expected a JSON object")
     versions = record.get("versions") or []
@@ -120,10 +122,10 @@ def arxiv_record(record: dict) -> dict:
     arxiv_id = str(record.get("id") or "").strip()
     converted = {
         "id": arxiv_id,
-        "title": _unwrap(record.get("title")),
-        "authors": _unwrap(record.get("authors")),
+        "title": plain_text(_unwrap(record.get("title"))),
+        "authors": plain_text(_without_affiliations(_unwrap(record.get("authors")))),
         "date": submitted.isoformat() if submitted else record.get("update_date"),
-        "summary": _unwrap(record.get("abstract")),
+        "summary": accents(_unwrap(record.get("abstract"))),
         "url": f"https://arxiv.org/abs/{arxiv_id}" if arxiv_id else "",
         "categories": record.get("categories") or "",
         "venue": record.get("journal-ref") or "",
@@ -142,6 +144,21 @@ def looks_like(record: dict) -> str:
     if "abstract" in record and ("versions" in record or "submitter" in record):
         return "arxiv"
     return "jsonl"
+
+
+def _without_affiliations(authors: str) -> str:
+    """arXiv author lists put affiliations in parentheses, nested for numbered ones ("A (1), B (2) ((1) Univ X,
+    (2) Univ Y)"); their commas are not between authors."""
+    kept: list[str] = []
+    depth = 0
+    for char in authors:
+        if char == "(":
+            depth += 1
+        elif char == ")" and depth:
+            depth -= 1
+        elif depth == 0:
+            kept.append(char)
+    return re.sub(r"\s+,", ",", re.sub(r"\s{2,}", " ", "".join(kept))).strip(" ,")
 
 
 def _unwrap(value: object) -> str:
