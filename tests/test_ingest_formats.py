@@ -85,7 +85,8 @@ def test_a_folder_with_nothing_readable_says_what_it_found(tmp_path):
     (tmp_path / "photo.png").write_bytes(b"\x89PNG")
     _, problems = split(list(read_path(tmp_path)))
     assert len(problems) == 1 and problems[0].skipped
-    assert "no Markdown, HTML, JSONL, BibTeX or CSV files" in problems[0].reason and ".png, .txt" in problems[0].reason
+    assert "no Markdown, HTML, JSONL, BibTeX, CSV or feed files" in problems[0].reason
+    assert ".png, .txt" in problems[0].reason
 
 
 def test_bibtex_entries_become_papers():
@@ -197,3 +198,37 @@ def test_no_author_of_the_real_arxiv_snapshot_keeps_tex_or_an_affiliation():
     names = [name for paper in docs.values() for name in paper.authors]
     assert not [n for n in names if "\\" in n or "(" in n or ")" in n or n.startswith("and ")]
     assert docs["0704.0001"].authors == ["C. Balázs", "E. L. Berger", "P. M. Nadolsky", "C.-P. Yuan"]
+
+
+def test_a_wordpress_export_and_an_atom_feed_become_posts():
+    docs, problems = split(list(read_path(FIXTURES / "feeds")))
+    assert set(docs) == {"42", "https://kexue.fm/archives/9341"}
+    wp = docs["42"]
+    assert (wp.title, wp.authors, wp.date, wp.categories, wp.tags) == (
+        "Hubness in nearest neighbours", ["Miloš"], date(2010, 5, 3), ["Machine learning"], ["kNN"])
+    assert wp.body == ("Some points are the neighbours of many: the $k$-occurrence $N_k(x)$ is skewed.\n\n"
+                       "A second paragraph with $\\sum_i N_k(x_i) = kn$ and [a link](/2010/04/knn/).")
+    atom = docs["https://kexue.fm/archives/9341"]
+    assert atom.body == "损失为 $\\log(1+\\sum e^{\\lambda(s_j-s_i)})$。"
+    assert atom.summary == "CoSENT 也能用于交互式模型。"
+    assert (atom.authors, atom.date, atom.tags) == (["苏剑林"], date(2022, 11, 9), ["CoSENT"])
+    assert [(p.line, p.skipped) for p in problems] == [(21, False), (28, False)]  # a draft, an attachment
+    assert "(draft)" in problems[0].reason and "attachment" in problems[1].reason
+
+
+def test_a_feed_never_reads_local_files_through_entities_and_a_built_sites_feed_is_not_read_twice(tmp_path):
+    secret = tmp_path / "secret.txt"
+    secret.write_text("TOP-SECRET")
+    hostile = tmp_path / "hostile" / "feed.xml"
+    hostile.parent.mkdir()
+    hostile.write_text(f'<?xml version="1.0"?><!DOCTYPE rss [<!ENTITY x SYSTEM "file://{secret}">]>'
+                       "<rss><channel><item><title>t</title><guid>g1</guid><description>&x;</description></item>"
+                       "</channel></rss>")
+    docs, _ = split(list(read_path(hostile)))
+    assert set(docs) == {"g1"} and "TOP-SECRET" not in docs["g1"].body + docs["g1"].title
+    site = tmp_path / "public"
+    (site / "post").mkdir(parents=True)
+    (site / "post" / "index.html").write_text("<html><body><article><p>The post.</p></article></body></html>")
+    (site / "index.xml").write_text((FIXTURES / "feeds" / "atom.xml").read_text(encoding="utf-8"), encoding="utf-8")
+    docs, _ = split(list(read_path(site)))
+    assert set(docs) == {"post"}

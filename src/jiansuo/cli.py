@@ -33,8 +33,9 @@ def _parser() -> argparse.ArgumentParser:
     index = command("index", "Ingest files into the store and bring the index up to date.",
                     "jiansuo index posts/ papers.jsonl --field title=name --store site")
     index.add_argument("paths", nargs="*", type=Path,
-                       help="files or folders: Markdown posts, HTML pages (a built or saved blog), JSONL (plain, BEIR, "
-                            "arXiv metadata), BibTeX (.bib), CSV/TSV tables")
+                       help="files or folders: Markdown posts, HTML pages (a built or saved blog), JSONL (plain, "
+                            "BEIR, arXiv metadata), BibTeX (.bib), CSV/TSV tables, RSS/Atom feeds and WordPress "
+                            "exports (.xml)")
     index.add_argument("--format", default="auto", choices=list(FORMATS),
                        help="how to read the files (auto: by suffix, and per JSONL record)")
     index.add_argument("--field", action="append", metavar="OURS=KEY",

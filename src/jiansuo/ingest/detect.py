@@ -5,13 +5,13 @@ from __future__ import annotations
 from collections.abc import Iterator
 from pathlib import Path
 
-from jiansuo.ingest import bibtex, html, table
+from jiansuo.ingest import bibtex, feed, html, table
 from jiansuo.ingest.fields import IngestProblem
 from jiansuo.ingest.jsonl import arxiv_record, beir_record, read_jsonl
 from jiansuo.ingest.markdown import read_markdown
 from jiansuo.model import Document
 
-FORMATS = ("auto", "jsonl", "beir", "arxiv", "markdown", "html", "bibtex", "csv")
+FORMATS = ("auto", "jsonl", "beir", "arxiv", "markdown", "html", "bibtex", "csv", "feed")
 _MARKDOWN = {".md", ".markdown"}
 _JSONL = {".jsonl", ".json", ".ndjson"}
 _SKIPPED_FOLDERS = {"node_modules", "__pycache__"}
@@ -19,7 +19,8 @@ _SKIPPED_FOLDERS = {"node_modules", "__pycache__"}
 
 def read_path(path: Path | str, fmt: str = "auto", field_map: dict[str, str] | None = None,
               root: Path | None = None) -> Iterator[Document | IngestProblem]:
-    """Documents (and problems) from a file, or from every Markdown, HTML, JSONL, BibTeX and CSV file under a folder.
+    """Documents (and problems) from a file, or from every Markdown, HTML, JSONL, BibTeX, CSV and feed file under a
+    folder (feeds only where there are no posts or pages: a built site's feed repeats them).
 
     A folder that holds Markdown posts and HTML pages both is read for its Markdown only: the HTML is then
     usually the site built from it (Jekyll's _site/, Hugo's public/); give the HTML folder itself to read that.
@@ -42,12 +43,16 @@ def read_path(path: Path | str, fmt: str = "auto", field_map: dict[str, str] | N
         fmt = "bibtex"
     elif fmt == "auto" and suffix in table.SUFFIXES:
         fmt = "csv"
+    elif fmt == "auto" and suffix in feed.SUFFIXES:
+        fmt = "feed"
     if fmt == "html":
         yield from html.read_html(path, root, field_map)
     elif fmt == "bibtex":
         yield from bibtex.read_bibtex(path, field_map)
     elif fmt == "csv":
         yield from table.read_table(path, field_map)
+    elif fmt == "feed":
+        yield from feed.read_feed(path, field_map)
     elif fmt == "auto":
         yield from read_jsonl(path, field_map, detect=True)
     elif fmt == "markdown":
@@ -69,10 +74,13 @@ def _read_folder(folder: Path, fmt: str, field_map: dict[str, str] | None) -> It
         yield IngestProblem(str(folder), 0, f"{len(pages)} HTML pages left unread beside the Markdown posts (the "
                                             "site built from them?); give their folder to read them", skipped=False)
         chosen = [p for p in chosen if p.suffix.lower() not in html.SUFFIXES]
+    if not any(p.suffix.lower() in _MARKDOWN | html.SUFFIXES for p in chosen):  # a built site's feeds repeat its posts
+        chosen += [p for p in files if p.suffix.lower() in feed.SUFFIXES and feed.looks_like_feed(p)]
     if not chosen:
         seen = sorted({p.suffix.lower() or p.name for p in files})[:8]
         found = f" (found: {', '.join(seen)})" if seen else " (it is empty)"
-        yield IngestProblem(str(folder), 0, "no Markdown, HTML, JSONL, BibTeX or CSV files in this folder" + found)
+        readable_kinds = "no Markdown, HTML, JSONL, BibTeX, CSV or feed files in this folder"
+        yield IngestProblem(str(folder), 0, readable_kinds + found)
         return
     posts: dict[str, Path] = {}  # Markdown posts' ids: two files named alike in different folders are two posts
     for child in chosen:
