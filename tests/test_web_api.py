@@ -226,5 +226,7 @@ def test_a_date_given_as_a_year_or_month_is_shown_and_linked_at_that_precision(t
     assert '<a class="day" href="/?from=2019-11-01&amp;to=2019-11-30">2019-11</a>' in listing
     assert '<a class="day" href="/day/2019-11-05">2019-11-05</a>' in client.get("/", params={"q": "day"}).text
     assert "Paul Erdős, Alfréd Rényi | 1959</p>" in client.get("/doc/erdos1959").text.replace("\n", "")
+    home = client.get("/").text  # the month facet counts a year-only date as its year, linked to the year
+    assert "<a href=\"/?from=1959-01-01&amp;to=1959-12-31&amp;sort=date\">1959</a>" in home and ">1959-01<" not in home
     hit = client.get("/api/search", params={"q": "Random Graphs"}).json()["hits"][0]
     assert (hit["date"], hit["date_precision"]) == ("1959-01-01", "year")

@@ -77,7 +77,7 @@ def _to_tantivy(document: Document) -> tantivy.Document:
         if values:
             fields[name] = [v.casefold() for v in values]  # matched case-blind
     shown = {"category": document.categories, "venue": venue, "tag": document.tags,
-             "month": [document.date.strftime("%Y-%m")] if document.date else []}
+             "month": [document.date_label()[:7]] if document.date else []}  # a year-only date counts as its year
     for facet, values in shown.items():
         if values:
             fields[FACETS[facet]] = list(values)  # counted as written
