@@ -124,6 +124,14 @@ def test_research_post_with_aligned_display_math(page, live_server):
     rows = page.evaluate("[...document.querySelectorAll('section.body mtable > mtr')].map(r => "
                          "r.getBoundingClientRect().top)")
     assert len(rows) == 2 and rows[1] > rows[0] + 5  # two rows, one under the other
+    # as in LaTeX, the `=` signs line up: the left side ends flush right, the right side starts flush left
+    glyphs = ("(cells, side) => cells.map(c => { const r = document.createRange(); "
+              "r.selectNodeContents(side === 'right' ? c.lastElementChild : c.firstElementChild); "
+              "return r.getBoundingClientRect()[side]; })")  # the glyphs, not the operators' spacing
+    ends = page.evaluate(f"({glyphs})([...document.querySelectorAll('section.body mtd[columnalign=right]')], 'right')")
+    starts = page.evaluate(f"({glyphs})([...document.querySelectorAll('section.body mtd[columnalign=left]')], 'left')")
+    assert len(ends) == len(starts) == 2
+    assert abs(ends[0] - ends[1]) < 1.5 and abs(starts[0] - starts[1]) < 1.5
     text = page.evaluate("(() => { const c = document.querySelector('section.body').cloneNode(true);"
                          " c.querySelectorAll('math').forEach(m => m.remove()); return c.innerText; })()")
     assert "\\" not in text and "$" not in text and "&" not in text and "5pt" not in text

@@ -155,7 +155,21 @@ def _has_backslash(root: ET.Element) -> bool:
     return any("\\" in (element.text or "") + (element.tail or "") for element in root.iter())
 
 
+def _flush_right_cells(root: ET.Element) -> None:
+    """An operator at either edge of a right-aligned cell gets no space on that side, as in TeX (nothing follows
+    it in the cell): otherwise `x =` and a lone `=` in the next row take different spacing and their `=` signs
+    do not line up."""
+    for cell in root.iter("mtd"):
+        if cell.get("columnalign") != "right" or not len(cell):
+            continue
+        if cell[-1].tag == "mo":
+            cell[-1].set("rspace", "0")
+        if cell[0].tag == "mo":
+            cell[0].set("lspace", "0")
+
+
 def _serialise(root: ET.Element) -> str | None:
+    _flush_right_cells(root)
     for element in root.iter():
         element.text = html.unescape(element.text) if element.text else element.text
         element.tail = html.unescape(element.tail) if element.tail else element.tail
