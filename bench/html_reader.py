@@ -2,7 +2,8 @@
 Debian package, against the page-specific extraction the demo uses (scripts/demo_corpora.help_page: the text of
 the page's #DisplayArea, which the generic reader is never told about).
 
-Per page, the visible text of each (the reader's Markdown body as plain text, links as their text) as a multiset of words (CJK characters one by one, Latin words lower-cased):
+Per page, the visible text of each (the reader's Markdown body as plain text, links as their text) as a
+multiset of words (CJK characters one by one, Latin words lower-cased):
 recall = the reference's words the reader kept; precision = the reader's words that are in the reference (what
 is left is page chrome that leaked in: menus, index, footer). Also: pages stored, titles equal.
 

@@ -13,7 +13,8 @@ import re
 from collections.abc import Iterator
 from pathlib import Path
 
-from jiansuo.ingest.fields import IngestProblem, RecordError, document_from_record
+from jiansuo.analysis.latex import braced_end
+from jiansuo.ingest.fields import IngestProblem, accepted, file_text
 from jiansuo.ingest.latex_text import plain_text
 from jiansuo.model import Document
 
@@ -29,33 +30,15 @@ _ENTRY_START = re.compile(r"^[ \t]*@", re.M)
 
 
 def read_bibtex(path: Path, field_map: dict[str, str] | None = None) -> Iterator[Document | IngestProblem]:
-    raw = path.read_bytes()
-    try:
-        text = raw.decode("utf-8-sig")
-    except UnicodeDecodeError as error:
-        line = raw[: error.start].count(b"\n") + 1
-        yield IngestProblem(str(path), line, "not UTF-8; the file is read as Latin-1", skipped=False)
-        text = raw.decode("latin-1")
+    text, problem = file_text(path)
+    if problem:
+        yield problem
     seen: dict[str, int] = {}
     for item in parse_entries(text):
         if isinstance(item, _Problem):
             yield IngestProblem(str(path), item.line, item.reason)
-            continue
-        if item.kind in ("comment", "preamble", "string"):
-            continue
-        try:
-            document, warnings = document_from_record(entry_record(item), field_map)
-        except RecordError as error:
-            yield IngestProblem(str(path), item.line, str(error))
-            continue
-        if document.id in seen:
-            yield IngestProblem(str(path), item.line, f"key {document.id[:80]!r} already appeared on line "
-                                                      f"{seen[document.id]}; this entry is not stored")
-            continue
-        seen[document.id] = item.line
-        for warning in warnings:
-            yield IngestProblem(str(path), item.line, warning, skipped=False)
-        yield document
+        elif item.kind not in ("comment", "preamble", "string"):
+            yield from accepted(entry_record(item), field_map, str(path), item.line, seen, "entry")
 
 
 class Entry:
@@ -169,23 +152,18 @@ def _value(text: str, position: int, macros: dict[str, str]) -> tuple[str, int]:
 
 def _skip_balanced(text: str, start: int) -> int:
     """The position after the brace or parenthesis group opening at `start` (a backslash escapes one character)."""
-    opening = text[start]
-    closing = "}" if opening == "{" else ")"
-    depth = 0
-    position = start
-    while position < len(text):
-        char = text[position]
-        if char == "\\":
-            position += 2
-            continue
-        if char == opening:
-            depth += 1
-        elif char == closing:
-            depth -= 1
+    if text[start] == "{":
+        end = braced_end(text, start)
+    else:
+        depth, end = 0, None
+        for position, char in enumerate(text[start:], start):
+            depth += (char == "(") - (char == ")")
             if depth == 0:
-                return position + 1
-        position += 1
-    raise _Malformed(f"a '{opening}' is never closed", start)
+                end = position + 1
+                break
+    if end is None:
+        raise _Malformed(f"a '{text[start]}' is never closed", start)
+    return end
 
 
 def _quoted_end(text: str, start: int) -> int:

@@ -17,7 +17,7 @@ from pathlib import Path
 import lxml.html
 from lxml import etree
 
-from jiansuo.ingest.fields import IngestProblem, RecordError, document_from_record
+from jiansuo.ingest.fields import IngestProblem, accepted
 from jiansuo.ingest.html import markdown_of
 from jiansuo.model import Document
 
@@ -56,19 +56,7 @@ def read_feed(path: Path, field_map: dict[str, str] | None = None) -> Iterator[D
         except _NotAPost as reason:
             yield IngestProblem(str(path), line, f"{reason}; not stored", skipped=False)
             continue
-        try:
-            document, warnings = document_from_record(record, field_map)
-        except RecordError as error:
-            yield IngestProblem(str(path), line, str(error))
-            continue
-        if document.id in seen:
-            yield IngestProblem(str(path), line, f"id {document.id[:80]!r} already appeared on line "
-                                                 f"{seen[document.id]}; this item is not stored")
-            continue
-        seen[document.id] = line
-        for warning in warnings:
-            yield IngestProblem(str(path), line, warning, skipped=False)
-        yield document
+        yield from accepted(record, field_map, str(path), line, seen, "item")
 
 
 class _NotAPost(Exception):

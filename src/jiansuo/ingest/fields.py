@@ -3,16 +3,19 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import date, datetime
 from email.utils import parsedate_to_datetime
+from pathlib import Path
 
 from jiansuo.analysis import detect_language
 from jiansuo.ingest import validate
 from jiansuo.ingest.validate import RecordError
 from jiansuo.model import Document
 
-__all__ = ["IngestProblem", "RecordError", "document_from_record", "parse_date", "parse_field_map"]
+__all__ = ["IngestProblem", "RecordError", "accepted", "document_from_record", "file_text", "parse_date",
+           "parse_field_map"]
 
 # Our field -> source keys tried in order when the user gives no mapping.
 DEFAULT_SOURCES: dict[str, tuple[str, ...]] = {
@@ -46,6 +49,38 @@ class IngestProblem:
 
     def __str__(self) -> str:
         return f"{self.file}:{self.line}: {self.reason}"
+
+
+def accepted(record: object, field_map: dict[str, str] | None, where: str, line: int,
+             seen: dict[str, int] | None = None, unit: str = "record") -> Iterator[Document | IngestProblem]:
+    """The document of one record read at `where`:`line`, after its warnings; a record that breaks a rule, or whose
+    id already came on an earlier line of the same file (`seen`, updated here), is a problem instead."""
+    try:
+        document, warnings = document_from_record(record, field_map)  # type: ignore[arg-type]
+    except RecordError as error:
+        yield IngestProblem(where, line, str(error))
+        return
+    if seen is not None:
+        if document.id in seen:
+            yield IngestProblem(where, line, f"id {document.id[:80]!r} already appeared on line {seen[document.id]}; "
+                                             f"this {unit} is not stored")
+            return
+        seen[document.id] = line
+    for warning in warnings:
+        yield IngestProblem(where, line, warning, skipped=False)
+    yield document
+
+
+def file_text(path: Path) -> tuple[str, IngestProblem | None]:
+    """A text file's content: UTF-8 (a BOM skipped), else Latin-1 (which reads any bytes) with a warning naming
+    the first line that is not UTF-8."""
+    raw = path.read_bytes()
+    try:
+        return raw.decode("utf-8-sig"), None
+    except UnicodeDecodeError as error:
+        line = raw[: error.start].count(b"\n") + 1
+        return raw.decode("latin-1"), IngestProblem(str(path), line, "not UTF-8; the file is read as Latin-1",
+                                                    skipped=False)
 
 
 def parse_field_map(pairs: list[str] | None) -> dict[str, str]:

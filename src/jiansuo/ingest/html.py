@@ -20,7 +20,7 @@ from pathlib import Path
 import lxml.html
 from lxml import etree
 
-from jiansuo.ingest.fields import IngestProblem, RecordError, document_from_record
+from jiansuo.ingest.fields import IngestProblem, accepted
 from jiansuo.model import Document
 
 SUFFIXES = {".html", ".htm"}
@@ -79,14 +79,7 @@ def read_html(path: Path, root: Path | None = None,
         yield IngestProblem(str(path), 1, "no text in the page's main content; not stored")
         return
     record["body"] = body
-    try:
-        document, warnings = document_from_record(record, field_map)
-    except RecordError as error:
-        yield IngestProblem(str(path), 1, str(error))
-        return
-    for warning in warnings:
-        yield IngestProblem(str(path), 1, warning, skipped=False)
-    yield document
+    yield from accepted(record, field_map, str(path), 1)
 
 
 def page_id(path: Path, root: Path | None) -> str:

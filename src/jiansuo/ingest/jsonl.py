@@ -7,12 +7,7 @@ import re
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 
-from jiansuo.ingest.fields import (
-    IngestProblem,
-    RecordError,
-    document_from_record,
-    parse_date,
-)
+from jiansuo.ingest.fields import IngestProblem, RecordError, accepted, parse_date
 from jiansuo.ingest.latex_text import accents, plain_text
 from jiansuo.model import Document
 
@@ -50,7 +45,6 @@ def read_jsonl_lines(lines: Iterable[bytes], name: str, field_map: dict[str, str
                 convert = _CONVERTERS[looks_like(record)]
             if convert is not None:
                 record = convert(record)
-            document, warnings = document_from_record(record, field_map)
         except json.JSONDecodeError as error:
             yield IngestProblem(str(path), number, f"invalid JSON ({error.msg} at column {error.colno})")
             continue
@@ -60,14 +54,7 @@ def read_jsonl_lines(lines: Iterable[bytes], name: str, field_map: dict[str, str
         except RecordError as error:
             yield IngestProblem(str(path), number, str(error))
             continue
-        if document.id in seen:
-            yield IngestProblem(str(path), number, f"id {document.id[:80]!r} already appeared on line "
-                                                   f"{seen[document.id]}; this line is not stored")
-            continue
-        seen[document.id] = number
-        for warning in warnings:
-            yield IngestProblem(str(path), number, warning, skipped=False)
-        yield document
+        yield from accepted(record, field_map, str(path), number, seen, "line")
 
 
 def body_lines(body: bytes) -> list[bytes]:

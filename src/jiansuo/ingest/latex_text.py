@@ -28,20 +28,27 @@ _MATH = re.compile(r"(?<!\\)\$\$.+?(?<!\\)\$\$|(?<!\\)\$.+?(?<!\\)\$", re.S)
 def plain_text(value: str) -> str:
     """A field's LaTeX as reading text: accents as characters, protective braces and style commands gone,
     ~ and -- as their characters; math between dollar signs kept as it is."""
+    return re.sub(r"\s+", " ", _outside_math(value, _plain_outside_math)).strip()
+
+
+def accents(value: str) -> str:
+    """Only the accents and special letters as characters (outside math); everything else as it was."""
+    return _outside_math(value, _letters)
+
+
+def _outside_math(value: str, convert) -> str:
     pieces: list[str] = []
     last = 0
     for match in _MATH.finditer(value):
-        pieces.append(_plain_outside_math(value[last:match.start()]))
+        pieces.append(convert(value[last:match.start()]))
         pieces.append(match.group(0))
         last = match.end()
-    pieces.append(_plain_outside_math(value[last:]))
-    return re.sub(r"\s+", " ", "".join(pieces)).strip()
+    pieces.append(convert(value[last:]))
+    return "".join(pieces)
 
 
 def _plain_outside_math(text: str) -> str:
-    text = _ACCENT.sub(_accented, text)
-    text = _LETTER.sub(lambda m: _LETTERS[m.group(1) or m.group(2)], text)
-    text = _STYLE.sub("", text)
+    text = _STYLE.sub("", _letters(text))
     text = text.replace("---", "—").replace("--", "–").replace("~", " ")
     text = re.sub(r"(?<!\\)[{}]", "", text)
     return unicodedata.normalize("NFC", text)
@@ -52,18 +59,6 @@ def _accented(match: re.Match) -> str:
     letter = next(g for g in (match.group(2), match.group(3), match.group(5), match.group(6)) if g)
     base = {"\\i": "i", "\\j": "j"}.get(letter, letter.lstrip("\\"))
     return unicodedata.normalize("NFC", base + _ACCENTS[accent])
-
-
-def accents(value: str) -> str:
-    """Only the accents and special letters as characters (outside math); everything else as it was."""
-    pieces: list[str] = []
-    last = 0
-    for match in _MATH.finditer(value):
-        pieces.append(_letters(value[last:match.start()]))
-        pieces.append(match.group(0))
-        last = match.end()
-    pieces.append(_letters(value[last:]))
-    return "".join(pieces)
 
 
 def _letters(text: str) -> str:

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import yaml
 
-from jiansuo.ingest.fields import IngestProblem, RecordError, document_from_record
+from jiansuo.ingest.fields import IngestProblem, accepted
 from jiansuo.ingest.site_tags import expand_site_tags
 from jiansuo.model import Document
 
@@ -74,14 +74,7 @@ def read_markdown(path: Path, field_map: dict[str, str] | None = None) -> Iterat
         if first.startswith("#"):
             record["title"] = first.lstrip("#").strip()
     record["body"] = body.strip()
-    try:
-        document, warnings = document_from_record(record, field_map)
-    except RecordError as error:
-        yield IngestProblem(str(path), 1, str(error))
-        return
-    for warning in warnings:
-        yield IngestProblem(str(path), 1, warning, skipped=False)
-    yield document
+    yield from accepted(record, field_map, str(path), 1)
 
 
 def post_id(path: Path) -> str:

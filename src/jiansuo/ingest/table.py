@@ -16,7 +16,7 @@ import re
 from collections.abc import Iterator
 from pathlib import Path
 
-from jiansuo.ingest.fields import IngestProblem, RecordError, document_from_record
+from jiansuo.ingest.fields import IngestProblem, accepted, file_text
 from jiansuo.model import Document
 
 SUFFIXES = {".csv", ".tsv"}
@@ -29,13 +29,9 @@ _LIST_LITERAL = re.compile(r"^\[.*\]$", re.S)
 
 
 def read_table(path: Path, field_map: dict[str, str] | None = None) -> Iterator[Document | IngestProblem]:
-    raw = path.read_bytes()
-    try:
-        text = raw.decode("utf-8-sig")
-    except UnicodeDecodeError as error:
-        line = raw[: error.start].count(b"\n") + 1
-        yield IngestProblem(str(path), line, "not UTF-8; the file is read as Latin-1", skipped=False)
-        text = raw.decode("latin-1")
+    text, problem = file_text(path)
+    if problem:
+        yield problem
     delimiter = "\t" if path.suffix.lower() == ".tsv" else ","
     reader = csv.reader(text.splitlines(keepends=True), delimiter=delimiter)
     try:
@@ -58,20 +54,7 @@ def read_table(path: Path, field_map: dict[str, str] | None = None) -> Iterator[
         if len(row) != len(header):
             yield IngestProblem(str(path), line, f"{len(row)} cells where the header has {len(header)}; not stored")
             continue
-        record = row_record(keys, row)
-        try:
-            document, warnings = document_from_record(record, field_map)
-        except RecordError as error:
-            yield IngestProblem(str(path), line, str(error))
-            continue
-        if document.id in seen:
-            yield IngestProblem(str(path), line, f"id {document.id[:80]!r} already appeared on line "
-                                                 f"{seen[document.id]}; this row is not stored")
-            continue
-        seen[document.id] = line
-        for warning in warnings:
-            yield IngestProblem(str(path), line, warning, skipped=False)
-        yield document
+        yield from accepted(row_record(keys, row), field_map, str(path), line, seen, "row")
 
 
 def row_record(keys: list[str], row: list[str]) -> dict:
