@@ -81,3 +81,19 @@ def test_exact_chinese_help_title_ranks_first(tmp_path):
     engine.refresh()
     top = engine.search("筛选数据透视表", mode="bm25", limit=8).hits
     assert top[0].document.title == "筛选数据透视表"
+
+
+def test_accents_are_folded_so_a_plain_keyboard_finds_erdos_and_balazs(tmp_path):
+    """The real arXiv snapshot: its TeX accents become characters at ingest; a query typed without them matches."""
+    engine = Engine(tmp_path / "arxiv")
+    path = shared_data("arxiv") / "kaggle_snapshot_first2000.jsonl"
+    engine.add(d for d in read_path(path, "arxiv") if not isinstance(d, IngestProblem))
+    engine.refresh()
+    for query in ("author:Balazs", "author:Balázs", "author:BALAZS"):  # C. Balázs (TeX in the source), L.G. Balazs
+        assert {h.doc_id for h in engine.search(query).hits} == {"0704.0001", "0704.0864"}, query
+    plain = {h.doc_id for h in engine.search("Poincare", limit=50).hits}
+    accented = {h.doc_id for h in engine.search("Poincaré", limit=50).hits}
+    assert plain and plain == accented
+    hit = engine.search("Balazs diphoton").hits[0]
+    assert hit.doc_id == "0704.0001"
+    engine.close()

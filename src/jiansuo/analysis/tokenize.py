@@ -101,6 +101,8 @@ class Token:
 @lru_cache(maxsize=200_000)
 def _latin_term(word: str) -> str | None:
     word = unicodedata.normalize("NFKC", word).casefold()
+    if not word.isascii():  # accents folded, as Lucene's ASCIIFoldingFilter does: Erdős matches Erdos
+        word = "".join(c for c in unicodedata.normalize("NFKD", word) if not unicodedata.combining(c))
     if word in ENGLISH_STOPWORDS or len(word) > MAX_TERM_CHARS:
         return None
     return _stemmer.stemWord(word) if _stemmer is not None else word
