@@ -112,6 +112,19 @@ def test_query_syntax_requires_excludes_and_matches_phrases(engine):
                       or "nearest neighbor" in t.casefold()}
 
 
+def test_a_query_that_is_a_papers_identifier_lists_that_paper_first(engine):
+    engine.add([Document(id="yadav2022anncur", title="Efficient k-NN search for cross-encoders",
+                         url="https://arxiv.org/abs/2210.12579", body="CUR decomposition of the score matrix."),
+                Document(id="sbert", title="Sentence embeddings", body="Siamese networks.",
+                         metadata={"doi": "10.18653/v1/D19-1410"})])
+    engine.refresh()
+    for query in ("2210.12579", "arXiv:2210.12579v2", "https://arxiv.org/abs/2210.12579", "yadav2022anncur"):
+        for mode in ("bm25", "hybrid"):
+            assert ids(engine, query, mode=mode)[:1] == ["yadav2022anncur"], (query, mode)
+    for query in ("10.18653/v1/D19-1410", "doi:10.18653/v1/d19-1410", "https://doi.org/10.18653/v1/D19-1410"):
+        assert ids(engine, query, mode="bm25")[:1] == ["sbert"], query
+
+
 def test_paging_totals_are_stable_and_pages_join_up(engine):
     for mode in ("bm25", "hybrid"):
         first = engine.search("检索 扩散 位置", hydrate=False, mode=mode, limit=5)

@@ -49,3 +49,22 @@ def test_category_names_with_spaces_need_the_known_names():
     assert category_expression("Physical sciences Biology-cs.AI", known) == (["Physical sciences", "Biology"],
                                                                              ["cs.AI"])
     assert category_expression("cs.AI cs.LG") == (["cs.AI", "cs.LG"], [])  # a URL's "+" arrives as a space
+
+
+def test_identifiers_a_paper_holds_and_the_one_a_query_names():
+    from jiansuo.analysis.identifiers import canonical, identifiers
+    from jiansuo.model import Document
+
+    paper = Document(id="0704.0001", url="https://arxiv.org/abs/0704.0001v2",
+                     metadata={"doi": "10.1103/PhysRevD.76.013009", "eprint": "hep-ph/0701001"})
+    assert identifiers(paper) == {"0704.0001", "10.1103/physrevd.76.013009", "hep-ph/0701001"}
+    named = {query: canonical(query) for query in (
+        "arXiv:0704.0001v3", "https://arxiv.org/pdf/0704.0001.pdf", "hep-ph/0701001v2", "math.AG/0601001",
+        "doi:10.1103/PhysRevD.76.013009", "https://dx.doi.org/10.1103/PhysRevD.76.013009",
+        "archives/1234567", "3.14159", "attention is all you need", "0704.0001 gluons")}
+    assert named == {
+        "arXiv:0704.0001v3": "0704.0001", "https://arxiv.org/pdf/0704.0001.pdf": "0704.0001",
+        "hep-ph/0701001v2": "hep-ph/0701001", "math.AG/0601001": "math.ag/0601001",
+        "doi:10.1103/PhysRevD.76.013009": "10.1103/physrevd.76.013009",
+        "https://dx.doi.org/10.1103/PhysRevD.76.013009": "10.1103/physrevd.76.013009",
+        "archives/1234567": "", "3.14159": "", "attention is all you need": "", "0704.0001 gluons": ""}

@@ -18,6 +18,7 @@ from jiansuo.analysis.plaintext import plain_text
 from jiansuo.model import Document, Hit, SearchPage, SearchRequest
 from jiansuo.retrieve import fusion
 from jiansuo.retrieve.backend import KeywordBackend, VectorBackend
+from jiansuo.retrieve.bm25 import EXACT_TITLE_SCORE
 from jiansuo.retrieve.dense import meaning_cutoff_of
 from jiansuo.retrieve.popularity import by_popularity, popularity_rank
 from jiansuo.retrieve.query import MUST, MUST_NOT, ParsedQuery, parse_query, plain_query
@@ -177,6 +178,15 @@ def preference_scores(engine: Engine, doc_ids: list[str], starred: list[str], me
 
 def fuse(engine: Engine, backend: KeywordBackend, keyword_hits: list[Hit], dense_hits: list[Hit],
           terms: list[str], text: str = "") -> list[Hit]:
+    """The two lists as one; a document whose title or identifier the query is stays first, as in bm25 mode
+    (its words may be nowhere in its text: an arXiv id or a DOI, so coverage alone would rank it by meaning)."""
+    fused = _fused(engine, backend, keyword_hits, dense_hits, terms, text)
+    exact = {hit.doc_id for hit in keyword_hits if hit.score >= EXACT_TITLE_SCORE}
+    return sorted(fused, key=lambda hit: hit.doc_id not in exact) if exact else fused
+
+
+def _fused(engine: Engine, backend: KeywordBackend, keyword_hits: list[Hit], dense_hits: list[Hit],
+           terms: list[str], text: str) -> list[Hit]:
     if engine.fusion_method == "rrf":
         return fusion.rrf([keyword_hits, dense_hits])
     if engine.fusion_method == "weighted":

@@ -18,6 +18,7 @@ from pathlib import Path
 import tantivy
 
 from jiansuo.analysis import analyze, cjk_bigrams
+from jiansuo.analysis.identifiers import canonical, identifiers
 from jiansuo.analysis.tokenize import add_user_words, user_words
 from jiansuo.model import Document, Hit, SearchRequest
 from jiansuo.retrieve.fusion import weighted_share
@@ -68,7 +69,7 @@ def _to_tantivy(document: Document) -> tantivy.Document:
         "day": document.date.toordinal() if document.date else 0,
         "popularity": min(MAX_I64, max(0, count)),
         "popularity_rank": popularity_rank(count, document.date.toordinal() if document.date else 0),
-        "title_exact": exact_title(document.title),
+        "title_exact": exact_keys(document),
     }
     venue = [document.venue] if document.venue else []
     keyword_values = {"categories": document.categories, "tags": document.tags, "venue": venue,
@@ -84,13 +85,26 @@ def _to_tantivy(document: Document) -> tantivy.Document:
     return tantivy.Document(**fields)
 
 
-EXACT_TITLE_SCORE = 1_000.0  # far above any BM25 score: a query that is a document's title lists it first
+EXACT_TITLE_SCORE = 1_000.0  # far above any BM25 score: a query that is a document's title or id lists it first
 _NOT_TITLE_CHARS = re.compile(r"[\W_]+")
 
 
 def exact_title(text: str) -> str:
     """A title (or query) reduced to what makes it the same title: case, spaces and punctuation dropped."""
     return _NOT_TITLE_CHARS.sub("", text.casefold())[:200]
+
+
+def exact_keys(document: Document) -> list[str]:
+    """What a query must be, reduced like a title, to list this document first: its title or an identifier
+    (its id, arXiv id, DOI: analysis/identifiers.py)."""
+    keys = [exact_title(document.title)] + sorted(exact_title(i) for i in identifiers(document))
+    return list(dict.fromkeys(key for key in keys if key))
+
+
+def exact_query_keys(text: str) -> list[str]:
+    """The exact keys a query's text can match: as a title, and as the identifier it names."""
+    keys = [exact_title(text), exact_title(canonical(text))]
+    return list(dict.fromkeys(key for key in keys if key))
 
 
 class TantivyIndex:
@@ -254,10 +268,10 @@ class TantivyIndex:
             (labels if clause.is_keyword else clauses).append((_OCCURS[clause.occur], compiled))
         if not any(occur != Occur.MustNot for occur, _ in clauses):
             clauses.append((Occur.Must, tantivy.Query.all_query()))
-        title = exact_title(" ".join(c.text for c in query.clauses if c.occur != MUST_NOT and not c.is_keyword))
-        if title:
+        words = " ".join(c.text for c in query.clauses if c.occur != MUST_NOT and not c.is_keyword)
+        for key in exact_query_keys(words):
             clauses.append((Occur.Should, tantivy.Query.const_score_query(
-                tantivy.Query.term_query(self._schema, "title_exact", title), EXACT_TITLE_SCORE)))
+                tantivy.Query.term_query(self._schema, "title_exact", key), EXACT_TITLE_SCORE)))
         # The user's words nest in their own query: beside a required filter, optional words
         # would otherwise stop being needed to match at all.
         combined = [(Occur.Must, tantivy.Query.boolean_query(clauses))]

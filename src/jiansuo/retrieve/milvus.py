@@ -45,7 +45,7 @@ import numpy as np
 from jiansuo.analysis import analyze, cjk_bigrams
 from jiansuo.model import Document, Hit, SearchRequest
 from jiansuo.retrieve import bm25_weights
-from jiansuo.retrieve.bm25 import DEFAULT_BOOSTS, EXACT_TITLE_SCORE, TEXT_FIELDS, exact_title
+from jiansuo.retrieve.bm25 import DEFAULT_BOOSTS, EXACT_TITLE_SCORE, TEXT_FIELDS, exact_keys, exact_query_keys
 from jiansuo.retrieve.dense import batches as _batches
 from jiansuo.retrieve.fusion import weighted_share
 from jiansuo.retrieve.query import MUST, MUST_NOT, Clause, ParsedQuery, category_expression
@@ -58,6 +58,7 @@ SCORED_FIELDS = (*TEXT_FIELDS, "cjk")
 MAX_TEXT = 1_048_576  # bytes per VARCHAR field (Milvus's limit); longer analysed text is cut
 MAX_ID = 4096
 MAX_LABELS = 1024
+MAX_EXACT_KEYS = 16  # a title and the document's identifiers
 PAGE = 16_384  # Milvus's largest search or query page
 BATCH = 500
 _PLAIN = re.compile(r"[^\W_]+")
@@ -126,7 +127,7 @@ def document_row(document: Document, mean_length: dict[str, float]) -> dict:
             **{f"length_{name}": len(terms) for name, terms in fields.items()},
             "bm25": bm25_weights.document_weights(encoded(fields), mean_length),
             "pairs": " ".join(sorted(set(pairs)))[:MAX_TEXT].rsplit(" ", 1)[0] if pairs else "",
-            "title_exact": exact_title(document.title), **label_fields(document)}
+            "title_exact": exact_keys(document)[:MAX_EXACT_KEYS], **label_fields(document)}
 
 
 def label_fields(document: Document) -> dict:
@@ -340,7 +341,8 @@ class MilvusIndex:
         schema.add_field("bm25", DataType.SPARSE_FLOAT_VECTOR)
         schema.add_field("pairs", DataType.VARCHAR, max_length=MAX_TEXT, enable_analyzer=True,
                          analyzer_params=analyzer, enable_match=True)
-        schema.add_field("title_exact", DataType.VARCHAR, max_length=MAX_LABELS)
+        schema.add_field("title_exact", DataType.ARRAY, element_type=DataType.VARCHAR, max_capacity=MAX_EXACT_KEYS,
+                         max_length=MAX_LABELS)
         self._label_schema(schema)
         index = self.client.prepare_index_params()
         index.add_index("bm25", index_type="SPARSE_INVERTED_INDEX", metric_type="IP")
@@ -544,11 +546,11 @@ class MilvusIndex:
         return " or ".join(f'text_match({field}, "{_text(terms)}")' for field, terms in scoring.items() if terms)
 
     def _exact_titles(self, query: ParsedQuery, constraints: list[str]) -> list[str]:
-        title = exact_title(" ".join(c.text for c in query.clauses if c.occur != MUST_NOT and not c.is_keyword))
-        if not title:
+        keys = exact_query_keys(" ".join(c.text for c in query.clauses if c.occur != MUST_NOT and not c.is_keyword))
+        if not keys:
             return []
-        rows = self.client.query(self.name, filter=_all([*constraints, f"title_exact == {_literal(title)}"]),
-                                 output_fields=["id"], limit=100)
+        matching = f"array_contains_any(title_exact, [{', '.join(_literal(key) for key in keys)}])"
+        rows = self.client.query(self.name, filter=_all([*constraints, matching]), output_fields=["id"], limit=100)
         return [row["id"] for row in rows]
 
     def _exact_title_first(self, hits: list[Hit], query: ParsedQuery, constraints: list[str],
