@@ -207,12 +207,14 @@ def test_a_wordpress_export_and_an_atom_feed_become_posts():
     assert (wp.title, wp.authors, wp.date, wp.categories, wp.tags) == (
         "Hubness in nearest neighbours", ["Miloš"], date(2010, 5, 3), ["Machine learning"], ["kNN"])
     assert wp.body == ("Some points are the neighbours of many: the $k$-occurrence $N_k(x)$ is skewed.\n\n"
-                       "A second paragraph with $\\sum_i N_k(x_i) = kn$ and [a link](/2010/04/knn/).")
+                       "A second paragraph with $\\sum_i N_k(x_i) = kn$ and [a link](/2010/04/knn/).\n\n"
+                       "![hubs](/wp-content/hubs.png) Hubs in 50 dimensions\n\n"  # [caption] gone, its text kept
+                       "```python\ncounts = np.bincount(knn.ravel())  # a < b\n\nprint(counts.max())\n```")
     atom = docs["https://kexue.fm/archives/9341"]
     assert atom.body == "损失为 $\\log(1+\\sum e^{\\lambda(s_j-s_i)})$。"
     assert atom.summary == "CoSENT 也能用于交互式模型。"
     assert (atom.authors, atom.date, atom.tags) == (["苏剑林"], date(2022, 11, 9), ["CoSENT"])
-    assert [(p.line, p.skipped) for p in problems] == [(21, False), (28, False)]  # a draft, an attachment
+    assert [(p.line, p.skipped) for p in problems] == [(27, False), (34, False)]  # a draft, an attachment
     assert "(draft)" in problems[0].reason and "attachment" in problems[1].reason
 
 

@@ -4,7 +4,8 @@ Fields come from each item (title, link, guid or id, pubDate/published, dc:creat
 description/summary); the post's HTML (content:encoded, Atom content) becomes Markdown with its formulas as TeX
 through the HTML reader. WordPress specifics: only published posts and pages are stored (drafts, private posts,
 attachments and menu items are reported, not stored), its paragraphs-by-blank-lines become paragraphs, and
-WordPress.com's `$latex …$` and `[latex]…[/latex]` formulas become `$…$`. An item that cannot be read is
+WordPress.com's `$latex …$` and `[latex]…[/latex]` formulas become `$…$`, `[code]` blocks code, and media
+shortcodes (`[caption]`, `[gallery]`, …) leave their text. An item that cannot be read is
 reported as `file:line: reason` and the rest are read; the XML is parsed without entities or network access.
 """
 
@@ -12,6 +13,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
+from html import escape as html_escape
 from pathlib import Path
 
 import lxml.html
@@ -27,6 +29,8 @@ CONTENT = "{http://purl.org/rss/1.0/modules/content/}encoded"
 DC_CREATOR = "{http://purl.org/dc/elements/1.1/}creator"
 _WP = re.compile(r"^\{http://wordpress\.org/export/[\d.]+/\}")
 _WP_LATEX = re.compile(r"\$latex\s+(.+?)\$|\[latex\](.+?)\[/latex\]", re.S)
+_WP_CODE = re.compile(r"\[(code|sourcecode)(?:\s+(?:lang|language)=[\"']?([\w+-]+)[\"']?)?[^\]]*\](.*?)\[/\1\]", re.S)
+_WP_SHORTCODE = re.compile(r"\[/?(?:caption|gallery|audio|video|embed|playlist|wp_caption)\b[^\]]*\]")
 _PUBLISHED = {"publish", "inherit", ""}
 _POST_TYPES = {"post", "page", ""}
 
@@ -78,7 +82,7 @@ def rss_record(item) -> dict:
             (tags if category.get("domain") == "post_tag" else categories).append(label)
     content = _text(item.find(CONTENT))
     if wordpress:
-        content = _wordpress_paragraphs(_WP_LATEX.sub(lambda m: f"${(m.group(1) or m.group(2)).strip()}$", content))
+        content = _wordpress_paragraphs(_wordpress_shortcodes(content))
     link = _text(item.find("link"))
     return {
         "id": wordpress.get("post_id") or _text(item.find("guid")) or link or _text(item.find("title")),
@@ -136,11 +140,22 @@ def _html_text(markup: str) -> str:
     return markdown_of(lxml.html.fragment_fromstring(markup, create_parent="div"))
 
 
+def _wordpress_shortcodes(content: str) -> str:
+    """WordPress.com's formulas as TeX, its code blocks as <pre>, its media shortcodes gone (their text stays)."""
+    content = _WP_LATEX.sub(lambda m: f"${(m.group(1) or m.group(2)).strip()}$", content)
+    content = _WP_CODE.sub(lambda m: f'<pre><code class="language-{m.group(2) or ""}">{html_escape(m.group(3))}'
+                                     "</code></pre>", content)
+    return _WP_SHORTCODE.sub("", content)
+
+
 def _wordpress_paragraphs(content: str) -> str:
     """WordPress stores posts with blank lines between paragraphs and adds the <p>s when it shows them."""
-    if "<p" in content.lower() or "\n\n" not in content:
+    if re.search(r"<p[\s>]", content, re.I) or "\n\n" not in content:
         return content
-    return "".join(f"<p>{block.strip()}</p>" for block in re.split(r"\n\s*\n", content) if block.strip())
+    pieces = re.split(r"(<pre[\s>].*?</pre>)", content, flags=re.S | re.I)  # code keeps its blank lines
+    return "".join(piece if index % 2 else "".join(f"<p>{block.strip()}</p>" for block in
+                                                   re.split(r"\n\s*\n", piece) if block.strip())
+                   for index, piece in enumerate(pieces))
 
 
 def _text(element) -> str:
