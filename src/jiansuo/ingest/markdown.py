@@ -20,6 +20,8 @@ from jiansuo.model import Document
 
 _JEKYLL_NAME = re.compile(r"^(\d{4}-\d{2}-\d{2})-.")
 _BUNDLE_NAMES = {"index", "readme"}
+_FRONT_MATTER = {"---": ("YAML", yaml.safe_load, yaml.YAMLError),
+                 "+++": ("TOML", tomllib.loads, tomllib.TOMLDecodeError)}
 
 
 def read_markdown(path: Path, field_map: dict[str, str] | None = None) -> Iterator[Document | IngestProblem]:
@@ -35,24 +37,16 @@ def read_markdown(path: Path, field_map: dict[str, str] | None = None) -> Iterat
         return
     record: dict = {}
     body = text
-    if text.startswith("+++"):
-        head, sep, rest = text[3:].partition("\n+++")
+    fence = text[:3]
+    if fence in _FRONT_MATTER:
+        kind, load, failure = _FRONT_MATTER[fence]
+        head, sep, rest = text[3:].partition("\n" + fence)
         if sep:
             try:
-                loaded_toml = tomllib.loads(head)
-            except tomllib.TOMLDecodeError as error:
-                yield IngestProblem(str(path), 1, f"front matter is not valid TOML: {error}")
-                return
-            record = {str(k): _plain(v) for k, v in loaded_toml.items()}
-            body = rest.partition("\n")[2]
-    elif text.startswith("---"):
-        head, sep, rest = text[3:].partition("\n---")
-        if sep:
-            try:
-                loaded = yaml.safe_load(head)
-            except yaml.YAMLError as error:
-                line = getattr(getattr(error, "problem_mark", None), "line", 0) + 2
-                yield IngestProblem(str(path), line, f"front matter is not valid YAML: {error}")
+                loaded = load(head)
+            except failure as error:
+                line = getattr(getattr(error, "problem_mark", None), "line", -1) + 2  # YAML marks count from 0
+                yield IngestProblem(str(path), line, f"front matter is not valid {kind}: {error}")
                 return
             if loaded is not None and not isinstance(loaded, dict):
                 yield IngestProblem(str(path), 1, "front matter must be a mapping of field: value")
