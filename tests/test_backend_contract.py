@@ -170,6 +170,11 @@ def test_facets_and_nearest_days(engine):
     documents = corpus()
     assert counts["cs.LG"] == sum("cs.LG" in d.categories for d in documents)
     assert dict(facets["venue"])["SIGIR"] == sum(d.venue == "SIGIR" for d in documents)
+    engine.add([Document(id="year-only", title="A paper from a list", date=date(1959, 1, 1),
+                         metadata={"date_precision": "year"})])
+    engine.refresh()
+    months = dict(engine.facets(SearchRequest(query=""))["month"])
+    assert months["1959"] == 1 and "1959-01" not in months  # a year-only date counts as its year
     earlier, later = engine.nearest_days(date(2021, 6, 15))
     days = sorted({d.date for d in documents if d.date})
     assert earlier == max(d for d in days if d < date(2021, 6, 15))

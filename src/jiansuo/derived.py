@@ -68,7 +68,7 @@ def analyzer_version() -> str:
     """What the keyword index's terms depend on: a store whose index was built otherwise is rebuilt."""
     words = "store-author+title-words" if tokenize.TITLE_WORDS else "store-author-words"
     return (f"jieba-precise-nohmm+{words}+{tokenize.STEMMER}+fold-accents+lucene-stop+cjk-bigram+exact-title-ids"
-            "+facets+decay/4")
+            "+facets-precision+decay/4")
 
 
 @register("bm25")

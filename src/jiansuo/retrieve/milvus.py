@@ -136,7 +136,8 @@ def label_fields(document: Document) -> dict:
             "categories": _labels(document.categories), "tags": _labels(document.tags),
             "venue": document.venue.casefold()[:MAX_LABELS], "language": (document.language or "").casefold()[:64],
             "categories_shown": _labels(document.categories, False), "tags_shown": _labels(document.tags, False),
-            "venue_shown": document.venue[:MAX_LABELS]}
+            "venue_shown": document.venue[:MAX_LABELS],
+            "month_shown": document.date_label()[:7]}  # a year-only date counts as its year, as on tantivy
 
 
 def filter_expression(request: SearchRequest, known_categories: set[str] | None) -> list[str]:
@@ -371,7 +372,7 @@ class MilvusIndex:
         for field in ("categories", "tags", "categories_shown", "tags_shown"):
             schema.add_field(field, DataType.ARRAY, element_type=DataType.VARCHAR, max_capacity=MAX_LABELS,
                              max_length=MAX_LABELS)
-        for field in ("venue", "language", "venue_shown"):
+        for field in ("venue", "language", "venue_shown", "month_shown"):
             schema.add_field(field, DataType.VARCHAR, max_length=MAX_LABELS)
 
     # -- keyword search ---------------------------------------------------------------------------
@@ -436,13 +437,13 @@ class MilvusIndex:
         if constraints is not None:
             scoring = self._scoring_terms(query)
             expression = _all(constraints + ([self._any_term(scoring)] if any(scoring.values()) else []))
-            for row in self._rows(expression, ["categories_shown", "tags_shown", "venue_shown", "day"]):
+            for row in self._rows(expression, ["categories_shown", "tags_shown", "venue_shown", "month_shown"]):
                 counts["category"].update(row["categories_shown"])
                 counts["tag"].update(row["tags_shown"])
                 if row["venue_shown"]:
                     counts["venue"][row["venue_shown"]] += 1
-                if row["day"] > 0:
-                    counts["month"][date.fromordinal(row["day"]).strftime("%Y-%m")] += 1
+                if row["month_shown"]:
+                    counts["month"][row["month_shown"]] += 1
         out = {facet: sorted(found.items(), key=lambda kv: (-kv[1], kv[0]))[:size]
                for facet, found in counts.items() if facet != "month"}
         out["month"] = sorted(counts["month"].items(), reverse=True)
