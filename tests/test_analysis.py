@@ -52,3 +52,25 @@ def test_store_author_names_stay_whole_words():
     assert user_words(["苏剑林", "A. Author", "王林", "x"]) == {"苏剑林", "王林"}
     add_user_words({"苏剑林"})
     assert "苏剑林" in analyze("苏剑林的博客")
+
+
+def test_traditional_characters_are_searched_as_simplified_ones(tmp_path):
+    from jiansuo.analysis.tokenize import simplified
+    from jiansuo.engine import Engine
+    from jiansuo.model import Document
+
+    assert simplified("擴散模型的條件控制") == "扩散模型的条件控制"
+    assert simplified("著名的乾坤之说") == "著名的乾坤之说"  # simplified characters (GB 2312) never change
+    engine = Engine(tmp_path / "store")
+    engine.add([Document(id="s", title="扩散模型漫谈", body="条件控制生成结果"),
+                Document(id="t", title="擴散模型漫談", body="條件控制生成結果"),
+                Document(id="x", title="线性注意力", body="无关的内容")])
+    engine.refresh()
+    for query in ("扩散模型 条件控制", "擴散模型 條件控制"):
+        page = engine.search(query, mode="bm25")
+        assert {h.doc_id for h in page.hits} == {"s", "t"}, query
+        traditional = next(h for h in page.hits if h.doc_id == "t")
+        assert "條件" in [text for text, match in traditional.excerpt if match]  # highlighted as written
+    # a title typed in either script is both documents' exact title
+    assert {h.doc_id for h in engine.search("擴散模型漫談", mode="bm25").hits[:2]} == {"s", "t"}
+    engine.close()

@@ -67,7 +67,9 @@ def now() -> str:
 def analyzer_version() -> str:
     """What the keyword index's terms depend on: a store whose index was built otherwise is rebuilt."""
     words = "store-author+title-words" if tokenize.TITLE_WORDS else "store-author-words"
-    return (f"jieba-precise-nohmm+{words}+{tokenize.STEMMER}+fold-accents+lucene-stop+cjk-bigram+exact-title-ids"
+    traditional = "+traditional-as-simplified" if tokenize.TRADITIONAL_FOLDING else ""
+    return (f"jieba-precise-nohmm+{words}{traditional}+{tokenize.STEMMER}+fold-accents+lucene-stop+cjk-bigram"
+            "+exact-title-ids"
             "+facets-precision+decay/4")
 
 

@@ -16,6 +16,7 @@ from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import lru_cache
+from pathlib import Path
 
 import rjieba
 import Stemmer
@@ -83,10 +84,49 @@ def title_words(titles: Iterable[str], min_titles: int = 5) -> set[str]:
 
 def add_user_words(words: Iterable[str]) -> None:
     """Teach the segmenter these words (process-wide, as jieba's dictionary is); known ones are skipped."""
-    for word in words:
+    for word in (simplified(w) for w in words):
         if word not in _user_words:
             rjieba.add_word(word, None, None)
             _user_words.add(word)
+
+
+TRADITIONAL_FOLDING = True  # off only in bench/traditional_queries.py, to measure what it brings
+
+
+def simplified(text: str) -> str:
+    """Traditional Chinese characters as their simplified forms, one character for one (spans keep their place):
+    a query typed in 擴散模型 finds 扩散模型 and the other way round. Only characters that are not simplified
+    characters themselves are mapped, so a simplified text never changes (_traditional_only)."""
+    return text.translate(_traditional_only()) if TRADITIONAL_FOLDING else text
+
+
+@lru_cache(maxsize=1)
+def _traditional_only() -> dict[int, str]:
+    """OpenCC's traditional -> simplified characters (TSCharacters.txt, Apache-2.0, from the
+    opencc-python-reimplemented wheel, read as data), less every character its simplified -> traditional table
+    lists as simplified or GB 2312 holds (so no character of a simplified text changes), and less the mappings to
+    several characters or to itself."""
+    from importlib.metadata import distribution
+
+    package = distribution("opencc-python-reimplemented")
+
+    def table(name: str) -> dict[str, list[str]]:
+        text = Path(str(package.locate_file(f"opencc/dictionary/{name}"))).read_text(encoding="utf-8")
+        return {key: values.split(" ") for key, _, values in (line.partition("\t") for line in text.splitlines())}
+
+    simplified_chars = table("STCharacters.txt")
+    return {ord(key): values[0] for key, values in table("TSCharacters.txt").items()
+            if len(key) == 1 and len(values[0]) == 1 and key != values[0] and key not in simplified_chars
+            and not _in_gb2312(key)}
+
+
+def _in_gb2312(char: str) -> bool:
+    """Whether a character belongs to GB 2312, the simplified standard set (乾 of 乾坤 and 著 of 著名 do)."""
+    try:
+        char.encode("gb2312")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 @dataclass(frozen=True)
@@ -114,7 +154,7 @@ def token_spans(text: str) -> list[Token]:
     for match in _SPLIT.finditer(text):
         kind, start = match.lastgroup, match.start()
         if kind == "cjk":
-            for word, begin, end in rjieba.tokenize(match.group(), hmm=False):
+            for word, begin, end in rjieba.tokenize(simplified(match.group()), hmm=False):
                 tokens.append(Token(word, start + begin, start + end))
         elif kind == "tex":
             tokens.append(Token(match.group()[:MAX_TERM_CHARS], start, match.end()))
@@ -140,7 +180,7 @@ def cjk_bigrams(text: str) -> list[str]:
     for match in _SPLIT.finditer(text):
         if match.lastgroup != "cjk":
             continue
-        run = match.group()
+        run = simplified(match.group())
         if len(run) == 1:
             grams.append(run)
         grams.extend(run[i : i + 2] for i in range(len(run) - 1))

@@ -19,7 +19,7 @@ import tantivy
 
 from jiansuo.analysis import analyze, cjk_bigrams
 from jiansuo.analysis.identifiers import canonical, identifiers
-from jiansuo.analysis.tokenize import add_user_words, user_words
+from jiansuo.analysis.tokenize import add_user_words, simplified, user_words
 from jiansuo.model import Document, Hit, SearchRequest
 from jiansuo.retrieve.fusion import weighted_share
 from jiansuo.retrieve.popularity import popularity_rank
@@ -91,7 +91,7 @@ _NOT_TITLE_CHARS = re.compile(r"[\W_]+")
 
 def exact_title(text: str) -> str:
     """A title (or query) reduced to what makes it the same title: case, spaces and punctuation dropped."""
-    return _NOT_TITLE_CHARS.sub("", text.casefold())[:200]
+    return _NOT_TITLE_CHARS.sub("", simplified(text).casefold())[:200]
 
 
 def exact_keys(document: Document) -> list[str]:
