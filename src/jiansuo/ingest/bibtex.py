@@ -9,6 +9,7 @@ TeX for the reading pipeline. A malformed entry is reported as `file:line: reaso
 
 from __future__ import annotations
 
+import bisect
 import re
 from collections.abc import Iterator
 from pathlib import Path
@@ -61,12 +62,16 @@ def parse_entries(text: str) -> Iterator[Entry | _Problem]:
     """Entries in file order, `@string` macros applied; a malformed entry yields a problem, and reading goes on
     at the next line that starts with `@`."""
     macros = {name[:3].lower(): name for name in MONTH_NAMES}  # BibTeX's predefined month macros
+    newlines = [match.start() for match in re.finditer("\n", text)]
+
+    def line_of(position: int) -> int:
+        return bisect.bisect_left(newlines, position) + 1
     position = 0
     while True:
         at = text.find("@", position)
         if at < 0:
             return
-        line = text.count("\n", 0, at) + 1
+        line = line_of(at)
         match = _ENTRY_HEAD.match(text, at)
         if not match:
             position = at + 1  # an @ in free text between entries (BibTeX ignores it too)
@@ -78,7 +83,7 @@ def parse_entries(text: str) -> Iterator[Entry | _Problem]:
         try:
             entry, position = _entry(text, match, kind, line, macros)
         except _Malformed as error:
-            noticed = text.count("\n", 0, min(error.at, len(text))) + 1
+            noticed = line_of(error.at)
             where = f" (noticed on line {noticed})" if noticed != line else ""
             yield _Problem(line, f"@{kind} entry: {error.reason}{where}; not stored")
             next_line = text.find("\n", at)
