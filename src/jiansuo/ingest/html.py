@@ -146,8 +146,10 @@ def markdown_of(element: lxml.html.HtmlElement) -> str:
 
 
 class _Context:
-    def __init__(self, pre: bool = False, depth: int = 0, ordered: bool = False) -> None:
-        self.pre, self.depth, self.ordered = pre, depth, ordered
+    """Where the walk is: how deep in lists, and whether the innermost list is numbered."""
+
+    def __init__(self, depth: int = 0, ordered: bool = False) -> None:
+        self.depth, self.ordered = depth, ordered
 
 
 def _formulas_as_tex(element: lxml.html.HtmlElement) -> None:
@@ -184,16 +186,16 @@ def _replace(node, text: str) -> None:
 
 
 def _walk(element, out: list[str], context: _Context) -> None:
-    _append_text(element.text, out, context)
+    _append_text(element.text, out)
     for child in element:
         if isinstance(child.tag, str) and not _dropped(child):  # comments and processing instructions have none
             _element(child, out, context)
-        _append_text(child.tail, out, context)
+        _append_text(child.tail, out)
 
 
-def _append_text(value: str | None, out: list[str], context: _Context) -> None:
-    text = _text(value, context)
-    if text and not context.pre and (not out or out[-1].endswith("\n")):
+def _append_text(value: str | None, out: list[str]) -> None:
+    text = _WHITESPACE.sub(" ", value) if value else ""
+    if text and (not out or out[-1].endswith("\n")):
         text = text.lstrip()  # the indentation of the source's markup, not of the Markdown
     if text:
         out.append(text)
@@ -204,16 +206,16 @@ def _element(node, out: list[str], context: _Context) -> None:
     if tag in ("h1", "h2", "h3", "h4", "h5", "h6"):
         out.append(f"\n\n{'#' * int(tag[1])} {_inline(node, context)}\n\n")
     elif tag == "br":
-        out.append("\n" if context.pre else "  \n")
+        out.append("  \n")
     elif tag == "pre":
         code = node.find(".//code")
         language = re.search(r"language-([\w+-]+)", (code if code is not None else node).get("class") or "")
         out.append(f"\n\n```{language.group(1) if language else ''}\n{node.text_content().strip(chr(10))}\n```\n\n")
-    elif tag == "code" and not context.pre:
+    elif tag == "code":  # a <pre>'s code is taken whole above
         out.append(f"`{node.text_content()}`")
     elif tag in ("ul", "ol"):
         out.append("\n\n")
-        inner = _Context(context.pre, context.depth + 1, tag == "ol")
+        inner = _Context(context.depth + 1, tag == "ol")
         for number, item in enumerate((c for c in node if isinstance(c.tag, str) and c.tag.lower() == "li"), 1):
             marker = f"{number}." if inner.ordered else "-"
             out.append(f"{'  ' * context.depth}{marker} {_inline(item, inner).strip()}\n")
@@ -269,12 +271,6 @@ def _table(node, context: _Context) -> str:
     lines = ["| " + " | ".join(row + [""] * (width - len(row))) + " |" for row in rows]
     lines.insert(1, "|" + "---|" * width)
     return "\n".join(lines)
-
-
-def _text(value: str | None, context: _Context) -> str:
-    if not value:
-        return ""
-    return value if context.pre else _WHITESPACE.sub(" ", value)
 
 
 def _dropped(node) -> bool:
