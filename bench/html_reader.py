@@ -57,7 +57,7 @@ def main() -> None:
             items = list(read_html(page, root))
             document = next((i for i in items if not isinstance(i, IngestProblem)), None)
             if document is None:
-                reasons.update(p.reason.split(";")[0] for p in items if isinstance(p, IngestProblem) and p.skipped)
+                reasons.update(p.reason.split(";")[0] for p in items if isinstance(p, IngestProblem))
                 continue
             stored += 1
             if reference is None:

@@ -7,7 +7,8 @@ so the reading pipeline renders them as it renders a Markdown post:
   annotation) become `$…$` / `$$…$$`; TeX left in the text for MathJax (`\\(…\\)`, `$$…$$`) stays as it is;
 - headings, paragraphs, lists, quotes, code blocks, links, images, emphasis and tables keep their Markdown form;
 - navigation, headers, footers, sidebars, comments, forms and scripts are dropped.
-A listing page (an index, tag or archive page of several posts) is not a post: it is reported and not stored.
+A site's pages about posts (the home page, tag, category, author and paginated lists, a 404 page) are not posts:
+they are reported and not stored.
 """
 
 from __future__ import annotations
@@ -41,6 +42,7 @@ _BLOCKS = {"p", "div", "section", "figure", "figcaption", "dl", "dt", "dd", "cen
 _DATE_IN_PATH = re.compile(r"(?:^|/)((?:19|20)\d\d)[/-](\d\d)(?:[/-](\d\d))?(?:/|-|$)")
 _CHARSET = re.compile(rb"""<meta[^>]+charset\s*=\s*["']?([\w-]+)""", re.I)
 _WHITESPACE = re.compile(r"[ \t\r\n\f]+")
+_LISTING_PATH = re.compile(r"(?:^|/)(?:(?:tags?|categor(?:y|ies)|authors?)(?:/[^/]+)?|page/\d+)$")
 _XML_DECLARATION = re.compile(r"^\s*<\?xml[^>]*\?>")  # lxml refuses a str that declares an encoding
 
 
@@ -58,12 +60,13 @@ def read_html(path: Path, root: Path | None = None,
     except (etree.ParserError, ValueError) as error:
         yield IngestProblem(str(path), 1, f"not an HTML page ({error}); not stored")
         return
-    articles = len(page.xpath("//article"))
-    if articles > 1:
-        yield IngestProblem(str(path), 1, f"a listing page ({articles} posts), not a post; not stored")
+    doc_id = page_id(path, root)
+    listing = listing_reason(page, doc_id)
+    if listing:
+        yield IngestProblem(str(path), 1, f"{listing}, not a post; not stored", skipped=False)
         return
     record = page_metadata(page)
-    record["id"] = page_id(path, root)
+    record["id"] = doc_id
     if "date" not in record:
         match = _DATE_IN_PATH.search(path.as_posix())
         if match:
@@ -80,6 +83,22 @@ def read_html(path: Path, root: Path | None = None,
         return
     record["body"] = body
     yield from accepted(record, field_map, str(path), 1)
+
+
+def listing_reason(page: lxml.html.HtmlElement, doc_id: str) -> str:
+    """Why a page is a site's page about posts rather than a post ("" when it is a post): several <article>s, a
+    tag, category, author or paginated list by its path (the generators' own), the home page, a 404 page."""
+    articles = len(page.xpath("//article"))
+    if articles > 1:
+        return f"a listing page ({articles} posts)"
+    if _LISTING_PATH.search(doc_id):
+        return "a tag, category, author or page list (by its path)"
+    kind = page.xpath("string(//meta[@property='og:type']/@content)").strip()
+    if doc_id == "index" and (kind == "website" or page.xpath("//a[@rel='next'] | //link[@rel='next']")):
+        return "the site's home page"
+    if doc_id == "404":
+        return "the site's page-not-found page"
+    return ""
 
 
 def page_id(path: Path, root: Path | None) -> str:
