@@ -69,8 +69,7 @@ def analyzer_version() -> str:
     words = "store-author+title-words" if tokenize.TITLE_WORDS else "store-author-words"
     traditional = "+traditional-as-simplified" if tokenize.TRADITIONAL_FOLDING else ""
     return (f"jieba-precise-nohmm+{words}{traditional}+{tokenize.STEMMER}+fold-accents+lucene-stop+cjk-bigram"
-            "+exact-title-ids"
-            "+facets-precision+decay/4")
+            "+exact-title-ids+facets-precision+decay/4")
 
 
 @register("bm25")

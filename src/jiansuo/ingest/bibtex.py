@@ -25,6 +25,12 @@ MONTH_NAMES = ("January", "February", "March", "April", "May", "June", "July", "
 MONTHS = {name[:3].lower(): number for number, name in enumerate(MONTH_NAMES, start=1)}
 VENUE_FIELDS = ("journal", "journaltitle", "booktitle", "series", "school", "institution", "publisher",
                 "howpublished", "organization")
+_KEY = re.compile(r"\s*([^\s,{}()=\"#]*)\s*,")
+_FIELD_NAME = re.compile(r"([A-Za-z][\w.:+-]*)\s*=\s*")
+_BARE_VALUE = re.compile(r"[^\s,#{}()\"=]+")
+_SPACE = re.compile(r"\s*")
+_PARENS = re.compile(r"[()]")
+_QUOTE_STOP = re.compile(r'\\.|[{"]', re.S)  # an escaped character, a brace group, or the closing quote
 _ENTRY_HEAD = re.compile(r"@\s*([A-Za-z]+)\s*([{(])")
 _DOI_PREFIX = re.compile(r"^(?:https?://(?:dx\.)?doi\.org/|doi:\s*)", re.I)
 _ENTRY_START = re.compile(r"^[ \t]*@", re.M)
@@ -66,6 +72,7 @@ def parse_entries(text: str) -> Iterator[Entry | _Problem]:
 
     def line_of(position: int) -> int:
         return bisect.bisect_left(newlines, position) + 1
+
     position = 0
     while True:
         at = text.find("@", position)
@@ -100,7 +107,7 @@ def _entry(text: str, match: re.Match, kind: str, line: int, macros: dict[str, s
     position = match.end()
     key = ""
     if kind not in ("string", "preamble"):
-        key_match = re.compile(r"\s*([^\s,{}()=\"#]*)\s*,").match(text, position)
+        key_match = _KEY.match(text, position)
         if not key_match or not key_match.group(1):
             raise _Malformed("no citation key before the first comma", position)
         key, position = key_match.group(1), key_match.end()
@@ -116,7 +123,7 @@ def _entry(text: str, match: re.Match, kind: str, line: int, macros: dict[str, s
         if text[position] == ",":
             position += 1
             continue
-        name_match = re.compile(r"([A-Za-z][\w.:+-]*)\s*=\s*").match(text, position)
+        name_match = _FIELD_NAME.match(text, position)
         if not name_match:
             if text[position] == "@":
                 raise _Malformed(f"the entry never closes (a missing '{close}' before the next entry)", position)
@@ -142,7 +149,7 @@ def _value(text: str, position: int, macros: dict[str, str]) -> tuple[str, int]:
             parts.append(text[position + 1:end - 1])
             position = end
         else:
-            word = re.compile(r"[^\s,#{}()\"=]+").match(text, position)
+            word = _BARE_VALUE.match(text, position)
             if not word:
                 raise _Malformed(f"expected a value at {text[position:position + 20]!r}", position)
             token = word.group(0)
@@ -157,42 +164,36 @@ def _value(text: str, position: int, macros: dict[str, str]) -> tuple[str, int]:
 
 def _skip_balanced(text: str, start: int) -> int:
     """The position after the brace or parenthesis group opening at `start` (a backslash escapes one character)."""
-    if text[start] == "{":
-        end = braced_end(text, start)
-    else:
-        depth, end = 0, None
-        for position, char in enumerate(text[start:], start):
-            depth += (char == "(") - (char == ")")
-            if depth == 0:
-                end = position + 1
-                break
+    end = braced_end(text, start) if text[start] == "{" else _paren_end(text, start)
     if end is None:
         raise _Malformed(f"a '{text[start]}' is never closed", start)
     return end
 
 
-def _quoted_end(text: str, start: int) -> int:
+def _paren_end(text: str, start: int) -> int | None:
     depth = 0
+    for match in _PARENS.finditer(text, start):
+        depth += 1 if match.group() == "(" else -1
+        if depth == 0:
+            return match.end()
+    return None
+
+
+def _quoted_end(text: str, start: int) -> int:
+    """The position after the `"` that closes the quoted value opening at `start` (braces inside it nest)."""
     position = start + 1
-    while position < len(text):
-        char = text[position]
-        if char == "\\":
-            position += 2
-            continue
-        if char == "{":
-            depth += 1
-        elif char == "}":
-            depth -= 1
-        elif char == '"' and depth == 0:
-            return position + 1
-        position += 1
+    while (stop := _QUOTE_STOP.search(text, position)) is not None:
+        if stop.group() == '"':
+            return stop.end()
+        end = braced_end(text, stop.start()) if stop.group() == "{" else stop.end()
+        if end is None:
+            break
+        position = end
     raise _Malformed('a quoted value never ends (a missing ")', start)
 
 
 def _skip_space(text: str, position: int) -> int:
-    while position < len(text) and text[position] in " \t\r\n":
-        position += 1
-    return position
+    return _SPACE.match(text, position).end()  # type: ignore[union-attr]  # \s* always matches
 
 
 def entry_record(entry: Entry) -> dict:

@@ -14,6 +14,9 @@ from jiansuo.model import Document
 FORMATS = ("auto", "jsonl", "beir", "arxiv", "markdown", "html", "bibtex", "csv", "feed")
 _MARKDOWN = {".md", ".markdown"}
 _JSONL = {".jsonl", ".json", ".ndjson"}
+_FORMAT_OF_SUFFIX = {**dict.fromkeys(_MARKDOWN, "markdown"), **dict.fromkeys(html.SUFFIXES, "html"),
+                     **dict.fromkeys(bibtex.SUFFIXES, "bibtex"), **dict.fromkeys(table.SUFFIXES, "csv"),
+                     **dict.fromkeys(feed.SUFFIXES, "feed")}
 _SKIPPED_FOLDERS = {"node_modules", "__pycache__"}
 
 
@@ -34,17 +37,8 @@ def read_path(path: Path | str, fmt: str = "auto", field_map: dict[str, str] | N
     if path.is_dir():
         yield from _read_folder(path, fmt, field_map)
         return
-    suffix = path.suffix.lower()
-    if fmt == "auto" and suffix in _MARKDOWN:
-        fmt = "markdown"
-    elif fmt == "auto" and suffix in html.SUFFIXES:
-        fmt = "html"
-    elif fmt == "auto" and suffix in bibtex.SUFFIXES:
-        fmt = "bibtex"
-    elif fmt == "auto" and suffix in table.SUFFIXES:
-        fmt = "csv"
-    elif fmt == "auto" and suffix in feed.SUFFIXES:
-        fmt = "feed"
+    if fmt == "auto":  # JSONL files stay "auto": each record is read as the flavour it looks like
+        fmt = _FORMAT_OF_SUFFIX.get(path.suffix.lower(), "auto")
     if fmt == "html":
         yield from html.read_html(path, root, field_map)
     elif fmt == "bibtex":
@@ -67,7 +61,7 @@ def read_path(path: Path | str, fmt: str = "auto", field_map: dict[str, str] | N
 
 def _read_folder(folder: Path, fmt: str, field_map: dict[str, str] | None) -> Iterator[Document | IngestProblem]:
     files = sorted(p for p in folder.rglob("*") if p.is_file() and _visible(p.relative_to(folder)))
-    readable = _MARKDOWN | _JSONL | html.SUFFIXES | bibtex.SUFFIXES | table.SUFFIXES
+    readable = (_JSONL | set(_FORMAT_OF_SUFFIX)) - feed.SUFFIXES  # feeds: below, only where no pages are
     chosen = [p for p in files if p.suffix.lower() in readable and p.name != "queries.jsonl"]  # BEIR: corpus only
     pages = [p for p in chosen if p.suffix.lower() in html.SUFFIXES]
     if pages and any(p.suffix.lower() in _MARKDOWN for p in chosen):

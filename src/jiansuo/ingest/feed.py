@@ -37,7 +37,8 @@ _POST_TYPES = {"post", "page", ""}
 
 def looks_like_feed(path: Path) -> bool:
     """Whether an .xml file is an RSS, Atom or WordPress export (its first 2 KB name one)."""
-    head = path.read_bytes()[:2048].lower()
+    with open(path, "rb") as handle:
+        head = handle.read(2048).lower()
     return b"<rss" in head or b"<feed" in head or b"wordpress.org/export" in head
 
 

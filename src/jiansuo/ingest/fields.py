@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from email.utils import parsedate_to_datetime
 from pathlib import Path
+from typing import TypeGuard
 
 from jiansuo.analysis import detect_language
 from jiansuo.ingest import validate
@@ -144,15 +145,18 @@ def document_from_record(record: dict, field_map: dict[str, str] | None = None) 
 def date_precision(value: object) -> str:
     """"year" or "month" for a date given without its month or day (2019, "2019", "2019-11"), else ""."""
     text = str(value).strip()
-    if isinstance(value, int) and not isinstance(value, bool) and _YEAR_MIN <= value <= _YEAR_MAX or \
-            re.fullmatch(r"\d{4}", text):
+    if _whole_year(value) or re.fullmatch(r"\d{4}", text):
         return "year"
     return "month" if re.fullmatch(r"\d{4}[-/.]\d{1,2}", text) else ""
 
 
+def _whole_year(value: object) -> TypeGuard[int]:
+    return isinstance(value, int) and not isinstance(value, bool) and _YEAR_MIN <= value <= _YEAR_MAX
+
+
 def parse_date(value: object) -> date | None:
     """ISO dates, partial dates (2022, 2022-11), a whole-number year, RFC 2822 and Unix timestamps."""
-    if isinstance(value, int) and not isinstance(value, bool) and _YEAR_MIN <= value <= _YEAR_MAX:
+    if _whole_year(value):
         return date(value, 1, 1)  # a year, not seconds after 1970
     if isinstance(value, (int, float)):
         try:

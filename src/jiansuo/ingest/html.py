@@ -176,12 +176,12 @@ def _formulas_as_tex(element: lxml.html.HtmlElement) -> None:
     for script in element.xpath(".//script[starts-with(@type, 'math/tex')]"):
         display = "mode=display" in script.get("type", "")
         _replace(script, f"$${script.text or ''}$$" if display else f"${script.text or ''}$")
-    for katex in element.xpath(".//*[contains(concat(' ', @class, ' '), ' katex ')]"):
-        if katex.getparent() is None:
+    for katex in element.xpath("." + _class("katex")):
+        parent = katex.getparent()
+        if parent is None:
             continue
         tex = "".join(katex.xpath(".//annotation[@encoding='application/x-tex']/text()")).strip()
-        parent = katex.getparent()
-        display = parent is not None and "katex-display" in (parent.get("class") or "")
+        display = "katex-display" in (parent.get("class") or "")
         _replace(parent if display else katex, f"$${tex}$$" if display else f"${tex}$")
     for math in element.xpath(".//*[local-name()='math']"):
         tex = "".join(math.xpath(".//*[local-name()='annotation'][@encoding='application/x-tex']/text()")).strip()
