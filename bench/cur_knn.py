@@ -24,11 +24,17 @@ same way, and a second copy trained on all of them (--sentence-steps); the index
 row sums their similarities (ce_knn.query_row, one forward pass each, counted as calls). Each stage is kept in the
 work folder for later runs with the same anchors and steps.
 recall@k = |method's top k & exact top k| / k. nDCG@10 uses the collection's qrels for the same queries.
+A model tuned to blend its score with the retrieval score (`blend` < 1 in its jiansuo.json) is served blended by
+rerank and ce-knn alike (ce_knn.final_scores): the quality table adds both as served, with nDCG@10 and recall@10
+by the qrels, and with --dev on train claims a dev table of the same (dev_served).
 Latency: `Engine.search(mode="ce-knn", budget=B)` end to end on the real store (model calls included).
 Writes a table (stdout) and a PNG plot of recall@10 against calls.
 Rows already scored by an earlier run (same folder, same query text) are reused.
 Run: python bench/cur_knn.py --dataset scifact --model runs/rerank/scifact-qrels-segment-cosine --max-tokens 64 \
          --int8 --test 100 --anchors 160 --dev 40 --distill-queries 600 --distill-sentences 1200 --sentence-steps 900
+     python bench/cur_knn.py --dataset scifact --encoder e5-onnx --runtime onnx --int8 --max-tokens 128 \
+         --model runs/rerank/scifact-qrels-segment-cosine-128-L4 --test 100 --anchors 80 --dev 40 \
+         --distill-steps 0 --budgets 50,100,200
      python bench/cur_knn.py --dataset lo-help/zh --model runs/sts/cross-STS-B-cosent-segment-cosine \
          --max-tokens 64 --int8 --test 15 --anchors 100 --dev 25 --anchor-source queries
 """
@@ -50,13 +56,16 @@ from jiansuo.evaluate.datasets import read_qrels, read_queries
 from jiansuo.evaluate.metrics import score_run
 from jiansuo.model import SearchRequest
 from jiansuo.rerank import ce_knn, distill
-from jiansuo.rerank.cross_encoder import CrossEncoder
+from jiansuo.rerank.cross_encoder import CrossEncoder, unit_scaled
+from jiansuo.rerank.cross_encoder_onnx import OnnxCrossEncoder
 from jiansuo.rerank.cur import best_unscored, interleaved
 from jiansuo.train.pairs import document_text
 
 warnings.filterwarnings("ignore")
 KS = (1, 10, 100)
 DEFAULT = "adaptive CUR + vectors + query row, rounds also by the CE-vector ranking (default)"
+SERVED_ROUNDS = ("the default, each round picking by the served estimate (its key blended with hybrid; "
+                 "what ce_knn serves a blending model)")
 
 
 def finished_rows(folder, exclude) -> dict[str, tuple[np.ndarray, float]]:
@@ -199,6 +208,9 @@ def main() -> None:
     parser.add_argument("--further-steps", type=int, default=None,
                         help="training steps on the further queries (default: --distill-steps)")
     parser.add_argument("--int8", action="store_true", help="int8 dynamic quantisation of the cross-encoder")
+    parser.add_argument("--runtime", choices=["torch", "onnx"], default="torch",
+                        help="onnx: score on ONNX Runtime as the product serves (rerank/cross_encoder_onnx.py; "
+                             "--int8: full int8, else fp32); torch: the training model (earlier runs)")
     parser.add_argument("--split", default="test", help="qrels split the test queries are sampled from")
     parser.add_argument("--only", choices=["exact", "rows"], default=None,
                         help="compute one matrix and stop (run both at once in two 1-thread processes)")
@@ -228,11 +240,16 @@ def main() -> None:
     documents = list(engine.store.documents())
     doc_ids = [d.id for d in documents]
     texts = [document_text(d) for d in documents]
-    model = CrossEncoder(args.model, batch_size=64)
-    model.max_tokens = args.max_tokens
-    if args.int8:
-        model.quantize()
-    name = f"{args.dataset.replace('/', '-')}-{model.model_dir.name}-{args.max_tokens}{'-int8' if args.int8 else ''}"
+    if args.runtime == "onnx":
+        model = OnnxCrossEncoder(args.model, quantize="int8" if args.int8 else "fp32", max_tokens=args.max_tokens,
+                                 batch_size=64)
+    else:
+        model = CrossEncoder(args.model, batch_size=64)
+        model.max_tokens = args.max_tokens
+        if args.int8:
+            model.quantize()
+    name = (f"{args.dataset.replace('/', '-')}-{model.model_dir.name}-{args.max_tokens}{'-int8' if args.int8 else ''}"
+            f"{'-onnx' if args.runtime == 'onnx' else ''}{'' if args.encoder == 'e5' else '-' + args.encoder}")
     work = WORK / "cur" / name
     if args.only != "rows":
         exact, exact_seconds = score_matrix(model, [queries[q] for q in test_ids], texts,
@@ -300,8 +317,8 @@ def main() -> None:
 
     truth = np.argsort(-exact, axis=1, kind="stable")
     column = {d: i for i, d in enumerate(doc_ids)}
-    retrieved, query_rows, passes = query_seeds(engine, cur, model, raw_vectors, [queries[q] for q in test_ids],
-                                                column, max(budgets))
+    retrieved, query_rows, passes, hybrid_scores = query_seeds(engine, cur, model, raw_vectors,
+                                                               [queries[q] for q in test_ids], column, max(budgets))
 
     def rerank_rank(mode: str, qi: int, budget: int) -> np.ndarray:
         own = {"raw": 1, "cross": passes}.get(mode, 0)  # the query's own forward passes are calls
@@ -310,16 +327,34 @@ def main() -> None:
 
     def cur_rank(method: str, anchors: str, qi: int, budget: int, rounds: int = 5,
                  weights: dict | None = None, seeds: str = "hybrid", row_weight: float = 0.0,
-                 round_prior: str = "") -> np.ndarray:
+                 round_prior: str = "", served: bool = False, by_served: bool = False) -> np.ndarray:
+        """The method's ranking by exact scores (the model's own top k), or with `served` as ce_knn.search
+        lists it: the exactly scored documents by the blend of their exact and hybrid scores."""
         own = passes if seeds == "mixed" or row_weight > 0 or round_prior else 0
-        ranking, _ = cur.search(lambda items: exact[qi, items], budget - own, 100,
-                                method=method, anchor_method=anchors, seeds=retrieved[seeds][qi], rounds=rounds,
-                                vector_weights=weights, query_rows=query_rows[qi] if row_weight else None,
-                                query_row_weight=row_weight, round_prior=round_prior)
-        return ranking
+        retrieval = served_prior(len(doc_ids), retrieved["hybrid"][qi][:budget], hybrid_scores[qi][:budget]) \
+            if by_served else None
+        ranking, scored = cur.search(lambda items: exact[qi, items], budget - own, 100,
+                                     method=method, anchor_method=anchors, seeds=retrieved[seeds][qi], rounds=rounds,
+                                     vector_weights=weights, query_rows=query_rows[qi] if row_weight else None,
+                                     query_row_weight=row_weight, round_prior=round_prior, retrieval=retrieval,
+                                     retrieval_weight=1 - model.blend)
+        return served_order(qi, budget, scored) if served else ranking
+
+    def served_order(qi: int, budget: int, scored: dict[int, float]) -> np.ndarray:
+        top = retrieved["hybrid"][qi][:budget]
+        final = ce_knn.final_scores(scored, dict(zip(top, hybrid_scores[qi][:budget], strict=True)), model.blend)
+        return np.array(sorted(final, key=lambda i: -final[i]), dtype=np.int64)
+
+    def served_rerank(qi: int, budget: int) -> np.ndarray:
+        """rerank as the engine runs it: the hybrid top `budget`, by the blend of exact and hybrid scores."""
+        return served_order(qi, budget, {int(i): float(exact[qi, i]) for i in retrieved["hybrid"][qi][:budget]})
 
     if dev_texts:
         dev_grid(cur, engine, model, raw_vectors, dev_texts, dev_rows, budgets, column)
+        if model.blend < 1.0 and args.anchor_source == "train":
+            by_text = {text: q for q, text in queries.items()}
+            dev_served(cur, engine, model, raw_vectors, [by_text[t] for t in dev_texts], dev_texts, dev_rows,
+                       budgets, column, doc_ids, read_qrels(folder, "train"))
     if args.dev_only:
         return
     default = {"rounds": ce_knn.ROUNDS, "weights": ce_knn.VECTOR_WEIGHTS}
@@ -380,16 +415,41 @@ def main() -> None:
                 for q, r in zip(test_ids, ranked, strict=True)}
 
     sub_qrels = {q: test_qrels[q] for q in test_ids}
-    quality = [["exact cross-encoder over all documents", len(doc_ids),
-                f"{score_run(sub_qrels, run_of(list(truth)), ('ndcg@10',))['ndcg@10']:.4f}"],
-               ["hybrid alone (no cross-encoder)", 0, f"{score_run(sub_qrels, run_of([np.array(r) for r in retrieved['hybrid']]), ('ndcg@10',))['ndcg@10']:.4f}"]]  # noqa: E501
+    judged = ("ndcg@10", "recall@10")
+
+    def quality_row(label: str, calls, ranked: list[np.ndarray]) -> list:
+        metrics = score_run(sub_qrels, run_of(ranked), judged)
+        return [label, calls] + [f"{metrics[m]:.4f}" for m in judged]
+
+    quality = [quality_row("exact cross-encoder over all documents", len(doc_ids), list(truth)),
+               quality_row("hybrid alone (no cross-encoder)", 0, [np.array(r) for r in retrieved["hybrid"]])]
+    if model.blend < 1.0:
+        n = len(doc_ids)
+        quality.append(quality_row(f"exact cross-encoder over all documents, blended as served (w={model.blend})", n,
+                                   [served_order(qi, n, dict(enumerate(exact[qi].tolist())))
+                                    for qi in range(len(test_ids))]))
     for budget in budgets:
         for label in ("hybrid -> rerank", "distilled CE vectors -> rerank", "CUR, k-means anchors",
                       "adaptive CUR, hybrid-seeded", DEFAULT):
-            ndcg = score_run(sub_qrels, run_of(rankings[(label, budget)]), ("ndcg@10",))["ndcg@10"]
-            quality.append([label if "CUR" not in label else f"ce-knn: {label}", budget, f"{ndcg:.4f}"])
-    print()
-    print(table(["system (same test queries)", "CE calls / query", "nDCG@10"], quality))
+            quality.append(quality_row(label if "CUR" not in label else f"ce-knn: {label}", budget,
+                                       rankings[(label, budget)]))
+        if model.blend < 1.0:
+            quality.append(quality_row(f"hybrid -> rerank, blended as served (w={model.blend})", budget,
+                                       [served_rerank(qi, budget) for qi in range(len(test_ids))]))
+            for label, rank in (("ce-knn: adaptive CUR, hybrid-seeded", lambda qi, b: cur_rank(
+                                    "adaptive", "retriever", qi, b, served=True)),
+                                (f"ce-knn: {DEFAULT}", lambda qi, b: cur_rank(
+                                    "adaptive", "retriever", qi, b, **default, seeds="mixed",
+                                    row_weight=ce_knn.QUERY_ROW_WEIGHT, round_prior=ce_knn.ROUND_PRIOR,
+                                    served=True)),
+                                (f"ce-knn: {SERVED_ROUNDS}", lambda qi, b: cur_rank(
+                                    "adaptive", "retriever", qi, b, **default, seeds="mixed",
+                                    row_weight=ce_knn.QUERY_ROW_WEIGHT, round_prior=ce_knn.ROUND_PRIOR,
+                                    served=True, by_served=True))):
+                quality.append(quality_row(f"{label}, blended as served (w={model.blend})", budget,
+                                           [rank(qi, budget) for qi in range(len(test_ids))]))
+    print("\nnDCG@10 and recall@10 by the collection's judgements (qrels)")
+    print(table(["system (same test queries)", "CE calls / query"] + list(judged), quality))
 
     latency = []
     engine._reranker = model  # the same (possibly quantised, truncated) model the matrices came from
@@ -419,20 +479,26 @@ def main() -> None:
 
 
 def query_seeds(engine, cur, model, raw_vectors: np.ndarray, texts: list[str], column: dict, depth: int
-                ) -> tuple[dict[str, list[list[int]]], np.ndarray, int]:
+                ) -> tuple[dict[str, list[list[int]]], np.ndarray, int, list[list[float]]]:
     """Per query, the columns each cheap ranking puts first: BM25, dense, hybrid, the cross-encoder's own
     vectors undistilled ("raw") and distilled ("cross"; one forward pass of the query each), and "mixed" (hybrid
     and distilled vectors interleaved, as ce_knn does); each query's row of distilled similarities (ce_knn.query_row:
-    with a second copy, both copies' summed); and the forward passes that row costs a query."""
-    out = {mode: [[column[h.doc_id] for h in engine.search(SearchRequest(query=t, limit=depth, syntax=False,
-                                                                          mode=mode), hydrate=False).hits]
-                  for t in texts] for mode in ("bm25", "dense", "hybrid")}
+    with a second copy, both copies' summed); the forward passes that row costs a query; and the hybrid scores of
+    its hybrid top (what rerank and ce-knn blend with)."""
+    out, hybrid_scores = {}, []
+    for mode in ("bm25", "dense", "hybrid"):
+        out[mode] = []
+        for t in texts:
+            hits = engine.search(SearchRequest(query=t, limit=depth, syntax=False, mode=mode), hydrate=False).hits
+            out[mode].append([column[h.doc_id] for h in hits])
+            if mode == "hybrid":
+                hybrid_scores.append([h.score for h in hits])
     out["raw"] = [best_unscored(raw_vectors @ v, {}, None, depth) for v in model.segment_vectors(texts, side=0)]
     rows_and_passes = [ce_knn.query_row(cur, model, t) for t in texts]  # what ce_knn.search reads
     rows = np.stack([row for row, _ in rows_and_passes])
     out["cross"] = [best_unscored(row, {}, None, depth) for row in rows]
     out["mixed"] = [interleaved(h, c) for h, c in zip(out["hybrid"], out["cross"], strict=True)]
-    return out, rows, rows_and_passes[0][1]
+    return out, rows, rows_and_passes[0][1], hybrid_scores
 
 
 def dev_grid(cur, engine, model, raw_vectors: np.ndarray, dev_texts: list[str], dev_rows: np.ndarray,
@@ -441,7 +507,7 @@ def dev_grid(cur, engine, model, raw_vectors: np.ndarray, dev_texts: list[str], 
     defaults in ce_knn (ROUNDS, VECTOR_WEIGHTS, QUERY_ROW_WEIGHT, mixed seeds) were picked (best mean over
     budgets <= 200). The first rows are the retrievers alone, for scale."""
     truth = np.argsort(-dev_rows, axis=1, kind="stable")[:, :10]
-    seeds, query_rows, passes = query_seeds(engine, cur, model, raw_vectors, dev_texts, column, max(budgets))
+    seeds, query_rows, passes, _ = query_seeds(engine, cur, model, raw_vectors, dev_texts, column, max(budgets))
     small_budgets = [b for b in budgets if b <= 200]
     grid = []
     for kind in ("hybrid", "raw", "cross"):
@@ -480,6 +546,59 @@ def dev_grid(cur, engine, model, raw_vectors: np.ndarray, dev_texts: list[str], 
     print(table(["method", "dense weight", "CE-vector weight", "query-row weight", "first-round seeds",
                  "rounds also by the CE-vector ranking (blend: summed; alternate: picks in turn)"]
                 + [f"{b} calls" for b in small_budgets] + ["mean"], grid))
+
+
+def served_prior(n: int, top: list[int], scores: list[float]) -> np.ndarray:
+    """The retriever's scores of its top documents scaled to [0, 1] over `n` columns, 0 for the rest: the retrieval
+    side of the served blend, for rounds that pick by the served estimate (cur.adaptive_cur)."""
+    prior = np.zeros(n)
+    prior[top] = unit_scaled(np.array(scores, dtype=np.float64))
+    return prior
+
+
+def dev_served(cur, engine, model, raw_vectors: np.ndarray, dev_ids: list[str], dev_texts: list[str],
+               dev_rows: np.ndarray, budgets: list[int], column: dict, doc_ids: list[str], qrels: dict) -> None:
+    """nDCG@10 on the dev queries (train claims, judged; never anchors) of what the engine lists when the model
+    blends its score with the retrieval score: hybrid -> rerank and ce-knn at equal calls, both ordered as served
+    (ce_knn.final_scores). The check a store's own judged queries make before ce-knn is worth offering."""
+    seeds, query_rows, passes, hybrid_scores = query_seeds(engine, cur, model, raw_vectors, dev_texts, column,
+                                                           max(budgets))
+
+    def served(qi: int, budget: int, scored: dict[int, float]) -> list[int]:
+        top = seeds["hybrid"][qi][:budget]
+        final = ce_knn.final_scores(scored, dict(zip(top, hybrid_scores[qi][:budget], strict=True)), model.blend)
+        return sorted(final, key=lambda i: -final[i])
+
+    def knn(qi: int, budget: int, mixed: bool, by_served: bool = False) -> dict[int, float]:
+        own = passes if mixed else 0
+        retrieval = served_prior(len(doc_ids), seeds["hybrid"][qi][:budget], hybrid_scores[qi][:budget]) \
+            if by_served else None
+        return cur.search(lambda items: dev_rows[qi, items], budget - own, 10, anchor_method="retriever",
+                          seeds=seeds["mixed" if mixed else "hybrid"][qi], rounds=ce_knn.ROUNDS if mixed else 5,
+                          vector_weights=ce_knn.VECTOR_WEIGHTS if mixed else None,
+                          query_rows=query_rows[qi] if mixed else None,
+                          query_row_weight=ce_knn.QUERY_ROW_WEIGHT if mixed else 0.0,
+                          round_prior=ce_knn.ROUND_PRIOR if mixed else "", retrieval=retrieval,
+                          retrieval_weight=1 - model.blend)[1]
+
+    def ndcg(ranked: list[list[int]]) -> str:
+        run = {q: {doc_ids[i]: float(len(r) - n) for n, i in enumerate(r[:100])}
+               for q, r in zip(dev_ids, ranked, strict=True)}
+        return f"{score_run({q: qrels[q] for q in dev_ids}, run, ('ndcg@10',))['ndcg@10']:.4f}"
+
+    n = len(dev_ids)
+    out = [["hybrid alone", 0, ndcg([seeds["hybrid"][qi] for qi in range(n)])]]
+    for budget in [b for b in budgets if b <= 200]:
+        out.append(["hybrid -> rerank", budget, ndcg([served(qi, budget, {i: float(dev_rows[qi, i])
+                                                                          for i in seeds["hybrid"][qi][:budget]})
+                                                      for qi in range(n)])])
+        out.append(["ce-knn: adaptive CUR, hybrid-seeded", budget,
+                    ndcg([served(qi, budget, knn(qi, budget, False)) for qi in range(n)])])
+        out.append([f"ce-knn: {DEFAULT}", budget, ndcg([served(qi, budget, knn(qi, budget, True)) for qi in range(n)])])
+        out.append([f"ce-knn: {SERVED_ROUNDS}", budget,
+                    ndcg([served(qi, budget, knn(qi, budget, True, True)) for qi in range(n)])])
+    print(f"\ndev: {n} judged queries (train qrels, never anchors); nDCG@10 as served (blend w={model.blend})")
+    print(table(["system", "CE calls / query", "nDCG@10"], out))
 
 
 def plot(results: dict, budgets: list[int], path, title: str) -> None:

@@ -186,6 +186,21 @@ def test_with_the_whole_corpus_as_budget_it_is_the_exact_top_k(knn_engine):
     assert page.timings["cross_encoder_calls"] == n and page.total == n
 
 
+def test_a_blended_model_lists_what_rerank_lists_when_the_budget_is_the_corpus(knn_engine):
+    """A model tuned to blend its score with the retrieval score is served blended by ce-knn too: scoring every
+    document, it lists what rerank of the whole retrieved list does (and not the model's own order)."""
+    model, n, query = knn_engine.reranker, knn_engine.store.count(), "相似度 检索 models"
+    model.blend = 0.5
+    try:
+        page = knn_engine.search(SearchRequest(query=query, mode="ce-knn", budget=n, limit=5))
+        reranked = knn_engine.search(SearchRequest(query=query, rerank=n, limit=5))
+    finally:
+        model.blend = 1.0
+    listed = [h.doc_id for h in page.hits]
+    assert listed == [h.doc_id for h in reranked.hits]
+    assert listed != exact_order(knn_engine, query)[:5]
+
+
 def test_a_budget_caps_the_model_calls(knn_engine):
     page = knn_engine.search(SearchRequest(query="cross-encoder", mode="ce-knn", budget=3, limit=2))
     assert page.timings["cross_encoder_calls"] <= 3 and len(page.hits) == 2

@@ -104,3 +104,20 @@ def test_rounds_can_follow_a_fixed_ranking_too(blend):
     both, exact = adaptive_cur(lambda items: query[items], rows, first, budget=40, rounds=2, k=10,
                                prior=query + rng.normal(scale=0.01, size=len(query)), blend=blend)
     assert len(set(alone) & truth) < 5 and len(set(both) & truth) >= 9 and len(exact) == 40
+
+
+def test_rounds_can_pick_by_the_served_blend_of_model_and_retriever():
+    """A model served blended with the retrieval score (rerank's blend) is best spent on what that blend puts
+    first: the documents the retriever ranks high and the model likes, not the model's own top alone."""
+    rows, rng = low_rank(rank=8)
+    query = rng.normal(size=rows.shape[0]) @ rows
+    retrieval = np.zeros(rows.shape[1])
+    listed = rng.permutation(rows.shape[1])[:30]
+    retrieval[listed] = np.linspace(1.0, 0.0, len(listed))
+    served = 0.5 * (query - query.min()) / np.ptp(query) + 0.5 * retrieval
+    truth = set(np.argsort(-served)[:10].tolist())
+    first = np.arange(0, 200, 25)
+    _, alone = adaptive_cur(lambda items: query[items], rows, first, budget=40, rounds=4, k=10)
+    _, by_served = adaptive_cur(lambda items: query[items], rows, first, budget=40, rounds=4, k=10,
+                                retrieval=retrieval, retrieval_weight=0.5)
+    assert len(by_served) == 40 and truth <= set(by_served) and not truth <= set(alone)

@@ -9,7 +9,9 @@ call). Those one-sided vectors come from a copy of the cross-encoder distilled o
 (rerank/distill.py), so they rank documents much as the pair scores do. The first round scores the
 retriever's top documents interleaved with the documents nearest the query's vector; every later round
 picks by the approximation and the query vector's similarity summed, each standardised (alone, that similarity
-is a strong retriever, and the approximation is still rough after a few rounds).
+is a strong retriever, and the approximation is still rough after a few rounds). A model tuned to blend its score
+with the retrieval score is served as rerank serves it: the scored documents are listed by that blend
+(final_scores), and its rounds pick by the estimate of the blend (BY_SERVED_ESTIMATE).
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ import numpy as np
 from jiansuo.analysis.passages import passage_source
 from jiansuo.model import Hit, SearchRequest
 from jiansuo.rerank import distill
+from jiansuo.rerank.cross_encoder import blended, unit_scaled
 from jiansuo.rerank.cur import best_unscored, interleaved, standardised
 from jiansuo.rerank.cur_index import STUDENTS, CurIndex, item_anchor_sets, score_rows
 from jiansuo.retrieve.query import MUST, MUST_NOT, ParsedQuery
@@ -36,6 +39,9 @@ VECTOR_WEIGHTS = {"dense": 0.3, "cross": 0.3}
 QUERY_ROW_WEIGHT = 10.0
 ROUND_PRIOR = "blend"  # each round picks by the approximation and the query vector's similarity, summed
 DISTILL_CANDIDATES = 200  # documents scored per further distillation query
+# with a model that blends its score with the retrieval score, rounds pick by the estimated served score (chosen
+# on SciFact dev: 40 judged train claims, nDCG@10 as served; bench/results/cur_knn_scifact_L4.md)
+BY_SERVED_ESTIMATE = True
 
 
 class CeKnnUnavailable(ValueError):
@@ -264,9 +270,11 @@ def search(engine, backend, parsed: ParsedQuery, request: SearchRequest, known: 
         return model.score(text, _texts(engine, [cur.doc_ids[i] for i in items]))
 
     count = max(1, request.budget // ROUNDS)
-    first = engine.search(replace(request, mode="", offset=0, limit=count, rerank=0, sort="relevance"),
-                          hydrate=False)  # BM25 or hybrid
-    seeds = [cur.column[h.doc_id] for h in first.hits if h.doc_id in cur.column]
+    # the retriever's top `budget`: what rerank at this budget would score, and the retrieval scores it blends
+    first = engine.search(replace(request, mode="", offset=0, limit=max(count, request.budget), rerank=0,
+                                  sort="relevance"), hydrate=False)  # BM25 or hybrid
+    retrieved = {cur.column[h.doc_id]: h.score for h in first.hits if h.doc_id in cur.column}
+    seeds = list(retrieved)[:count]
     candidates = int(allowed.sum()) if allowed is not None else len(cur.doc_ids)
     row = None
     if len(_copies(cur)) < request.budget < candidates:
@@ -274,15 +282,35 @@ def search(engine, backend, parsed: ParsedQuery, request: SearchRequest, known: 
         calls += passes  # the query's own forward passes
     if row is not None:
         seeds = interleaved(seeds, best_unscored(row, {}, allowed, count))
+    retrieval = None
+    if BY_SERVED_ESTIMATE and model.blend < 1.0 and retrieved:
+        retrieval = np.zeros(len(cur.doc_ids))
+        retrieval[list(retrieved)] = unit_scaled(np.array(list(retrieved.values()), dtype=np.float64))
     # Engine.search holds numpy's BLAS to one thread while algebra and model calls alternate (threads.py)
     top, exact = cur.search(score_items, request.budget - calls, request.offset + request.limit,
                             method="adaptive", anchor_method="retriever", rounds=ROUNDS, allowed=allowed,
                             seeds=seeds, vector_weights=VECTOR_WEIGHTS, query_rows=row,
-                            query_row_weight=QUERY_ROW_WEIGHT, round_prior=ROUND_PRIOR)
-    floor = min(exact.values(), default=0.0) - 1.0  # below every exact score: only approximated
-    hits = [Hit(cur.doc_ids[i], exact.get(int(i), floor), {"cross_encoder": exact.get(int(i), floor),
-                                                           "exact": float(int(i) in exact)}) for i in top]
+                            query_row_weight=QUERY_ROW_WEIGHT, round_prior=ROUND_PRIOR, retrieval=retrieval,
+                            retrieval_weight=1 - model.blend)
+    final = final_scores({i: v for i, v in exact.items() if allowed is None or allowed[i]}, retrieved, model.blend)
+    floor = min(final.values(), default=0.0) - 1.0  # below every exact score: only approximated
+    scored = sorted(final, key=lambda i: -final[i])[: request.offset + request.limit]
+    shown = scored + [int(i) for i in top if int(i) not in final][: request.offset + request.limit - len(scored)]
+    hits = [Hit(cur.doc_ids[i], final.get(i, floor), {"cross_encoder": exact.get(i, floor), "exact": float(i in exact)})
+            for i in shown]
     return hits[request.offset :], candidates, calls
+
+
+def final_scores(exact: dict[int, float], retrieved: dict[int, float], weight: float) -> dict[int, float]:
+    """The exactly scored documents' scores as rerank gives them: the cross-encoder's, blended with the retrieval
+    score at the model's weight (cross_encoder.blended). A document outside the retriever's top `budget` takes
+    the lowest score listed there, so with the retriever's top `budget` as the scored set this is rerank at
+    that k."""
+    items = list(exact)
+    floor = min(retrieved.values(), default=0.0)
+    values = blended(np.array([exact[i] for i in items], dtype=np.float64),
+                     np.array([retrieved.get(i, floor) for i in items], dtype=np.float64), weight)
+    return dict(zip(items, values.tolist(), strict=True))
 
 
 def one_sided_model(cur: CurIndex, model, name: str = "cross"):

@@ -16,6 +16,8 @@ from collections.abc import Callable
 
 import numpy as np
 
+from jiansuo.rerank.cross_encoder import unit_scaled
+
 
 def cur_scores(anchor_scores: np.ndarray, rows: np.ndarray, anchor_items: np.ndarray,
                rcond: float = 1e-6, query_rows: np.ndarray | None = None) -> np.ndarray:
@@ -97,13 +99,16 @@ def single_round_cur(score: Callable[[np.ndarray], np.ndarray], rows: np.ndarray
 
 def adaptive_cur(score: Callable[[np.ndarray], np.ndarray], rows: np.ndarray, first_anchors: np.ndarray,
                  budget: int, rounds: int = 5, k: int = 10, allowed: np.ndarray | None = None,
-                 query_rows: np.ndarray | None = None, prior: np.ndarray | None = None, blend: bool = True
+                 query_rows: np.ndarray | None = None, prior: np.ndarray | None = None, blend: bool = True,
+                 retrieval: np.ndarray | None = None, retrieval_weight: float = 0.0
                  ) -> tuple[np.ndarray, dict[int, float]]:
     """Spend `budget` exact scores: `first_anchors` first, then equal shares over `rounds`, each on the top
     unscored items of the current approximation. With a `prior` (a fixed ranking such as the query's vector
     similarities) a round picks by the approximation and the prior summed, each standardised (`blend`), or
-    alternates their picks. Returns the k best items (exact scores win, approximation ranks the rest) and every
-    exact score taken."""
+    alternates their picks. With `retrieval` (the retriever's scores scaled to [0, 1], 0 for what it did not
+    list) a round picks by the estimate of the served score instead: that pick key scaled to [0, 1], blended with
+    `retrieval` at `retrieval_weight`, as rerank blends exact scores (cross_encoder.blended). Returns the k best
+    items (exact scores win, approximation ranks the rest) and every exact score taken."""
     anchors = list(dict.fromkeys(int(i) for i in first_anchors))[:budget]
     exact = dict(zip(anchors, score(np.array(anchors)).tolist(), strict=True))
     remaining = budget - len(exact)
@@ -112,7 +117,10 @@ def adaptive_cur(score: Callable[[np.ndarray], np.ndarray], rows: np.ndarray, fi
     blended = standardised(prior) if prior is not None and blend else None
     while remaining > 0:
         count = min(per_round, remaining)
-        chosen = best_unscored(approx if blended is None else standardised(approx) + blended, exact, allowed, count)
+        key = approx if blended is None else standardised(approx) + blended
+        if retrieval is not None:
+            key = (1 - retrieval_weight) * unit_scaled(key) + retrieval_weight * retrieval
+        chosen = best_unscored(key, exact, allowed, count)
         if prior is not None and not blend:
             chosen = interleaved(chosen, best_unscored(prior, exact, allowed, count))[:count]
         if not chosen:
