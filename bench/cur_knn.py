@@ -56,7 +56,7 @@ from jiansuo.evaluate.datasets import read_qrels, read_queries
 from jiansuo.evaluate.metrics import score_run
 from jiansuo.model import SearchRequest
 from jiansuo.rerank import ce_knn, distill
-from jiansuo.rerank.cross_encoder import CrossEncoder, unit_scaled
+from jiansuo.rerank.cross_encoder import CrossEncoder
 from jiansuo.rerank.cross_encoder_onnx import OnnxCrossEncoder
 from jiansuo.rerank.cur import best_unscored, interleaved
 from jiansuo.train.pairs import document_text
@@ -331,19 +331,17 @@ def main() -> None:
         """The method's ranking by exact scores (the model's own top k), or with `served` as ce_knn.search
         lists it: the exactly scored documents by the blend of their exact and hybrid scores."""
         own = passes if seeds == "mixed" or row_weight > 0 or round_prior else 0
-        retrieval = served_prior(len(doc_ids), retrieved["hybrid"][qi][:budget], hybrid_scores[qi][:budget]) \
-            if by_served else None
+        retrieval = hybrid_retrieval(len(doc_ids), retrieved["hybrid"][qi], hybrid_scores[qi], budget)
         ranking, scored = cur.search(lambda items: exact[qi, items], budget - own, 100,
                                      method=method, anchor_method=anchors, seeds=retrieved[seeds][qi], rounds=rounds,
                                      vector_weights=weights, query_rows=query_rows[qi] if row_weight else None,
-                                     query_row_weight=row_weight, round_prior=round_prior, retrieval=retrieval,
-                                     retrieval_weight=1 - model.blend)
-        return served_order(qi, budget, scored) if served else ranking
+                                     query_row_weight=row_weight, round_prior=round_prior,
+                                     retrieval=retrieval if by_served else None, model_weight=model.blend)
+        return served_ranking(scored, retrieval, model.blend) if served else ranking
 
     def served_order(qi: int, budget: int, scored: dict[int, float]) -> np.ndarray:
-        top = retrieved["hybrid"][qi][:budget]
-        final = ce_knn.final_scores(scored, dict(zip(top, hybrid_scores[qi][:budget], strict=True)), model.blend)
-        return np.array(sorted(final, key=lambda i: -final[i]), dtype=np.int64)
+        retrieval = hybrid_retrieval(len(doc_ids), retrieved["hybrid"][qi], hybrid_scores[qi], budget)
+        return served_ranking(scored, retrieval, model.blend)
 
     def served_rerank(qi: int, budget: int) -> np.ndarray:
         """rerank as the engine runs it: the hybrid top `budget`, by the blend of exact and hybrid scores."""
@@ -548,12 +546,15 @@ def dev_grid(cur, engine, model, raw_vectors: np.ndarray, dev_texts: list[str], 
                 + [f"{b} calls" for b in small_budgets] + ["mean"], grid))
 
 
-def served_prior(n: int, top: list[int], scores: list[float]) -> np.ndarray:
-    """The retriever's scores of its top documents scaled to [0, 1] over `n` columns, 0 for the rest: the retrieval
-    side of the served blend, for rounds that pick by the served estimate (cur.adaptive_cur)."""
-    prior = np.zeros(n)
-    prior[top] = unit_scaled(np.array(scores, dtype=np.float64))
-    return prior
+def hybrid_retrieval(columns: int, top: list[int], scores: list[float], budget: int) -> np.ndarray:
+    """ce_knn.retrieval_scores of a query's hybrid top `budget`: what rerank and ce-knn blend with at that budget."""
+    return ce_knn.retrieval_scores(columns, dict(zip(top[:budget], scores[:budget], strict=True)))
+
+
+def served_ranking(scored: dict[int, float], retrieval: np.ndarray, weight: float) -> np.ndarray:
+    """The scored documents in the order ce_knn.search and rerank list them (ce_knn.final_scores)."""
+    final = ce_knn.final_scores(scored, retrieval, weight)
+    return np.array(sorted(final, key=lambda i: -final[i]), dtype=np.int64)
 
 
 def dev_served(cur, engine, model, raw_vectors: np.ndarray, dev_ids: list[str], dev_texts: list[str],
@@ -564,14 +565,13 @@ def dev_served(cur, engine, model, raw_vectors: np.ndarray, dev_ids: list[str], 
     seeds, query_rows, passes, hybrid_scores = query_seeds(engine, cur, model, raw_vectors, dev_texts, column,
                                                            max(budgets))
 
-    def served(qi: int, budget: int, scored: dict[int, float]) -> list[int]:
-        top = seeds["hybrid"][qi][:budget]
-        final = ce_knn.final_scores(scored, dict(zip(top, hybrid_scores[qi][:budget], strict=True)), model.blend)
-        return sorted(final, key=lambda i: -final[i])
+    def served(qi: int, budget: int, scored: dict[int, float]) -> np.ndarray:
+        retrieval = hybrid_retrieval(len(doc_ids), seeds["hybrid"][qi], hybrid_scores[qi], budget)
+        return served_ranking(scored, retrieval, model.blend)
 
     def knn(qi: int, budget: int, mixed: bool, by_served: bool = False) -> dict[int, float]:
         own = passes if mixed else 0
-        retrieval = served_prior(len(doc_ids), seeds["hybrid"][qi][:budget], hybrid_scores[qi][:budget]) \
+        retrieval = hybrid_retrieval(len(doc_ids), seeds["hybrid"][qi], hybrid_scores[qi], budget) \
             if by_served else None
         return cur.search(lambda items: dev_rows[qi, items], budget - own, 10, anchor_method="retriever",
                           seeds=seeds["mixed" if mixed else "hybrid"][qi], rounds=ce_knn.ROUNDS if mixed else 5,
@@ -579,9 +579,9 @@ def dev_served(cur, engine, model, raw_vectors: np.ndarray, dev_ids: list[str], 
                           query_rows=query_rows[qi] if mixed else None,
                           query_row_weight=ce_knn.QUERY_ROW_WEIGHT if mixed else 0.0,
                           round_prior=ce_knn.ROUND_PRIOR if mixed else "", retrieval=retrieval,
-                          retrieval_weight=1 - model.blend)[1]
+                          model_weight=model.blend)[1]
 
-    def ndcg(ranked: list[list[int]]) -> str:
+    def ndcg(ranked: list) -> str:
         run = {q: {doc_ids[i]: float(len(r) - n) for n, i in enumerate(r[:100])}
                for q, r in zip(dev_ids, ranked, strict=True)}
         return f"{score_run({q: qrels[q] for q in dev_ids}, run, ('ndcg@10',))['ndcg@10']:.4f}"

@@ -119,5 +119,5 @@ def test_rounds_can_pick_by_the_served_blend_of_model_and_retriever():
     first = np.arange(0, 200, 25)
     _, alone = adaptive_cur(lambda items: query[items], rows, first, budget=40, rounds=4, k=10)
     _, by_served = adaptive_cur(lambda items: query[items], rows, first, budget=40, rounds=4, k=10,
-                                retrieval=retrieval, retrieval_weight=0.5)
+                                retrieval=retrieval, model_weight=0.5)
     assert len(by_served) == 40 and truth <= set(by_served) and not truth <= set(alone)

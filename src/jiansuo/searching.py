@@ -88,7 +88,7 @@ def reranked(engine: Engine, request: SearchRequest, parsed: ParsedQuery, hits: 
     from jiansuo.rerank.cross_encoder import rerank
     from jiansuo.train.pairs import document_text
 
-    text = " ".join(c.text for c in parsed.clauses if c.occur != MUST_NOT and not c.is_keyword)
+    text = parsed.words
     head = hits[: request.rerank]
     documents = engine.store.get_many([h.doc_id for h in head])
     texts = {doc_id: document_text(d) for doc_id, d in documents.items()}
@@ -103,7 +103,7 @@ def semantic_search(engine: Engine, backend: KeywordBackend, dense: VectorBacken
                      mode: str) -> tuple[list[Hit], int, int | None]:
     """Hits, their total, and how many documents matched by keywords (None: not asked, in dense mode)."""
     depth = max(100, request.offset + request.limit)
-    text = " ".join(c.text for c in parsed.clauses if c.occur != MUST_NOT and not c.is_keyword).strip()
+    text = parsed.words
     dense_hits: list[Hit] = []
     if text:
         dense_hits = dense.search(engine.query_vector(text, dense), request, depth, known, hubness=engine.hubness)

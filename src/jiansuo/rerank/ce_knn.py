@@ -27,7 +27,7 @@ import numpy as np
 from jiansuo.analysis.passages import passage_source
 from jiansuo.model import Hit, SearchRequest
 from jiansuo.rerank import distill
-from jiansuo.rerank.cross_encoder import blended, unit_scaled
+from jiansuo.rerank.cross_encoder import blended
 from jiansuo.rerank.cur import best_unscored, interleaved, standardised
 from jiansuo.rerank.cur_index import STUDENTS, CurIndex, item_anchor_sets, score_rows
 from jiansuo.retrieve.query import MUST, MUST_NOT, ParsedQuery
@@ -255,7 +255,7 @@ def search(engine, backend, parsed: ParsedQuery, request: SearchRequest, known: 
     cur, model = engine.cur, engine.reranker
     if cur is None or model is None:
         raise CeKnnUnavailable("mode=ce-knn needs a cross-encoder k-NN index: run `jiansuo cur` on this store")
-    text = " ".join(c.text for c in parsed.clauses if c.occur != MUST_NOT and not c.is_keyword).strip()
+    text = parsed.words
     if not text:
         return [], 0, 0
     allowed = None
@@ -282,17 +282,14 @@ def search(engine, backend, parsed: ParsedQuery, request: SearchRequest, known: 
         calls += passes  # the query's own forward passes
     if row is not None:
         seeds = interleaved(seeds, best_unscored(row, {}, allowed, count))
-    retrieval = None
-    if BY_SERVED_ESTIMATE and model.blend < 1.0 and retrieved:
-        retrieval = np.zeros(len(cur.doc_ids))
-        retrieval[list(retrieved)] = unit_scaled(np.array(list(retrieved.values()), dtype=np.float64))
+    retrieval = retrieval_scores(len(cur.doc_ids), retrieved)
     # Engine.search holds numpy's BLAS to one thread while algebra and model calls alternate (threads.py)
     top, exact = cur.search(score_items, request.budget - calls, request.offset + request.limit,
                             method="adaptive", anchor_method="retriever", rounds=ROUNDS, allowed=allowed,
                             seeds=seeds, vector_weights=VECTOR_WEIGHTS, query_rows=row,
-                            query_row_weight=QUERY_ROW_WEIGHT, round_prior=ROUND_PRIOR, retrieval=retrieval,
-                            retrieval_weight=1 - model.blend)
-    final = final_scores({i: v for i, v in exact.items() if allowed is None or allowed[i]}, retrieved, model.blend)
+                            query_row_weight=QUERY_ROW_WEIGHT, round_prior=ROUND_PRIOR,
+                            retrieval=retrieval if BY_SERVED_ESTIMATE else None, model_weight=model.blend)
+    final = final_scores({i: v for i, v in exact.items() if allowed is None or allowed[i]}, retrieval, model.blend)
     floor = min(final.values(), default=0.0) - 1.0  # below every exact score: only approximated
     scored = sorted(final, key=lambda i: -final[i])[: request.offset + request.limit]
     shown = scored + [int(i) for i in top if int(i) not in final][: request.offset + request.limit - len(scored)]
@@ -301,15 +298,19 @@ def search(engine, backend, parsed: ParsedQuery, request: SearchRequest, known: 
     return hits[request.offset :], candidates, calls
 
 
-def final_scores(exact: dict[int, float], retrieved: dict[int, float], weight: float) -> dict[int, float]:
-    """The exactly scored documents' scores as rerank gives them: the cross-encoder's, blended with the retrieval
-    score at the model's weight (cross_encoder.blended). A document outside the retriever's top `budget` takes
-    the lowest score listed there, so with the retriever's top `budget` as the scored set this is rerank at
-    that k."""
+def retrieval_scores(columns: int, retrieved: dict[int, float]) -> np.ndarray:
+    """Every column's retrieval score: the retriever's for its top `budget` (`retrieved`), the lowest of those for
+    the rest, so that with the retriever's top as the scored set the blend below is rerank at that k."""
+    scores = np.full(columns, min(retrieved.values(), default=0.0), dtype=np.float64)
+    scores[list(retrieved)] = list(retrieved.values())
+    return scores
+
+
+def final_scores(exact: dict[int, float], retrieval: np.ndarray, weight: float) -> dict[int, float]:
+    """The exactly scored documents' scores as rerank gives them: the cross-encoder's, blended with their
+    retrieval scores (retrieval_scores) at the model's weight (cross_encoder.blended)."""
     items = list(exact)
-    floor = min(retrieved.values(), default=0.0)
-    values = blended(np.array([exact[i] for i in items], dtype=np.float64),
-                     np.array([retrieved.get(i, floor) for i in items], dtype=np.float64), weight)
+    values = blended(np.array(list(exact.values()), dtype=np.float64), retrieval[items], weight)
     return dict(zip(items, values.tolist(), strict=True))
 
 

@@ -204,10 +204,10 @@ def blended(cross: np.ndarray, retrieval: np.ndarray, weight: float) -> np.ndarr
     """weight * cross + (1 - weight) * retrieval, each min-max scaled over the reranked head first."""
     if weight >= 1.0:
         return cross
-    return weight * unit_scaled(cross) + (1 - weight) * unit_scaled(retrieval)
+    return weight * _unit(cross) + (1 - weight) * _unit(retrieval)
 
 
-def unit_scaled(values: np.ndarray) -> np.ndarray:
+def _unit(values: np.ndarray) -> np.ndarray:
     values = np.asarray(values, dtype=np.float64)
     span = values.max() - values.min() if len(values) else 0.0
     return (values - values.min()) / span if span > 0 else np.zeros_like(values)

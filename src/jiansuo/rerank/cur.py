@@ -16,7 +16,7 @@ from collections.abc import Callable
 
 import numpy as np
 
-from jiansuo.rerank.cross_encoder import unit_scaled
+from jiansuo.rerank.cross_encoder import blended
 
 
 def cur_scores(anchor_scores: np.ndarray, rows: np.ndarray, anchor_items: np.ndarray,
@@ -100,26 +100,26 @@ def single_round_cur(score: Callable[[np.ndarray], np.ndarray], rows: np.ndarray
 def adaptive_cur(score: Callable[[np.ndarray], np.ndarray], rows: np.ndarray, first_anchors: np.ndarray,
                  budget: int, rounds: int = 5, k: int = 10, allowed: np.ndarray | None = None,
                  query_rows: np.ndarray | None = None, prior: np.ndarray | None = None, blend: bool = True,
-                 retrieval: np.ndarray | None = None, retrieval_weight: float = 0.0
+                 retrieval: np.ndarray | None = None, model_weight: float = 1.0
                  ) -> tuple[np.ndarray, dict[int, float]]:
     """Spend `budget` exact scores: `first_anchors` first, then equal shares over `rounds`, each on the top
     unscored items of the current approximation. With a `prior` (a fixed ranking such as the query's vector
     similarities) a round picks by the approximation and the prior summed, each standardised (`blend`), or
-    alternates their picks. With `retrieval` (the retriever's scores scaled to [0, 1], 0 for what it did not
-    list) a round picks by the estimate of the served score instead: that pick key scaled to [0, 1], blended with
-    `retrieval` at `retrieval_weight`, as rerank blends exact scores (cross_encoder.blended). Returns the k best
-    items (exact scores win, approximation ranks the rest) and every exact score taken."""
+    alternates their picks. With `retrieval` (every item's retrieval score) a round picks by the estimate of the
+    served score instead: that pick key blended with `retrieval` at `model_weight`, as rerank blends exact scores
+    (cross_encoder.blended). Returns the k best items (exact scores win, approximation ranks the rest) and every
+    exact score taken."""
     anchors = list(dict.fromkeys(int(i) for i in first_anchors))[:budget]
     exact = dict(zip(anchors, score(np.array(anchors)).tolist(), strict=True))
     remaining = budget - len(exact)
     per_round = max(1, -(-remaining // max(1, rounds)))
     approx = cur_scores(np.array([exact[i] for i in anchors]), rows, np.array(anchors), query_rows=query_rows)
-    blended = standardised(prior) if prior is not None and blend else None
+    prior_key = standardised(prior) if prior is not None and blend else None
     while remaining > 0:
         count = min(per_round, remaining)
-        key = approx if blended is None else standardised(approx) + blended
+        key = approx if prior_key is None else standardised(approx) + prior_key
         if retrieval is not None:
-            key = (1 - retrieval_weight) * unit_scaled(key) + retrieval_weight * retrieval
+            key = blended(key, retrieval, model_weight)
         chosen = best_unscored(key, exact, allowed, count)
         if prior is not None and not blend:
             chosen = interleaved(chosen, best_unscored(prior, exact, allowed, count))[:count]

@@ -170,7 +170,7 @@ class CurIndex:
                rounds: int = 5, allowed: np.ndarray | None = None, seeds: Sequence[int] = (),
                vector_weights: dict[str, float] | None = None, query_rows: np.ndarray | None = None,
                query_row_weight: float = 1.0, round_prior: str = "", retrieval: np.ndarray | None = None,
-               retrieval_weight: float = 0.0) -> tuple[np.ndarray, dict[int, float]]:
+               model_weight: float = 1.0) -> tuple[np.ndarray, dict[int, float]]:
         """Top-k columns for one query with at most `budget` exact cross-encoder calls (`score_items`).
 
         `seeds`: columns a cheap retriever ranks first for this query; with anchor_method "retriever" they are
@@ -179,7 +179,7 @@ class CurIndex:
         `query_rows`: this query's own rows over every column (e.g. its cross-vector similarities), fitted with
         the others at `query_row_weight` (cur.cur_scores). `round_prior`: how each adaptive round also follows
         the first query row's own ranking: "blend" (picks by both, summed) or "alternate" (their picks in turn).
-        `retrieval`, `retrieval_weight`: rounds pick by the estimated served score (cur.adaptive_cur)."""
+        `retrieval`, `model_weight`: rounds pick by the estimated served score (cur.adaptive_cur)."""
         if round_prior not in ("", "blend", "alternate"):
             raise ValueError(f"round_prior is '', 'blend' or 'alternate', not {round_prior!r}")
         prior = None
@@ -196,7 +196,7 @@ class CurIndex:
             first = self.anchors(anchor_method, count)
         if method == "adaptive":
             return adaptive_cur(score_items, self.features(vector_weights), first, budget, rounds - 1, k, allowed,
-                                query_rows, prior, round_prior == "blend", retrieval, retrieval_weight)
+                                query_rows, prior, round_prior == "blend", retrieval, model_weight)
         return single_round_cur(score_items, self.features(vector_weights), first, budget, k, allowed, query_rows)
 
 

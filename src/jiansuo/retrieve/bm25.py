@@ -268,8 +268,7 @@ class TantivyIndex:
             (labels if clause.is_keyword else clauses).append((_OCCURS[clause.occur], compiled))
         if not any(occur != Occur.MustNot for occur, _ in clauses):
             clauses.append((Occur.Must, tantivy.Query.all_query()))
-        words = " ".join(c.text for c in query.clauses if c.occur != MUST_NOT and not c.is_keyword)
-        for key in exact_query_keys(words):
+        for key in exact_query_keys(query.words):
             clauses.append((Occur.Should, tantivy.Query.const_score_query(
                 tantivy.Query.term_query(self._schema, "title_exact", key), EXACT_TITLE_SCORE)))
         # The user's words nest in their own query: beside a required filter, optional words

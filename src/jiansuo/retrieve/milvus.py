@@ -547,7 +547,7 @@ class MilvusIndex:
         return " or ".join(f'text_match({field}, "{_text(terms)}")' for field, terms in scoring.items() if terms)
 
     def _exact_titles(self, query: ParsedQuery, constraints: list[str]) -> list[str]:
-        keys = exact_query_keys(" ".join(c.text for c in query.clauses if c.occur != MUST_NOT and not c.is_keyword))
+        keys = exact_query_keys(query.words)
         if not keys:
             return []
         matching = f"array_contains_any(title_exact, [{', '.join(_literal(key) for key in keys)}])"

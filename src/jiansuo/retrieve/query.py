@@ -51,6 +51,11 @@ class ParsedQuery:
     def positive(self) -> list[Clause]:
         return [c for c in self.clauses if c.occur != MUST_NOT]
 
+    @property
+    def words(self) -> str:
+        """The text the query searches for by meaning or by title: its clauses less exclusions and label filters."""
+        return " ".join(c.text for c in self.positive if not c.is_keyword).strip()
+
 
 def parse_query(text: str) -> ParsedQuery:
     """Split the query string into clauses (never raises)."""
