@@ -148,6 +148,33 @@ def test_sort_by_date_and_by_popularity(engine):
     assert len(popular) == 10 and ranks == sorted(ranks, reverse=True)
 
 
+def test_a_sorted_list_holds_every_match_beyond_the_semantic_depth(engine):
+    """More than the 100 documents hybrid search fuses, the newest stored last: the home page still lists the
+    newest first, and a query sorted by date pages through all its keyword matches, none twice."""
+    engine.add(Document(id=f"later-{i:03d}", title=f"扩散模型 补记 {i}", body="扩散模型 条件控制 笔记",
+                        date=date(2019, 1, 1) if i < 130 else date(2026, 1, 1 + i - 130)) for i in range(135))
+    engine.refresh()
+    newest = [f"later-{i:03d}" for i in range(134, 129, -1)]
+    assert ids(engine, "", sort="date", limit=5) == newest
+    assert ids(engine, "扩散模型", sort="date", limit=5) == newest
+    matches = set(ids(engine, '"扩散模型"', mode="bm25", limit=500))
+    paged = [i for offset in range(0, 200, 20) for i in ids(engine, "扩散模型", sort="date", limit=20, offset=offset)]
+    assert len(paged) == len(set(paged)) == len(matches) > 135 and set(paged) == matches
+    assert engine.search("扩散模型", hydrate=False, sort="date").total == len(paged)
+
+
+@pytest.mark.parametrize("mode", ["bm25", "hybrid"])
+def test_a_sorted_list_requires_every_word(engine, mode):
+    """Ranked, a document with one word of several may follow the good ones; sorted by date it would lead."""
+    engine.add([Document(id="half", title="模型 压缩", body="模型 剪枝 the", date=date(2030, 1, 1))])
+    engine.refresh()
+    assert "half" in ids(engine, "扩散模型", mode=mode, limit=100)
+    by_date = ids(engine, "扩散模型 the", mode=mode, sort="date", limit=100)
+    phrase = ids(engine, '"扩散模型"', mode="bm25", sort="date", limit=100)
+    assert by_date and "half" not in by_date and by_date == phrase
+    assert ids(engine, "模型 剪枝", mode=mode, sort="date", limit=1) == ["half"]
+
+
 def test_deletes_and_updates_reach_every_mode(engine):
     target = ids(engine, "旋转位置编码", mode="bm25")[0]
     engine.delete([target])

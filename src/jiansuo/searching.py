@@ -27,6 +27,7 @@ if TYPE_CHECKING:
     from jiansuo.engine import Engine
 
 PREFERENCE_DEPTH = 100  # sort=preference re-ranks this many of the list's head
+SEMANTIC_DEPTH = 100  # hybrid and dense list this many (more for a deeper page, unless sorted: a fixed set)
 PREFERENCE_METHOD = "classifier"  # best on every dev row of bench/preference.py (CISI, MEDLINE; k = 3, 10)
 
 
@@ -55,7 +56,11 @@ def search(engine: Engine, request: SearchRequest | str, hydrate: bool, **option
     if mode in ("dense", "hybrid") and dense is None:
         raise ModeUnavailable(f"mode={mode} needs a dense index, and this store has none "
                               f"(build one with `jiansuo index --store {engine.path} --dense`)")
-    reranking = request.rerank > 0 and engine.reranker is not None
+    if not parsed.words:
+        mode = "bm25"  # nothing to compare by meaning: only the keyword index can list (and sort) every document
+    if request.sort in ("date", "popularity") and mode != "dense":
+        parsed = parsed.every_word_required()
+    reranking = request.rerank > 0 and engine.reranker is not None and bool(parsed.words)
     retrieve = replace(request, offset=0, limit=max(request.rerank, request.offset + request.limit)) \
         if reranking else request
     started = time.perf_counter()
@@ -102,7 +107,8 @@ def semantic_search(engine: Engine, backend: KeywordBackend, dense: VectorBacken
                      request: SearchRequest, terms: list[str], known: set[str] | None,
                      mode: str) -> tuple[list[Hit], int, int | None]:
     """Hits, their total, and how many documents matched by keywords (None: not asked, in dense mode)."""
-    depth = max(100, request.offset + request.limit)
+    ordered = request.sort in ("date", "popularity")
+    depth = SEMANTIC_DEPTH if ordered else max(SEMANTIC_DEPTH, request.offset + request.limit)
     text = parsed.words
     dense_hits: list[Hit] = []
     if text:
@@ -116,20 +122,46 @@ def semantic_search(engine: Engine, backend: KeywordBackend, dense: VectorBacken
         # clauses allow, the same on every page (not how deep this page searched)
         hits = dense_hits
         constraints = ParsedQuery([c for c in parsed.clauses if c.occur in (MUST, MUST_NOT)])
-        total = backend.search(constraints, replace(request, offset=0, limit=1, sort="relevance"), known)[1]
+        total = len(hits) if ordered else backend.search(
+            constraints, replace(request, offset=0, limit=1, sort="relevance"), known)[1]
     else:
         keyword_hits, total = backend.search(parsed, replace(request, offset=0, limit=depth, sort="relevance"),
                                              known)
-        cutoff = engine.meaning_cutoff if engine.meaning_cutoff is not None else meaning_cutoff_of(dense)
+        cutoff = meaning_cutoff(engine, dense)
         if total == 0 and cutoff is not None and not engine.hubness:
             # nothing matches the words: list only what is close in meaning (bench/meaning_cutoff.py)
             dense_hits = [h for h in dense_hits if h.scores.get("dense", 0.0) >= cutoff]
         hits = fuse(engine, backend, keyword_hits, dense_hits, terms, text)
         keyword_total = total
         total = max(total, len(hits))
-    if request.sort in ("date", "popularity"):
+    if ordered and mode == "hybrid":
+        return (*matches_in_order(engine, backend, dense, parsed, request, known, hits), keyword_total)
+    if ordered:
         hits = sorted_hits(engine, hits, request.sort)
     return hits[request.offset : request.offset + request.limit], total, keyword_total
+
+
+def meaning_cutoff(engine: Engine, dense: VectorBackend) -> float | None:
+    """The similarity from which a document is close in meaning to a query (bench/meaning_cutoff.py)."""
+    return engine.meaning_cutoff if engine.meaning_cutoff is not None else meaning_cutoff_of(dense)
+
+
+def matches_in_order(engine: Engine, backend: KeywordBackend, dense: VectorBackend, parsed: ParsedQuery,
+                     request: SearchRequest, known: set[str] | None, fused: list[Hit]) -> tuple[list[Hit], int]:
+    """The page of a hybrid search sorted by date or popularity, and its total: every document that matches the
+    words, in the keyword index's order, with the hits of `fused` (a fixed-depth list) that match by meaning
+    only merged in: those past the meaning cut-off, or all of them when nothing matches the words. The set does
+    not depend on the page, so pages join up."""
+    head = replace(request, offset=0, limit=request.offset + request.limit)
+    listed, total = backend.search(parsed, head, known)
+    matching = backend.satisfying(parsed, request, [h.doc_id for h in fused], known, whole_query=True)
+    cutoff = None if engine.hubness else meaning_cutoff(engine, dense)  # hubness reduction rescales the scores
+    by_meaning = [h for h in fused if h.doc_id not in matching and (
+        total == 0 or (cutoff is not None and h.scores.get("dense", 0.0) >= cutoff))]
+    if request.sort == "popularity":
+        listed = by_popularity(backend, engine.store, parsed, head, known, listed)
+    merged = sorted_hits(engine, listed + by_meaning, request.sort) if by_meaning else listed
+    return merged[request.offset : request.offset + request.limit], total + len(by_meaning)
 
 
 def sorted_hits(engine: Engine, hits: list[Hit], sort: str) -> list[Hit]:

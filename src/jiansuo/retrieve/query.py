@@ -5,15 +5,18 @@ Syntax: words; ``"a phrase"``; ``-word`` / ``-"phrase"`` to exclude; ``title:`` 
 ``AND`` / ``OR`` between clauses.
 Plain words are optional (ranked by BM25) unless joined by AND; phrases and field clauses are required;
 ``A OR B`` binds the clauses on its two sides into one required group (at least one must match);
-exclusions must not match. Label clauses (category, tag, venue, lang) filter without scoring and leave
+exclusions must not match. In a list sorted by date or popularity plain words are required too
+(`ParsedQuery.every_word_required`). Label clauses (category, tag, venue, lang) filter without scoring and leave
 the rest of the query as it was. Anything unparseable degrades to plain words, never to an error.
 """
 
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from dataclasses import field as dataclass_field
+
+from jiansuo.analysis import analyze
 
 TEXT_FIELDS = {"title": "title", "author": "authors", "authors": "authors", "summary": "summary",
                "abstract": "summary", "body": "body"}
@@ -55,6 +58,13 @@ class ParsedQuery:
     def words(self) -> str:
         """The text the query searches for by meaning or by title: its clauses less exclusions and label filters."""
         return " ".join(c.text for c in self.positive if not c.is_keyword).strip()
+
+    def every_word_required(self) -> ParsedQuery:
+        """The query with each optional word required, as a phrase of its terms (a word with no searchable
+        term, such as a stop word, dropped). A list sorted by date or popularity holds this: there no ranking
+        puts the documents that match one word of several (模型 of 扩散模型) below those that match them all."""
+        return ParsedQuery([replace(c, occur=MUST, phrase=True) if c.occur == SHOULD else c
+                            for c in self.clauses if c.occur != SHOULD or analyze(c.text)])
 
 
 def parse_query(text: str) -> ParsedQuery:
