@@ -58,8 +58,7 @@ def search(engine: Engine, request: SearchRequest | str, hydrate: bool, **option
                               f"(build one with `jiansuo index --store {engine.path} --dense`)")
     if not parsed.words:
         mode = "bm25"  # nothing to compare by meaning: only the keyword index can list (and sort) every document
-    if request.sort in ("date", "popularity") and mode != "dense":
-        parsed = parsed.every_word_required()
+    parsed = as_listed(parsed, request, mode)
     reranking = request.rerank > 0 and engine.reranker is not None and bool(parsed.words)
     retrieve = replace(request, offset=0, limit=max(request.rerank, request.offset + request.limit)) \
         if reranking else request
@@ -304,9 +303,15 @@ def facets(engine, request: SearchRequest, size: int) -> dict[str, list[tuple[st
     backend = engine.keyword
     if backend is None:
         return {}
-    parsed = parse_query(request.query) if request.syntax else plain_query(request.query)
+    parsed = as_listed(parse_query(request.query) if request.syntax else plain_query(request.query), request,
+                       request.mode)
     known = engine.known_categories() if request.categories else None
     return backend.facets(parsed, request, known, size)
+
+
+def as_listed(parsed: ParsedQuery, request: SearchRequest, mode: str | None) -> ParsedQuery:
+    """The query a list keeps: sorted by date or popularity (other than by meaning alone), every word required."""
+    return parsed.every_word_required() if request.sort in ("date", "popularity") and mode != "dense" else parsed
 
 
 def nearest_days(engine, day: date, request: SearchRequest) -> tuple[date | None, date | None]:
