@@ -27,6 +27,9 @@ def test_cjk_bigrams_overlap():
 def test_language_detection():
     assert detect_language("生成扩散模型漫谈") == "zh"
     assert detect_language("Poisson flow generative models") == "en"
+    formula = r"$$\nabla_{x_t}\log p(x_t|y) = \nabla_{x_t}\log p(x_t) + \nabla_{x_t}\log p(y|x_t)$$"
+    assert detect_language(f"由分类器引导可知：\n{formula}\n只需训练 $p(y|x_t)$。") == "zh"  # TeX's letters aside
+    assert detect_language(f"By Bayes' rule:\n{formula}\n见上。") == "en"
 
 
 def test_excerpt_marks_terms_and_keeps_spacing():

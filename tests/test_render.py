@@ -56,11 +56,19 @@ def test_aligned_display_math_is_a_numbered_mathml_table():
     assert "\\" not in text and "$" not in text and "<em>" not in html.split("的下划线")[0][-200:]
 
 
+@pytest.mark.parametrize("tex, spaced", [
+    (r"\nabla_{x_t}\log p", '<mo lspace="0.1667em" rspace="0.1667em">log</mo>'),  # not "logp"
+    (r"\log(x)", '<mo lspace="0" rspace="0">log</mo>'), (r"\log_2 x", '<mo lspace="0" rspace="0.1667em">log</mo>'),
+    (r"x\sin y", '<mo lspace="0.1667em" rspace="0.1667em">sin</mo>')])
+def test_operator_names_take_tex_spacing(tex, spaced):
+    assert spaced in tex_to_mathml(tex)
+
+
 def test_macros_tags_and_unknown_commands_render():
     body = (r"定义$\newcommand{\msign}{\mathop{\text{msign}}}$，于是$\msign(\boldsymbol{M})$与$\tr(A)$。"
             "\n\n" r"\begin{equation}x = 1\tag{*}\end{equation}")
     html = str(render.markdown(body))
-    assert "msign" in html and "\\msign" not in visible(html) and "<mo>tr</mo>" in html
+    assert "msign" in html and "\\msign" not in visible(html) and ">tr</mo>" in html
     assert '<span class="eqno">(*)</span>' in html
 
 
@@ -87,8 +95,9 @@ def test_links_and_images_resolve_against_the_document_url():
 
 
 def test_plain_text_bodies_keep_their_line_breaks():
-    html = str(render.markdown("first line\nsecond line\n\nnew paragraph with a_b and *stars*"))
-    assert "first line<br>second line" in html and "<em>" not in html and "*stars*" in html
+    html = str(render.markdown("first line\nsecond line\n\nnew paragraph with a_b and 2*3*4 * 5"))
+    assert "first line<br>second line" in html and "<em>" not in html and "2*3*4 * 5" in html
+    assert "<em>stars</em>" in str(render.markdown("first line\nsecond line with *stars*"))  # only Markdown has those
 
 
 @pytest.mark.parametrize("url, ok", [
@@ -107,6 +116,14 @@ def test_plain_text_drops_markdown_and_keeps_formulas_whole():
     assert "](" not in text and "##" not in text and "**" not in text and "|---" not in text
     assert "《第一篇》" in text and "步长与梯度模长" in text
     assert text.count(MATH_OPEN) == text.count(MATH_CLOSE) >= 6
+
+
+@pytest.mark.parametrize("text, plain", [
+    ("A note about *CoSENT* loss: $x$.", "A note about CoSENT loss: \ue000x\ue001."),  # emphasis its only sign
+    ("关于*对比学习*的笔记", "关于对比学习的笔记"), ("the _quiescent_ nebulae", "the quiescent nebulae"),
+    ("2*3*4 and snake_case_name", "2*3*4 and snake_case_name"), ("p < 0.05* and 3 * 4", "p < 0.05* and 3 * 4")])
+def test_plain_text_drops_lone_emphasis_and_keeps_other_stars(text, plain):
+    assert plain_text(text) == plain
 
 
 def test_excerpt_never_cuts_a_formula():

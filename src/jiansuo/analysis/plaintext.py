@@ -21,7 +21,10 @@ PLACEHOLDER_OPEN, PLACEHOLDER_CLOSE = "\ue002", "\ue003"
 PRIVATE = re.compile("[\ue000-\ue003]")
 PLACEHOLDER = re.compile(f"{PLACEHOLDER_OPEN}(\\d+){PLACEHOLDER_CLOSE}")
 MATH = re.compile(f"{MATH_OPEN}([^{MATH_CLOSE}]*){MATH_CLOSE}")
-_MARKDOWN_SIGNS = re.compile(r"^#{1,6} |\]\(|^\s*(?:[-*+]|\d+\.) |\*\*|^```|^\|.*\|\s*$|!\[", re.M)
+_LETTER = r"[^\W\d_]"
+_MARKDOWN_SIGNS = re.compile(r"^#{1,6} |\]\(|^\s*(?:[-*+]|\d+\.) |\*\*|^```|^\|.*\|\s*$|!\["
+                             rf"|(?<![A-Za-z0-9_*])\*{_LETTER}[^*\n]*?\w\*(?![A-Za-z0-9_*])|(?<!\w)_{_LETTER}[^_\n]*?\w_(?!\w)",
+                             re.M)  # ... *emphasis* and _emphasis_ around words
 _SPACES = re.compile(r"[ \t\r\f\v]+")
 _BLOCK_ENDS = {"paragraph_close", "heading_close", "list_item_close", "blockquote_close", "tr_close",
                "table_close", "fence", "code_block", "hr"}

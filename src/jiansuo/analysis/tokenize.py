@@ -21,6 +21,8 @@ from pathlib import Path
 import rjieba
 import Stemmer
 
+from jiansuo.analysis.latex import find_math
+
 # Lucene's EnglishAnalyzer stop set, as used by Pyserini's BM25 baselines.
 ENGLISH_STOPWORDS = frozenset(
     "a an and are as at be but by for if in into is it no not of on or such that the their then there "
@@ -188,8 +190,12 @@ def cjk_bigrams(text: str) -> list[str]:
 
 
 def detect_language(text: str) -> str:
-    """'zh' when CJK characters make up a fair share of the letters, else 'en'."""
-    sample = text[:2000]
+    """'zh' when CJK characters make up a fair share of the letters outside formulas, else 'en' (the Latin
+    letters of TeX, `\\nabla_{x_t}\\log p(y|x_t)`, say nothing of the language a post is written in)."""
+    head = text[:4000]
+    spans = find_math(head)
+    sample = "".join(head[start:end] for start, end in zip(
+        [0, *(s.end for s in spans)], [*(s.start for s in spans), len(head)], strict=True))[:2000]
     cjk = len(_CJK_CHAR.findall(sample))
     latin = sum(ch.isascii() and ch.isalpha() for ch in sample)
     return "zh" if cjk and cjk * 3 >= latin else "en"

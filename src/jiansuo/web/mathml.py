@@ -168,8 +168,44 @@ def _flush_right_cells(root: ET.Element) -> None:
             cell[0].set("lspace", "0")
 
 
+_SCRIPTED = ("msub", "msup", "msubsup", "munder", "mover", "munderover")
+_CLOSING = set(")]}|‖⟩⌋⌉")
+_THIN = "0.1667em"
+
+
+def _core(element: ET.Element) -> ET.Element:
+    """The base of a scripted element (`\\log_2`: log), else the element."""
+    return _core(element[0]) if element.tag in _SCRIPTED and len(element) else element
+
+
+def _is_operator_name(element: ET.Element) -> bool:
+    core = _core(element)
+    text = core.text or ""
+    return core.tag in ("mi", "mo") and not len(core) and len(text) > 1 and text.isascii() and text.isalpha()
+
+
+def _space_operator_names(root: ET.Element) -> None:
+    """`\\log p`, `x\\sin y`, `\\arg\\max_x f`: an operator name takes TeX's thin space from an ordinary
+    neighbour and none from an operator or fence (`\\log(x)`), where latex2mathml writes `<mi>log</mi>` that the
+    browser sets flush against `p` ("logp"), or an `<mo>` with the browser's default thick spaces."""
+    for parent in root.iter():
+        children = list(parent)
+        for index, child in enumerate(children):
+            if (parent.tag in _SCRIPTED and index == 0) or not _is_operator_name(child):
+                continue
+            before = children[index - 1] if index else None
+            after = children[index + 1] if index + 1 < len(children) else None
+            core = _core(child)
+            core.tag = "mo"
+            core.set("lspace", _THIN if before is not None and (
+                before.tag != "mo" or _is_operator_name(before) or (before.text or "") in _CLOSING) else "0")
+            core.set("rspace", _THIN if after is not None and (
+                _core(after).tag != "mo" or _is_operator_name(after)) else "0")
+
+
 def _serialise(root: ET.Element) -> str | None:
     _flush_right_cells(root)
+    _space_operator_names(root)
     for element in root.iter():
         element.text = html.unescape(element.text) if element.text else element.text
         element.tail = html.unescape(element.tail) if element.tail else element.tail
