@@ -30,7 +30,7 @@ RAW_TEX = re.compile(r"\\(?:begin|end)\{|\\[A-Za-z]{2,}|\$\$|(?<![\w$])\$[^\s$][
 MARKDOWN_SYNTAX = {
     "link": re.compile(r"\]\((?:/|https?:)"),
     "heading": re.compile(r"(?:^|\s)#{2,6} |\s#$"),
-    "emphasis": re.compile(r"\*\*[^*]+\*\*|__[^_]+__"),
+    "emphasis": re.compile(r"\*\*[^*]+\*\*|__[^_]+__|(?<![A-Za-z0-9_*])\*[^\W\d_][^*\n]*?\w\*(?![A-Za-z0-9_*])"),
     "image": re.compile(r"!\["),
     "table": re.compile(r"\|\s*-{3,}"),
 }
