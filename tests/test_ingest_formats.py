@@ -124,6 +124,22 @@ def test_a_bibtex_file_that_is_not_utf8_is_read_as_latin1_with_a_warning(tmp_pat
     assert [(p.line, p.skipped) for p in problems] == [(2, False)] and "Latin-1" in problems[0].reason
 
 
+def test_chinese_gbk_and_utf16_files_are_read_with_a_notice_and_other_bytes_are_named(tmp_path):
+    post = "---\ntitle: 扩散模型笔记\ndate: 2012-05-01\n---\n条件控制的生成，见 $p(y|x)$。\n"
+    (tmp_path / "gbk.md").write_bytes(post.encode("gbk"))
+    (tmp_path / "notepad.md").write_bytes(post.replace("扩散", "流").encode("utf-16"))
+    (tmp_path / "french.md").write_bytes("# Café\n\nrésumé très déjà".encode("latin-1"))
+    (tmp_path / "old.bib").write_bytes("@article{k2,\n title = {检索模型},\n year = 2008}\n".encode("gbk"))
+    docs, problems = split(list(read_path(tmp_path)))
+    assert docs["gbk"].title == "扩散模型笔记" and "条件控制" in docs["gbk"].body and docs["gbk"].language == "zh"
+    assert docs["notepad"].title == "流模型笔记" and docs["k2"].title == "检索模型" and "french" not in docs
+    reasons = {p.file.rsplit("/", 1)[-1]: (p.reason, p.skipped) for p in problems}
+    assert reasons["gbk.md"] == ("not UTF-8; the file is read as GB18030", False)
+    assert reasons["notepad.md"] == ("not UTF-8; the file is read as UTF-16", False)
+    assert reasons["old.bib"] == ("not UTF-8; the file is read as GB18030", False)
+    assert reasons["french.md"][1] and "not stored" in reasons["french.md"][0]
+
+
 def test_markdown_sources_of_hugo_and_jekyll_sites_read_as_their_generators_build_them(tmp_path):
     posts = tmp_path / "content" / "posts"
     for folder in ("bundle", "2023", "2024"):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import codecs
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -15,7 +16,7 @@ from jiansuo.ingest import validate
 from jiansuo.ingest.validate import RecordError
 from jiansuo.model import Document
 
-__all__ = ["IngestProblem", "RecordError", "accepted", "document_from_record", "file_text", "parse_date",
+__all__ = ["IngestProblem", "RecordError", "accepted", "decoded", "document_from_record", "file_text", "parse_date",
            "parse_field_map"]
 
 # Our field -> source keys tried in order when the user gives no mapping.
@@ -72,16 +73,57 @@ def accepted(record: object, field_map: dict[str, str] | None, where: str, line:
     yield document
 
 
-def file_text(path: Path) -> tuple[str, IngestProblem | None]:
-    """A text file's content: UTF-8 (a BOM skipped), else Latin-1 (which reads any bytes) with a warning naming
-    the first line that is not UTF-8."""
-    raw = path.read_bytes()
+def decoded(raw: bytes) -> tuple[str, str] | None:
+    """A file's text and the encoding it was read in: UTF-8 (a BOM skipped); UTF-16 after its BOM (what Windows
+    saves as "Unicode"); GB18030, of which GBK and GB2312 are parts (what Chinese Windows and older Chinese sites
+    save), when the bytes decode as that and nearly every character they give is a common one (GB2312), which
+    Latin-1 accents read as GB18030 are not. None when none of these fits."""
+    if raw.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        try:
+            return raw.decode("utf-16"), "UTF-16"
+        except UnicodeDecodeError:
+            return None
     try:
-        return raw.decode("utf-8-sig"), None
+        return raw.decode("utf-8-sig"), "UTF-8"
+    except UnicodeDecodeError:
+        pass
+    try:
+        text = raw.decode("gb18030")
+    except UnicodeDecodeError:
+        return None
+    wide = [char for char in set(text) if ord(char) > 0x7F]
+    return (text, "GB18030") if sum(map(_in_gb2312, wide)) >= 0.9 * len(wide) else None
+
+
+def _in_gb2312(char: str) -> bool:
+    try:
+        char.encode("gb2312")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def first_bad_line(raw: bytes) -> int:
+    """The line of the first byte that is not UTF-8."""
+    try:
+        raw.decode("utf-8-sig")
     except UnicodeDecodeError as error:
-        line = raw[: error.start].count(b"\n") + 1
-        return raw.decode("latin-1"), IngestProblem(str(path), line, "not UTF-8; the file is read as Latin-1",
-                                                    skipped=False)
+        return raw[: error.start].count(b"\n") + 1
+    return 1
+
+
+def file_text(path: Path) -> tuple[str, IngestProblem | None]:
+    """A text file's content (`decoded`), with a notice when it is not UTF-8; bytes no encoding there fits are
+    read as Latin-1 (which reads any bytes) with a warning naming the first line that is not UTF-8."""
+    raw = path.read_bytes()
+    found = decoded(raw)
+    if found is None:
+        return raw.decode("latin-1"), IngestProblem(str(path), first_bad_line(raw),
+                                                    "not UTF-8; the file is read as Latin-1", skipped=False)
+    text, encoding = found
+    if encoding == "UTF-8":
+        return text, None
+    return text, IngestProblem(str(path), 1, f"not UTF-8; the file is read as {encoding}", skipped=False)
 
 
 def parse_field_map(pairs: list[str] | None) -> dict[str, str]:

@@ -21,7 +21,7 @@ from pathlib import Path
 import lxml.html
 from lxml import etree
 
-from jiansuo.ingest.fields import IngestProblem, accepted
+from jiansuo.ingest.fields import IngestProblem, accepted, decoded
 from jiansuo.model import Document
 
 SUFFIXES = {".html", ".htm"}
@@ -315,7 +315,8 @@ def _decoded(raw: bytes) -> str | None:
             return raw.decode(declared.group(1).decode("ascii"))
         except (LookupError, UnicodeDecodeError):
             return None
-    return None
+    found = decoded(raw)
+    return found[0] if found else None
 
 
 def _json_ld(page) -> dict:

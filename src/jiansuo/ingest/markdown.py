@@ -14,7 +14,7 @@ from pathlib import Path
 
 import yaml
 
-from jiansuo.ingest.fields import IngestProblem, accepted
+from jiansuo.ingest.fields import IngestProblem, accepted, decoded, first_bad_line
 from jiansuo.ingest.site_tags import expand_site_tags
 from jiansuo.model import Document
 
@@ -29,12 +29,15 @@ def read_markdown(path: Path, field_map: dict[str, str] | None = None) -> Iterat
     if path.name.lower() == "_index.md":
         yield IngestProblem(str(path), 1, "a section's list page (_index.md), not a post; not stored", skipped=False)
         return
-    try:
-        text = path.read_bytes().decode("utf-8-sig")
-    except UnicodeDecodeError as error:
-        line = path.read_bytes()[: error.start].count(b"\n") + 1
-        yield IngestProblem(str(path), line, "not UTF-8; the file is not stored")
+    raw = path.read_bytes()
+    found = decoded(raw)
+    if found is None:
+        yield IngestProblem(str(path), first_bad_line(raw), "not UTF-8 (nor UTF-16 or Chinese GB18030); the file is "
+                            "not stored")
         return
+    text, encoding = found
+    if encoding != "UTF-8":
+        yield IngestProblem(str(path), 1, f"not UTF-8; the file is read as {encoding}", skipped=False)
     record: dict = {}
     body = text
     fence = text[:3]
