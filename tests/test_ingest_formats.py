@@ -116,6 +116,22 @@ def test_bibtex_entries_become_papers():
     assert "already appeared on line 3" in problems[1].reason
 
 
+def test_bibtex_preprint_venues_and_web_links_as_scholar_and_blogs_write_them(tmp_path):
+    path = tmp_path / "scholar.bib"
+    path.write_text("""@article{su2021, title = {{RoFormer}}, journal = {arXiv preprint arXiv:2104.09864}, year = 2021}
+@article{dblp, title = {ANNCUR}, journal = {CoRR}, volume = {abs/2210.12579}, eprinttype = {arXiv},
+  eprint = {2210.12579}, year = 2022}
+@misc{blog, title = {CoSENT（一）}, howpublished = {\\url{https://spaces.ac.cn/archives/8847}}, year = 2022}
+@misc{page, title = {A page}, howpublished = {Online}, url = {https://example.org/p}}
+""")
+    docs, problems = split(list(read_path(path)))
+    assert not problems
+    assert (docs["su2021"].venue, docs["su2021"].url) == ("arXiv", "https://arxiv.org/abs/2104.09864")
+    assert (docs["dblp"].venue, docs["dblp"].url) == ("arXiv", "https://arxiv.org/abs/2210.12579")
+    assert (docs["blog"].venue, docs["blog"].url) == ("", "https://spaces.ac.cn/archives/8847")
+    assert (docs["page"].venue, docs["page"].url) == ("Online", "https://example.org/p")
+
+
 def test_a_bibtex_file_that_is_not_utf8_is_read_as_latin1_with_a_warning(tmp_path):
     path = tmp_path / "old.bib"
     path.write_bytes("@article{k1,\n title = {Caf\u00e9 theory},\n year = 1999}\n".encode("latin-1"))

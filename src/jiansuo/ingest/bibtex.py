@@ -1,7 +1,8 @@
 """BibTeX paper lists (.bib): one document per entry, its citation key the id.
 
 Fields: title, authors ("Last, First" turned to "First Last"), date (year and month, or biblatex's date),
-abstract, venue (journal, booktitle, …), url (or the DOI's, or the arXiv eprint's), keywords as tags, arXiv's
+abstract, venue (journal, booktitle, …; an arXiv preprint's is arXiv), url (or the DOI's, the arXiv eprint's, or
+a `howpublished` address), keywords as tags, arXiv's
 primaryClass as category; everything else is kept in the document's metadata. `@string` macros and `#`
 concatenation are expanded; LaTeX accents become characters and protective braces go, while `$…$` math stays
 TeX for the reading pipeline. A malformed entry is reported as `file:line: reason` and the next one is read.
@@ -205,9 +206,17 @@ def entry_record(entry: Entry) -> dict:
     record["authors"] = [name for name in (person_name(p) for p in _split_authors(people)) if name]
     record["date"] = _date(fields)
     record["summary"] = plain_text(fields.pop("abstract", ""))
-    venue = next((fields.pop(name) for name in VENUE_FIELDS if name in fields), "")
-    record["venue"] = plain_text(venue)
-    record["url"] = _url(fields)
+    link = _LINK.fullmatch(fields.get("howpublished", "").strip())
+    if link:  # `howpublished = {\url{…}}`: where a blog post or web page lives, not a venue
+        fields.pop("howpublished")
+    venue = plain_text(next((fields.pop(name) for name in VENUE_FIELDS if name in fields), ""))
+    preprint = _ARXIV_VENUE.fullmatch(venue)
+    if preprint:  # Google Scholar's `journal = {arXiv preprint arXiv:2104.09864}`: one venue, arXiv
+        venue = "arXiv"
+        if preprint.group(1) and not fields.get("eprint", "").strip():
+            fields.update(eprint=preprint.group(1), archiveprefix="arXiv")
+    record["venue"] = venue
+    record["url"] = _url(fields) or (plain_url(link.group(1) or link.group(2)) if link else "")
     record["tags"] = [plain_text(t) for t in re.split(r"\s*[,;]\s*", fields.pop("keywords", "")) if t.strip()]
     category = fields.pop("primaryclass", "")
     record["categories"] = [category.strip()] if category.strip() else []
@@ -227,6 +236,11 @@ def _date(fields: dict[str, str]) -> str:
         return year
     month = int(month_text) if month_text.isdigit() else MONTHS.get(month_text[:3], 0)
     return f"{year}-{month:02d}" if 1 <= month <= 12 else year
+
+
+_LINK = re.compile(r"\\url\s*\{\s*(https?://[^\s{}]+)\s*\}|(https?://\S+)")
+_ARXIV_VENUE = re.compile(r"(?:arxiv(?:\s+preprint|\s+e-prints)?|corr)"
+                          r"(?:\s*,?\s*(?:arxiv:|abs/|:)\s*(\d{4}\.\d{4,5}|[a-z-]+/\d{7}))?(?:v\d+)?\.?", re.I)
 
 
 def _url(fields: dict[str, str]) -> str:
