@@ -148,6 +148,26 @@ def test_sort_by_date_and_by_popularity(engine):
     assert len(popular) == 10 and ranks == sorted(ranks, reverse=True)
 
 
+def test_a_title_holding_every_word_of_the_query_is_lifted_alike_on_both_backends(tmp_path, milvus_db):
+    """数据透视表 筛选: the page titled 筛选数据透视表 leads, though the longer word's matches in two shorter pages
+    outweigh its own without the title_all boost; both backends give the same scores."""
+    documents = [Document(id="update", title="更新数据透视表", body="更新数据透视表的数据。数据透视表 数据透视表"),
+                 Document(id="delete", title="删除数据透视表", body="删除数据透视表。数据透视表"),
+                 Document(id="filter", title="筛选数据透视表", body="筛选数据透视表：" + "选择 字段 条件 确定 " * 8),
+                 *[Document(id=f"f{i}", title=f"筛选 {i}", body="筛选 自动筛选 标准筛选") for i in range(5)]]
+    scores = {}
+    for backend in BACKENDS:
+        engine = make_engine(backend, tmp_path / backend, milvus_db)
+        engine.add(documents)
+        engine.refresh()
+        hits = engine.search("数据透视表 筛选", mode="bm25", hydrate=False, limit=3).hits
+        scores[backend] = [(h.doc_id, h.score) for h in hits]
+        assert [h.doc_id for h in hits] == ["filter", "update", "delete"], backend
+        engine.boosts = {**engine.boosts, "title_all": 0.0}
+        assert ids(engine, "数据透视表 筛选", mode="bm25", limit=3) == ["update", "delete", "filter"], backend
+    assert [s for _, s in scores["local"]] == pytest.approx([s for _, s in scores["milvus"]], rel=1e-4)
+
+
 def test_a_sorted_list_holds_every_match_beyond_the_semantic_depth(engine):
     """More than the 100 documents hybrid search fuses, the newest stored last: the home page still lists the
     newest first, and a query sorted by date pages through all its keyword matches, none twice."""

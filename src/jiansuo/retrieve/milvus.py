@@ -45,7 +45,14 @@ import numpy as np
 from jiansuo.analysis import analyze, cjk_bigrams
 from jiansuo.model import Document, Hit, SearchRequest
 from jiansuo.retrieve import bm25_weights
-from jiansuo.retrieve.bm25 import DEFAULT_BOOSTS, EXACT_TITLE_SCORE, TEXT_FIELDS, exact_keys, exact_query_keys
+from jiansuo.retrieve.bm25 import (
+    DEFAULT_BOOSTS,
+    EXACT_TITLE_SCORE,
+    TEXT_FIELDS,
+    exact_keys,
+    exact_query_keys,
+    whole_title_terms,
+)
 from jiansuo.retrieve.dense import batches as _batches
 from jiansuo.retrieve.fusion import weighted_share
 from jiansuo.retrieve.query import MUST, MUST_NOT, Clause, ParsedQuery, category_expression
@@ -412,6 +419,7 @@ class MilvusIndex:
                                        filter=_all(constraints), output_fields=["id"],
                                        search_params={"metric_type": "IP"})
             scores = {row["id"]: float(row["distance"]) for row in found[0]}
+            self._add_whole_title_scores(scores, query, constraints, weights, live, lengths)
         for doc_id in self._exact_titles(query, constraints):
             scores[doc_id] = scores.get(doc_id, 0.0) + EXACT_TITLE_SCORE
         ranked = sorted(scores.items(), key=lambda item: (-item[1], item[0]))[request.offset : want]
@@ -545,6 +553,31 @@ class MilvusIndex:
     @staticmethod
     def _any_term(scoring: dict[str, list[str]]) -> str:
         return " or ".join(f'text_match({field}, "{_text(terms)}")' for field, terms in scoring.items() if terms)
+
+    def _add_whole_title_scores(self, scores: dict[str, float], query: ParsedQuery, constraints: list[str],
+                                weights: dict[int, float], live, lengths: dict) -> None:
+        """tantivy's `title_all` clause: a document whose title holds every word of the query gains its title's
+        BM25 of those words at that weight; one outside `scores` first gets its whole score."""
+        weight = self.boosts.get("title_all", 0.0)
+        terms = encoded({"title": whole_title_terms(query)})["title"]
+        if weight <= 0 or not terms:
+            return
+        wanted = [bm25_weights.term_dimension("title", t) for t in terms]
+        title = bm25_weights.query_weights({"title": terms}, self.terms.of(live or "", wanted),
+                                           lengths.get("documents", 0), {"title": 1.0})
+        every = [f'text_match(title, "{_text([t])}")' for t in terms]
+        found = self.client.search(self.name, data=[title], anns_field="bm25", limit=PAGE,
+                                   filter=_all(constraints + every), output_fields=["id"],
+                                   search_params={"metric_type": "IP"}) if title else [[]]
+        bonus = {row["id"]: weight * float(row["distance"]) for row in found[0]}
+        missing = [doc_id for doc_id in bonus if doc_id not in scores]
+        if missing:
+            rest = self.client.search(self.name, data=[weights], anns_field="bm25", limit=len(missing),
+                                      filter=_all([*constraints, f"id in [{', '.join(map(_literal, missing))}]"]),
+                                      output_fields=["id"], search_params={"metric_type": "IP"})
+            scores.update((row["id"], float(row["distance"])) for row in rest[0])
+        for doc_id, gain in bonus.items():
+            scores[doc_id] = scores.get(doc_id, 0.0) + gain
 
     def _exact_titles(self, query: ParsedQuery, constraints: list[str]) -> list[str]:
         keys = exact_query_keys(query.words)
