@@ -18,11 +18,13 @@ def blog(tmp_path_factory):
     path = shared_data("kexue") / "kexue.jsonl"
     engine = Engine(tmp_path_factory.mktemp("kexue"))
     engine.add(d for d in read_path(path, "jsonl") if not isinstance(d, IngestProblem))
-    engine.add([  # two documents by other authors, one of which mentions the three characters apart
+    engine.add([  # documents by other authors, one of which mentions the three characters apart
         Document(id="other-1", title="林中散步", authors=["王林"], body="苏州的剑术与林间小路。", language="zh",
                  categories=["Physical sciences"]),
         Document(id="other-2", title="Special relativity for engineers", authors=["A. Author"],
                  body="A theory of space and time.", language="en", categories=["Physical sciences", "Physics"]),
+        Document(id="other-3", title="Notes on diffusion models", body="Score matching, step by step.",
+                 language="en"),
     ])
     engine.refresh()
     yield engine
@@ -53,6 +55,7 @@ def test_a_filter_in_the_box_keeps_the_words_required_to_match(blog):
     found = set(ids(blog, "theory lang:en"))
     assert "other-2" in found and found < english  # not every English document
     assert found == english & set(ids(blog, "theory"))
+    assert english == {"other-2", "other-3"}  # every kexue post is Chinese, its formulas' letters aside
 
 
 def test_labels_with_spaces_filter_from_the_box_the_url_and_label_links(blog):
