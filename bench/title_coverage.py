@@ -27,14 +27,10 @@ DEV_SETS = ("scifact", "lo-help/zh", "lo-help/en")
 TEST_SETS = ("scifact", "cisi", "medline", "lo-help/zh", "lo-help/en", "lo-help/zh2en", "lo-help/en2zh")
 
 
-def ndcg(engine, qrels: dict, mode: str, weight: float) -> float:
-    queries = {q: t for q, t in read_queries(DATA / engine_name(engine)).items() if q in qrels}
+def ndcg(engine, dataset: str, qrels: dict, mode: str, weight: float) -> float:
+    queries = {q: t for q, t in read_queries(DATA / dataset).items() if q in qrels}
     engine.boosts = {**DEFAULT_BOOSTS, "title_all": weight}
     return score_run(qrels, run_queries(engine, queries, mode=mode)[0], ("ndcg@10",))["ndcg@10"]
-
-
-def engine_name(engine) -> str:
-    return engine.bench_dataset
 
 
 def test_qrels(dataset: str) -> dict:
@@ -49,29 +45,19 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--test", type=float, help="check this weight against 0 on every test set")
     args = parser.parse_args()
-    if args.test is None:
-        rows = []
-        for dataset in DEV_SETS:
-            engine = engine_for(dataset, "e5-onnx")
-            engine.bench_dataset = dataset
-            qrels = dev_qrels(dataset)
-            for mode in ("bm25", "hybrid"):
-                row: list = [f"{dataset} (dev)", mode, *(ndcg(engine, qrels, mode, w) for w in WEIGHTS)]
-                rows.append(row)
-                print(row, flush=True)
-        print(table(["set", "mode", *(f"w={w}" for w in WEIGHTS)], rows))
-        return
+    testing = args.test is not None
+    weights = (0.0, args.test) if testing else WEIGHTS
     rows = []
-    for dataset in TEST_SETS:
+    for dataset in TEST_SETS if testing else DEV_SETS:
         engine = engine_for(dataset, "e5-onnx")
-        engine.bench_dataset = dataset
-        qrels = test_qrels(dataset)
+        qrels = test_qrels(dataset) if testing else dev_qrels(dataset)
+        split = ("test half" if dataset in ("lo-help/zh", "lo-help/en") else "test") if testing else "dev"
         for mode in ("bm25", "hybrid"):
-            before, after = ndcg(engine, qrels, mode, 0.0), ndcg(engine, qrels, mode, args.test)
-            rows.append([f"{dataset} (test{' half' if dataset in ('lo-help/zh', 'lo-help/en') else ''})", mode,
-                         len(qrels), before, after, after - before])
+            scores = [ndcg(engine, dataset, qrels, mode, w) for w in weights]
+            change = [scores[1] - scores[0]] if testing else []
+            rows.append([f"{dataset} ({split})", mode, len(qrels), *scores, *change])
             print(rows[-1], flush=True)
-    print(table(["set", "mode", "queries", "w=0", f"w={args.test}", "change"], rows))
+    print(table(["set", "mode", "queries", *(f"w={w}" for w in weights)] + (["change"] if testing else []), rows))
 
 
 if __name__ == "__main__":

@@ -119,10 +119,10 @@ def _traditional_only() -> dict[int, str]:
     simplified_chars = table("STCharacters.txt")
     return {ord(key): values[0] for key, values in table("TSCharacters.txt").items()
             if len(key) == 1 and len(values[0]) == 1 and key != values[0] and key not in simplified_chars
-            and not _in_gb2312(key)}
+            and not in_gb2312(key)}
 
 
-def _in_gb2312(char: str) -> bool:
+def in_gb2312(char: str) -> bool:
     """Whether a character belongs to GB 2312, the simplified standard set (乾 of 乾坤 and 著 of 著名 do)."""
     try:
         char.encode("gb2312")

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import TypeGuard
 
 from jiansuo.analysis import detect_language
+from jiansuo.analysis.tokenize import in_gb2312
 from jiansuo.ingest import validate
 from jiansuo.ingest.validate import RecordError
 from jiansuo.model import Document
@@ -92,15 +93,7 @@ def decoded(raw: bytes) -> tuple[str, str] | None:
     except UnicodeDecodeError:
         return None
     wide = [char for char in set(text) if ord(char) > 0x7F]
-    return (text, "GB18030") if sum(map(_in_gb2312, wide)) >= 0.9 * len(wide) else None
-
-
-def _in_gb2312(char: str) -> bool:
-    try:
-        char.encode("gb2312")
-    except UnicodeEncodeError:
-        return False
-    return True
+    return (text, "GB18030") if sum(map(in_gb2312, wide)) >= 0.9 * len(wide) else None
 
 
 def first_bad_line(raw: bytes) -> int:
