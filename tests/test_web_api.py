@@ -204,6 +204,20 @@ def test_a_bad_parameter_raised_in_a_pool_process_keeps_both_languages():
     assert error.message("zh") == "rerank 最多 200" and str(error) == "rerank up to 200"
 
 
+def test_the_home_page_of_undated_documents_does_not_call_them_newest(tmp_path):
+    from starlette.testclient import TestClient
+
+    from jiansuo.engine import Engine
+    from jiansuo.model import Document
+    from jiansuo.web.app import create_app
+
+    engine = Engine(tmp_path / "store")
+    engine.add([Document(id=f"w{i}", title=f"Article {i}", body="An encyclopedia summary.") for i in range(3)])
+    engine.refresh()
+    home = TestClient(create_app(engine)).get("/?lang=en").text
+    assert '<h1 class="listing">All documents</h1>' in home and "Article 0" in home
+
+
 def test_a_date_given_as_a_year_or_month_is_shown_and_linked_at_that_precision(tmp_path, fixtures):
     from starlette.testclient import TestClient
 
@@ -228,5 +242,7 @@ def test_a_date_given_as_a_year_or_month_is_shown_and_linked_at_that_precision(t
     assert "Paul Erdős, Alfréd Rényi | 1959</p>" in client.get("/doc/erdos1959").text.replace("\n", "")
     home = client.get("/").text  # the month facet counts a year-only date as its year, linked to the year
     assert "<a href=\"/?from=1959-01-01&amp;to=1959-12-31&amp;sort=date\">1959</a>" in home and ">1959-01<" not in home
+    assert '<h1 class="listing">Newest</h1>' in client.get("/?lang=en").text
+    assert '<h1 class="listing">All documents</h1>' in client.get("/?lang=en&sort=popularity").text
     hit = client.get("/api/search", params={"q": "Random Graphs"}).json()["hits"][0]
     assert (hit["date"], hit["date_precision"]) == ("1959-01-01", "year")
