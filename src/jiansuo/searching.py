@@ -26,8 +26,8 @@ from jiansuo.retrieve.query import MUST, MUST_NOT, ParsedQuery, parse_query, pla
 if TYPE_CHECKING:
     from jiansuo.engine import Engine
 
-PREFERENCE_DEPTH = 100  # sort=preference re-ranks this many of the list's head
 SEMANTIC_DEPTH = 100  # hybrid and dense list this many (more for a deeper page, unless sorted: a fixed set)
+PREFERENCE_DEPTH = 100  # sort=preference re-ranks this many of the list's head
 PREFERENCE_METHOD = "classifier"  # best on every dev row of bench/preference.py (CISI, MEDLINE; k = 3, 10)
 
 
