@@ -65,7 +65,8 @@ def main() -> None:
     print(f"| fresh clone to serving | {elapsed:.0f} s ({elapsed / 60:.1f} min) |")
     print(f"| encoding, as the progress bar reported | {int(minutes)} min {int(seconds)} s for {documents} documents |")
     print(f"| documents served | {serving.get('documents')} |")
-    print(f"| dense index | {json.dumps({k: dense.get(k) for k in ('encoder', 'documents', 'passages') if k in dense})} |")
+    held = {key: dense[key] for key in ("encoder", "documents", "passages") if key in dense}
+    print(f"| dense index | {json.dumps(held)} |")
     print(f"| first hit of `theory of relativity` (default mode) | {first} |")
 
 
