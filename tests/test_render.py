@@ -64,6 +64,11 @@ def test_operator_names_take_tex_spacing(tex, spaced):
     assert spaced in tex_to_mathml(tex)
 
 
+def test_a_one_letter_mathrm_stays_upright():  # the d of dx, the i of e^{i pi}
+    assert '<mi mathvariant="normal">d</mi>' in tex_to_mathml(r"\int f(x)\,\mathrm{d}x")
+    assert '<mi mathvariant="normal">i</mi>' in tex_to_mathml(r"e^{\mathrm{i}\pi}")
+
+
 def test_macros_tags_and_unknown_commands_render():
     body = (r"定义$\newcommand{\msign}{\mathop{\text{msign}}}$，于是$\msign(\boldsymbol{M})$与$\tr(A)$。"
             "\n\n" r"\begin{equation}x = 1\tag{*}\end{equation}")

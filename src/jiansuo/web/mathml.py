@@ -44,6 +44,7 @@ _DELIMITER_CHARS = {"\\{": "{", "\\}": "}", "\\lbrace": "{", "\\rbrace": "}", "\
 _ROW_SPACING = re.compile(r"\\\\\s*\[[^\]]{0,20}\]")  # `\\[5pt]`: a row break with extra space
 _MARKDOWN_ESCAPES = re.compile(r"\\([+\-])")  # `\+` / `\-` at a line start: Markdown escapes, no TeX
 _UNKNOWN = re.compile(r"\\([A-Za-z]{2,})")
+_ONE_LETTER_ROMAN = re.compile(r"\\mathrm\s*\{\s*([A-Za-z0-9])\s*\}")  # latex2mathml drops its upright style
 
 
 def formula_html(tex: str, display: bool, number: str = "", labels: dict[str, str] | None = None) -> str:
@@ -109,6 +110,7 @@ def prepare_tex(tex: str) -> str | None:
     tex = _SKEW.sub("", tex)
     tex = _CHOOSE.sub(r"\\binom{\1}{\2}", tex)
     tex = tex.replace(r"\lt", "<").replace(r"\gt", ">")
+    tex = _ONE_LETTER_ROMAN.sub(r"{\\mathrm \1}", tex)
     for name in _WRAPPERS:
         tex = tex.replace(f"\\begin{{{name}}}", "").replace(f"\\end{{{name}}}", "")
     for name in _ALIGNED:
