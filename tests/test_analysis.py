@@ -32,6 +32,11 @@ def test_language_detection():
     assert detect_language(f"By Bayes' rule:\n{formula}\n见上。") == "en"
 
 
+def test_adjacent_matches_are_one_mark():
+    segments = excerpt("对生成扩散模型做了介绍：diffusion models", set(analyze("扩散模型 diffusion models")))
+    assert ("扩散模型", True) in segments and ("diffusion", True) in segments and ("models", True) in segments
+
+
 def test_excerpt_marks_terms_and_keeps_spacing():
     text = "We study diffusion models. " * 3 + "Nothing else here. " * 20
     segments = excerpt(text, set(analyze("diffusion")), width=60)
@@ -73,7 +78,7 @@ def test_traditional_characters_are_searched_as_simplified_ones(tmp_path):
         page = engine.search(query, mode="bm25")
         assert {h.doc_id for h in page.hits} == {"s", "t"}, query
         traditional = next(h for h in page.hits if h.doc_id == "t")
-        assert "條件" in [text for text, match in traditional.excerpt if match]  # highlighted as written
+        assert "條件控制" in [text for text, match in traditional.excerpt if match]  # highlighted as written
     # a title typed in either script is both documents' exact title
     assert {h.doc_id for h in engine.search("擴散模型漫談", mode="bm25").hits[:2]} == {"s", "t"}
     engine.close()

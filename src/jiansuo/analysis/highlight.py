@@ -52,7 +52,10 @@ def excerpt(text: str, terms: set[str], width: int = 160) -> list[Segment]:
             continue
         if token.start > cursor:
             segments.append((text[cursor : token.start], False))
-        segments.append((text[token.start : token.end], True))
+        if token.start == cursor and segments and segments[-1][1]:  # 扩散|模型: one mark, not two side by side
+            segments[-1] = (segments[-1][0] + text[token.start : token.end], True)
+        else:
+            segments.append((text[token.start : token.end], True))
         cursor = token.end
     segments.append((text[cursor:end], False))
     if end < len(text):
