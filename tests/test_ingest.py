@@ -51,7 +51,8 @@ def test_arxiv_snapshot(fixtures):
     first = docs[0]
     assert first.id == "0704.0001"
     assert first.date == date(2007, 4, 2)  # versions[0].created, not update_date
-    assert first.categories == ["hep-ph"] and first.venue == "Phys.Rev.D76:013009,2007"
+    assert first.categories == ["hep-ph"] and first.venue == "Phys.Rev.D"
+    assert first.metadata["journal-ref"] == "Phys.Rev.D76:013009,2007"
     assert first.authors[:2] == ["C. Balázs", "E. L. Berger"]  # TeX accents as characters
     assert "\n" not in first.title and first.url == "https://arxiv.org/abs/0704.0001"
     assert first.metadata["doi"] == "10.1103/PhysRevD.76.013009"

@@ -229,6 +229,19 @@ def test_arxiv_records_lose_their_tex_accents_and_affiliations(tmp_path):
     assert paper.summary == "Poincaré maps for $\\{0,1\\}^n$ strings."
 
 
+@pytest.mark.parametrize("reference, journal", [
+    ("Phys.Rev.D76:064010,2007", "Phys.Rev.D"), ("Phys. Rev. D 76:064010,2007", "Phys.Rev.D"),
+    ("A&A, 445, 735, 2006", "A&A"), ("JHEP 0706:024,2007", "JHEP"), ("Astrophys.J.663:1201-1206,2007", "Astrophys.J."),
+    ("in: Proc. 2nd Workshop on Things", "in: Proc. 2nd Workshop on Things")])  # no volume to cut at: whole
+def test_an_arxiv_journal_ref_is_the_venue_of_its_journal_and_stays_whole_in_metadata(tmp_path, reference, journal):
+    path = tmp_path / "snapshot.jsonl"
+    record = {"id": "0704.0001", "versions": [{"created": "Mon, 2 Apr 2007 19:18:42 GMT"}], "authors": "A. B",
+              "title": "T", "abstract": "A.", "journal-ref": reference}
+    path.write_text(json.dumps(record) + "\n", encoding="utf-8")
+    paper = split(list(read_path(path, "arxiv")))[0]["0704.0001"]
+    assert (paper.venue, paper.metadata["journal-ref"]) == (journal, reference)
+
+
 @pytest.mark.slow
 def test_no_author_of_the_real_arxiv_snapshot_keeps_tex_or_an_affiliation():
     docs, _ = split(list(read_path(shared_data("arxiv") / "kaggle_snapshot_first2000.jsonl", "arxiv")))

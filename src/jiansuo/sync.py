@@ -36,6 +36,7 @@ from lxml import etree, html
 
 from jiansuo.engine import Engine
 from jiansuo.ingest import read_path
+from jiansuo.ingest.fields import journal_name
 from jiansuo.model import Document
 
 TIMEOUT_S = 60
@@ -239,7 +240,8 @@ def _arxiv_document(element) -> Document:
     arxiv_id = field("id")
     return Document(id=arxiv_id, title=field("title"), summary=field("abstract"), authors=authors,
                     date=_date(field("created")), url=f"https://arxiv.org/abs/{arxiv_id}",
-                    categories=field("categories").split(), venue=field("journal-ref"), language="en")
+                    categories=field("categories").split(), venue=journal_name(field("journal-ref")), language="en",
+                    metadata={"journal-ref": field("journal-ref")} if field("journal-ref") else {})
 
 
 def _dc_document(identifier: str, element) -> Document:

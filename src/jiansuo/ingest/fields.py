@@ -17,8 +17,8 @@ from jiansuo.ingest import validate
 from jiansuo.ingest.validate import RecordError
 from jiansuo.model import Document
 
-__all__ = ["IngestProblem", "RecordError", "accepted", "decoded", "document_from_record", "file_text", "parse_date",
-           "parse_field_map"]
+__all__ = ["IngestProblem", "RecordError", "accepted", "decoded", "document_from_record", "file_text", "journal_name",
+           "parse_date", "parse_field_map"]
 
 # Our field -> source keys tried in order when the user gives no mapping.
 DEFAULT_SOURCES: dict[str, tuple[str, ...]] = {
@@ -72,6 +72,20 @@ def accepted(record: object, field_map: dict[str, str] | None, where: str, line:
     for warning in warnings:
         yield IngestProblem(where, line, warning, skipped=False)
     yield document
+
+
+_JOURNAL = re.compile(r"(.*?[A-Za-z&.)\]])[\s,:;]*\d+(?![\dA-Za-z])")
+
+
+def journal_name(reference: str) -> str:
+    """The journal of an arXiv journal-ref, its volume, pages and year left out: `Phys. Rev. D 76:064010,2007`
+    and `Phys.Rev.D76:064010,2007` are both Phys.Rev.D, so a venue facet groups papers. A reference with no
+    volume number to cut at (`in: Proc. 2nd Workshop`) stays whole."""
+    reference = " ".join(reference.split())
+    match = _JOURNAL.match(reference)
+    name = match.group(1).strip(" ,;:") if match else reference
+    name = re.sub(r"\.\s+(?=[A-Z])", ".", name)
+    return name if sum(char.isalpha() for char in name) >= 2 else reference
 
 
 def decoded(raw: bytes) -> tuple[str, str] | None:

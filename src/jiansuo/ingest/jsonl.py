@@ -7,7 +7,7 @@ import re
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 
-from jiansuo.ingest.fields import IngestProblem, RecordError, accepted, parse_date
+from jiansuo.ingest.fields import IngestProblem, RecordError, accepted, journal_name, parse_date
 from jiansuo.ingest.latex_text import accents, plain_text
 from jiansuo.model import Document
 
@@ -115,10 +115,10 @@ def arxiv_record(record: dict) -> dict:
         "summary": accents(_unwrap(record.get("abstract"))),
         "url": f"https://arxiv.org/abs/{arxiv_id}" if arxiv_id else "",
         "categories": record.get("categories") or "",
-        "venue": record.get("journal-ref") or "",
+        "venue": journal_name(str(record.get("journal-ref") or "")),
         "language": "en",
     }
-    for key in ("doi", "comments", "submitter", "report-no", "license"):
+    for key in ("journal-ref", "doi", "comments", "submitter", "report-no", "license"):
         if record.get(key):
             converted[key] = record[key]
     return converted
