@@ -204,6 +204,25 @@ def test_a_bad_parameter_raised_in_a_pool_process_keeps_both_languages():
     assert error.message("zh") == "rerank 最多 200" and str(error) == "rerank up to 200"
 
 
+def test_a_papers_page_gives_its_whole_reference_and_doi(tmp_path, fixtures):
+    from starlette.testclient import TestClient
+
+    from jiansuo.engine import Engine
+    from jiansuo.ingest import read_path
+    from jiansuo.model import Document
+    from jiansuo.web.app import create_app
+
+    engine = Engine(tmp_path / "store")
+    engine.add([d for d in read_path(fixtures / "arxiv_snapshot.jsonl") if hasattr(d, "title")])
+    engine.add([Document(id="bad", title="Hostile", metadata={"doi": '10.1/x"><script>alert(1)</script>'})])
+    engine.refresh()
+    client = TestClient(create_app(engine))
+    page = client.get("/doc/0704.0001").text
+    assert 'class="label venue" href="/?venue=Phys.Rev.D">Phys.Rev.D</a>' in page
+    assert 'Phys.Rev.D76:013009,2007 · <a href="https://doi.org/10.1103/PhysRevD.76.013009"' in page
+    assert "<script>alert" not in client.get("/doc/bad").text
+
+
 def test_the_home_page_of_undated_documents_does_not_call_them_newest(tmp_path):
     from starlette.testclient import TestClient
 
