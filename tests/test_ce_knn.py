@@ -2,6 +2,7 @@
 
 import json
 import shutil
+from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -199,6 +200,15 @@ def test_a_blended_model_lists_what_rerank_lists_when_the_budget_is_the_corpus(k
     listed = [h.doc_id for h in page.hits]
     assert listed == [h.doc_id for h in reranked.hits]
     assert listed != exact_order(knn_engine, query)[:5]
+
+
+def test_sorted_by_date_it_lists_what_hybrid_lists_with_no_model_calls(knn_engine):
+    request = SearchRequest(query="models", mode="ce-knn", budget=6, sort="date", limit=10)
+    page = knn_engine.search(request)
+    hybrid = knn_engine.search(replace(request, mode="hybrid"))
+    days = [h.document.date for h in page.hits if h.document and h.document.date]
+    assert [h.doc_id for h in page.hits] == [h.doc_id for h in hybrid.hits] and days == sorted(days, reverse=True)
+    assert "cross_encoder_calls" not in page.timings and len(page.hits) > 1
 
 
 def test_a_budget_caps_the_model_calls(knn_engine):

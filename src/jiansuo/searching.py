@@ -58,6 +58,8 @@ def search(engine: Engine, request: SearchRequest | str, hydrate: bool, **option
                               f"(build one with `jiansuo index --store {engine.path} --dense`)")
     if not parsed.words:
         mode = "bm25"  # nothing to compare by meaning: only the keyword index can list (and sort) every document
+    elif mode == "ce-knn" and request.sort in ("date", "popularity"):
+        mode = "hybrid"  # a sorted list holds every match: nothing there for the cross-encoder to rank
     parsed = as_listed(parsed, request, mode)
     reranking = request.rerank > 0 and engine.reranker is not None and bool(parsed.words)
     retrieve = replace(request, offset=0, limit=max(request.rerank, request.offset + request.limit)) \
