@@ -117,6 +117,8 @@ def semantic_search(engine: Engine, backend: KeywordBackend, dense: VectorBacken
     if any(c.occur in (MUST, MUST_NOT) for c in parsed.clauses):
         keep = backend.satisfying(parsed, request, [h.doc_id for h in dense_hits], known)
         dense_hits = [h for h in dense_hits if h.doc_id in keep]
+    if ordered and mode == "hybrid":
+        return matches_in_order(engine, backend, dense, parsed, request, known, dense_hits)
     keyword_total = None
     if mode == "dense":
         # every allowed document has a similarity: the total is how many the filters and required
@@ -135,8 +137,6 @@ def semantic_search(engine: Engine, backend: KeywordBackend, dense: VectorBacken
         hits = fuse(engine, backend, keyword_hits, dense_hits, terms, text)
         keyword_total = total
         total = max(total, len(hits))
-    if ordered and mode == "hybrid":
-        return (*matches_in_order(engine, backend, dense, parsed, request, known, hits), keyword_total)
     if ordered:
         hits = sorted_hits(engine, hits, request.sort)
     return hits[request.offset : request.offset + request.limit], total, keyword_total
@@ -148,21 +148,23 @@ def meaning_cutoff(engine: Engine, dense: VectorBackend) -> float | None:
 
 
 def matches_in_order(engine: Engine, backend: KeywordBackend, dense: VectorBackend, parsed: ParsedQuery,
-                     request: SearchRequest, known: set[str] | None, fused: list[Hit]) -> tuple[list[Hit], int]:
-    """The page of a hybrid search sorted by date or popularity, and its total: every document that matches the
-    words, in the keyword index's order, with the hits of `fused` (a fixed-depth list) that match by meaning
-    only merged in: those past the meaning cut-off, or all of them when nothing matches the words. The set does
-    not depend on the page, so pages join up."""
+                     request: SearchRequest, known: set[str] | None,
+                     dense_hits: list[Hit]) -> tuple[list[Hit], int, int]:
+    """The page of a hybrid search sorted by date or popularity, its total and how many match the words: every
+    document that matches the words, in the keyword index's order, with the hits of `dense_hits` (a fixed-depth
+    list, so pages join up) that match by meaning only merged in: those past the meaning cut-off, or with no
+    cut-off to go by (an uncalibrated encoder, hubness-rescaled scores) all of them when nothing matches the
+    words. Nothing is ranked, so nothing is fused."""
     head = replace(request, offset=0, limit=request.offset + request.limit)
     listed, total = backend.search(parsed, head, known)
-    matching = backend.satisfying(parsed, request, [h.doc_id for h in fused], known, whole_query=True)
-    cutoff = None if engine.hubness else meaning_cutoff(engine, dense)  # hubness reduction rescales the scores
-    by_meaning = [h for h in fused if h.doc_id not in matching and (
-        total == 0 or (cutoff is not None and h.scores.get("dense", 0.0) >= cutoff))]
+    matching = backend.satisfying(parsed, request, [h.doc_id for h in dense_hits], known, whole_query=True)
+    cutoff = None if engine.hubness else meaning_cutoff(engine, dense)
+    by_meaning = [h for h in dense_hits if h.doc_id not in matching and (
+        h.scores.get("dense", 0.0) >= cutoff if cutoff is not None else total == 0)]
     if request.sort == "popularity":
         listed = by_popularity(backend, engine.store, parsed, head, known, listed)
     merged = sorted_hits(engine, listed + by_meaning, request.sort) if by_meaning else listed
-    return merged[request.offset : request.offset + request.limit], total + len(by_meaning)
+    return merged[request.offset : request.offset + request.limit], total + len(by_meaning), total
 
 
 def sorted_hits(engine: Engine, hits: list[Hit], sort: str) -> list[Hit]:
