@@ -17,8 +17,8 @@ from jiansuo.ingest import validate
 from jiansuo.ingest.validate import RecordError
 from jiansuo.model import Document
 
-__all__ = ["IngestProblem", "RecordError", "accepted", "decoded", "document_from_record", "file_text", "journal_name",
-           "parse_date", "parse_field_map"]
+__all__ = ["IngestProblem", "RecordError", "accepted", "decoded", "document_from_record", "encoding_notice",
+           "file_text", "journal_name", "parse_date", "parse_field_map"]
 
 # Our field -> source keys tried in order when the user gives no mapping.
 DEFAULT_SOURCES: dict[str, tuple[str, ...]] = {
@@ -128,9 +128,14 @@ def file_text(path: Path) -> tuple[str, IngestProblem | None]:
         return raw.decode("latin-1"), IngestProblem(str(path), first_bad_line(raw),
                                                     "not UTF-8; the file is read as Latin-1", skipped=False)
     text, encoding = found
+    return text, encoding_notice(path, encoding)
+
+
+def encoding_notice(path: Path, encoding: str) -> IngestProblem | None:
+    """What a file read in another encoding than UTF-8 says about it (nothing for UTF-8)."""
     if encoding == "UTF-8":
-        return text, None
-    return text, IngestProblem(str(path), 1, f"not UTF-8; the file is read as {encoding}", skipped=False)
+        return None
+    return IngestProblem(str(path), 1, f"not UTF-8; the file is read as {encoding}", skipped=False)
 
 
 def parse_field_map(pairs: list[str] | None) -> dict[str, str]:

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import yaml
 
-from jiansuo.ingest.fields import IngestProblem, accepted, decoded, first_bad_line
+from jiansuo.ingest.fields import IngestProblem, accepted, decoded, encoding_notice, first_bad_line
 from jiansuo.ingest.site_tags import expand_site_tags
 from jiansuo.model import Document
 
@@ -36,8 +36,9 @@ def read_markdown(path: Path, field_map: dict[str, str] | None = None) -> Iterat
                             "not stored")
         return
     text, encoding = found
-    if encoding != "UTF-8":
-        yield IngestProblem(str(path), 1, f"not UTF-8; the file is read as {encoding}", skipped=False)
+    notice = encoding_notice(path, encoding)
+    if notice:
+        yield notice
     record: dict = {}
     body = text
     fence = text[:3]
