@@ -26,6 +26,7 @@ from jiansuo.retrieve.query import MUST, MUST_NOT, ParsedQuery, parse_query, pla
 if TYPE_CHECKING:
     from jiansuo.engine import Engine
 
+ORDERS = ("date", "popularity")  # the sorts that list every match in an order, ranking nothing
 SEMANTIC_DEPTH = 100  # hybrid and dense list this many (more for a deeper page, unless sorted: a fixed set)
 PREFERENCE_DEPTH = 100  # sort=preference re-ranks this many of the list's head
 PREFERENCE_METHOD = "classifier"  # best on every dev row of bench/preference.py (CISI, MEDLINE; k = 3, 10)
@@ -58,7 +59,7 @@ def search(engine: Engine, request: SearchRequest | str, hydrate: bool, **option
                               f"(build one with `jiansuo index --store {engine.path} --dense`)")
     if not parsed.words:
         mode = "bm25"  # nothing to compare by meaning: only the keyword index can list (and sort) every document
-    elif mode == "ce-knn" and request.sort in ("date", "popularity"):
+    elif mode == "ce-knn" and request.sort in ORDERS:
         mode = "hybrid"  # a sorted list holds every match: nothing there for the cross-encoder to rank
     parsed = as_listed(parsed, request, mode)
     reranking = request.rerank > 0 and engine.reranker is not None and bool(parsed.words)
@@ -108,7 +109,7 @@ def semantic_search(engine: Engine, backend: KeywordBackend, dense: VectorBacken
                      request: SearchRequest, terms: list[str], known: set[str] | None,
                      mode: str) -> tuple[list[Hit], int, int | None]:
     """Hits, their total, and how many documents matched by keywords (None: not asked, in dense mode)."""
-    ordered = request.sort in ("date", "popularity")
+    ordered = request.sort in ORDERS
     depth = SEMANTIC_DEPTH if ordered else max(SEMANTIC_DEPTH, request.offset + request.limit)
     text = parsed.words
     dense_hits: list[Hit] = []
@@ -315,7 +316,7 @@ def facets(engine, request: SearchRequest, size: int) -> dict[str, list[tuple[st
 
 def as_listed(parsed: ParsedQuery, request: SearchRequest, mode: str | None) -> ParsedQuery:
     """The query a list keeps: sorted by date or popularity (other than by meaning alone), every word required."""
-    return parsed.every_word_required() if request.sort in ("date", "popularity") and mode != "dense" else parsed
+    return parsed.every_word_required() if request.sort in ORDERS and mode != "dense" else parsed
 
 
 def nearest_days(engine, day: date, request: SearchRequest) -> tuple[date | None, date | None]:

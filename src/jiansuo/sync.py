@@ -237,11 +237,11 @@ def _arxiv_document(element) -> Document:
 
     authors = [" ".join(filter(None, (_text(a, "arXiv:forenames"), _text(a, "arXiv:keyname"))))
                for a in element.iterfind("arXiv:authors/arXiv:author", NS)]
-    arxiv_id = field("id")
+    arxiv_id, reference = field("id"), field("journal-ref")
     return Document(id=arxiv_id, title=field("title"), summary=field("abstract"), authors=authors,
                     date=_date(field("created")), url=f"https://arxiv.org/abs/{arxiv_id}",
-                    categories=field("categories").split(), venue=journal_name(field("journal-ref")), language="en",
-                    metadata={"journal-ref": field("journal-ref")} if field("journal-ref") else {})
+                    categories=field("categories").split(), venue=journal_name(reference), language="en",
+                    metadata={"journal-ref": reference} if reference else {})
 
 
 def _dc_document(identifier: str, element) -> Document:
