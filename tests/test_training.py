@@ -127,3 +127,30 @@ def test_a_base_cut_to_fewer_layers_keeps_the_first_and_last_and_trains(tmp_path
     report = train_cross_encoder(folder, PAIRS, lambda m: 0.0, tmp_path / "ce3", "cosent",
                                  TrainConfig(max_steps=1, batch_size=8), progress=False, head="segment-cosine")
     assert report["steps"] == 1
+
+
+def test_retrieval_training_reads_queries_and_passages_with_their_own_prefixes(tiny_base, tmp_path):
+    """A (query, passage) pair is read as search reads it: e5's query:/passage:, or a base folder's saved pair; the
+    trained folder records both, and the served encoder takes them from it."""
+    import shutil
+
+    from jiansuo.encoders.base import load_encoder
+    from jiansuo.train.bi_encoder import BiEncoder, train_bi_encoder
+
+    base = tmp_path / "base"
+    shutil.copytree(tiny_base, base)
+    (base / "jiansuo.json").write_text(json.dumps({"prefix": "", "query_prefix": "find: ",
+                                                   "passage_prefix": "page: "}))
+    retrieval = BiEncoder(str(base), retrieval=True)
+    assert (retrieval.query_prefix, retrieval.passage_prefix) == ("find: ", "page: ")
+    query, passage = retrieval.embed_pairs([Pair("diffusion guidance", "diffusion guidance", 1.0)])
+    assert not torch.allclose(query, passage)  # the same text, read once as a query and once as a passage
+    symmetric = BiEncoder(str(base))
+    same_query, same_passage = symmetric.embed_pairs([Pair("diffusion guidance", "diffusion guidance", 1.0)])
+    assert torch.allclose(same_query, same_passage)
+    train_bi_encoder(str(base), PAIRS, PAIRS[:4], tmp_path / "bi", TrainConfig(max_steps=1, batch_size=8),
+                     progress=False, retrieval=True)
+    saved = json.loads((tmp_path / "bi" / "jiansuo.json").read_text())
+    assert (saved["query_prefix"], saved["passage_prefix"]) == ("find: ", "page: ")
+    served = load_encoder(str(tmp_path / "bi"))
+    assert (served.query_prefix, served.passage_prefix) == ("find: ", "page: ")  # type: ignore[attr-defined]

@@ -124,6 +124,10 @@ def _parser() -> argparse.ArgumentParser:
     train.add_argument("--max-tokens", type=int, default=128)
     train.add_argument("--layers", type=int, default=None,
                        help="train from the base cut to this many of its layers (evenly spaced): a faster model")
+    train.add_argument("--prefixes", choices=["retrieval", "symmetric"], default=None,
+                       help="bi-encoders: read pairs as query/passage with the base's two prefixes (e5: query:/"
+                            "passage:, as search reads them), or both sides alike (similarity of two sentences); "
+                            "default: symmetric when every pair comes from --pairs, else retrieval")
 
     cur = command("cur", "Build (or bring up to date) the cross-encoder k-NN index behind --mode ce-knn.",
                   "jiansuo cur --reranker models/ce --anchor-queries titles --count 100 --store site")
@@ -395,7 +399,9 @@ def _train(args: argparse.Namespace) -> int:
         if args.kind == "bi":
             from jiansuo.train.bi_encoder import train_bi_encoder
 
-            report = train_bi_encoder(base, data, dev, args.out, config)
+            symmetric = args.prefixes == "symmetric" or (
+                args.prefixes is None and not (args.beir or args.self_supervised or args.clicks))
+            report = train_bi_encoder(base, data, dev, args.out, config, retrieval=not symmetric)
         else:
             from scipy.stats import spearmanr
 

@@ -11,6 +11,9 @@ from jiansuo.train.cosent import BI_ENCODER_SCALE, cosent_loss
 from jiansuo.train.loop import TrainConfig, train_loop
 from jiansuo.train.pairs import Pair
 
+# e5's own prefixes for retrieval (Wang et al. 2022): a query side and a passage side
+RETRIEVAL_PREFIXES = {"e5": ("query: ", "passage: ")}
+
 
 def base_model_dir(base: str) -> tuple[str, str]:
     """(model folder, text prefix) of a base name: e5 uses 'query: ' on both sides of a symmetric task."""
@@ -44,17 +47,33 @@ def cut_layers(base: str, layers: int, out: Path) -> str:
     model.config.num_hidden_layers = len(kept)
     model.save_pretrained(out)
     AutoTokenizer.from_pretrained(folder).save_pretrained(out)
-    (Path(out) / "jiansuo.json").write_text(json.dumps({"prefix": prefix, "layers_kept": kept}), encoding="utf-8")
+    query_prefix, passage_prefix = retrieval_prefixes(base)
+    (Path(out) / "jiansuo.json").write_text(json.dumps({"prefix": prefix, "query_prefix": query_prefix,
+                                                        "passage_prefix": passage_prefix, "layers_kept": kept}),
+                                            encoding="utf-8")
     return str(out)
 
 
-class BiEncoder:
-    """Mean-pooled transformer embeddings, trainable."""
+def retrieval_prefixes(base: str) -> tuple[str, str]:
+    """(query prefix, passage prefix) a base model reads in retrieval: e5's own pair, a trained folder's saved pair,
+    else its one symmetric prefix on both sides."""
+    if base in RETRIEVAL_PREFIXES:
+        return RETRIEVAL_PREFIXES[base]
+    meta = Path(base) / "jiansuo.json"
+    info = json.loads(meta.read_text()) if meta.exists() else {}
+    prefix = info.get("prefix", "")
+    return info.get("query_prefix", prefix), info.get("passage_prefix", prefix)
 
-    def __init__(self, base: str, max_tokens: int = 128, freeze_embeddings: bool = True):
+
+class BiEncoder:
+    """Mean-pooled transformer embeddings, trainable. `retrieval=True`: the first text of a pair is a query and the
+    second a passage, each read with its own prefix (e5's query:/passage:), as the served encoder reads them."""
+
+    def __init__(self, base: str, max_tokens: int = 128, freeze_embeddings: bool = True, retrieval: bool = False):
         from transformers import AutoModel, AutoTokenizer
 
         folder, self.prefix = base_model_dir(base)
+        self.query_prefix, self.passage_prefix = retrieval_prefixes(base) if retrieval else (self.prefix,) * 2
         self.base = base
         self.tokenizer = AutoTokenizer.from_pretrained(folder)
         self.model = AutoModel.from_pretrained(folder, add_pooling_layer=False)
@@ -62,10 +81,11 @@ class BiEncoder:
         if freeze_embeddings:  # the 250k-row table dominates the cost of a step and barely needs tuning
             self.model.embeddings.word_embeddings.weight.requires_grad = False
 
-    def embed(self, texts: list[str]):
+    def embed(self, texts: list[str], prefix: str | None = None):
         import torch
 
-        tokens = self.tokenizer([self.prefix + t for t in texts], padding=True, truncation=True,
+        prefix = self.prefix if prefix is None else prefix
+        tokens = self.tokenizer([prefix + t for t in texts], padding=True, truncation=True,
                                 max_length=self.max_tokens, return_tensors="pt")
         hidden = self.model(**tokens).last_hidden_state
         mask = tokens["attention_mask"].unsqueeze(-1).to(hidden.dtype)
@@ -80,15 +100,20 @@ class BiEncoder:
         with torch.inference_mode():
             for start in range(0, len(pairs), batch_size):
                 chunk = pairs[start : start + batch_size]
-                a, b = self.embed([p.a for p in chunk]), self.embed([p.b for p in chunk])
+                a, b = self.embed_pairs(chunk)
                 out.append((a * b).sum(-1).numpy())
         return np.concatenate(out) if out else np.zeros(0)
+
+    def embed_pairs(self, pairs: list[Pair]):
+        queries, passages = [p.a for p in pairs], [p.b for p in pairs]
+        return self.embed(queries, self.query_prefix), self.embed(passages, self.passage_prefix)
 
     def save(self, folder: Path) -> None:
         self.model.save_pretrained(folder)
         self.tokenizer.save_pretrained(folder)
         (Path(folder) / "jiansuo.json").write_text(json.dumps(
-            {"kind": "bi-encoder", "base": self.base, "prefix": self.prefix, "pooling": "mean"}), encoding="utf-8")
+            {"kind": "bi-encoder", "base": self.base, "prefix": self.prefix, "query_prefix": self.query_prefix,
+             "passage_prefix": self.passage_prefix, "pooling": "mean"}), encoding="utf-8")
 
 
 def spearman(model: BiEncoder, pairs: list[Pair]) -> float:
@@ -98,13 +123,14 @@ def spearman(model: BiEncoder, pairs: list[Pair]) -> float:
 
 
 def train_bi_encoder(base: str, train: list[Pair], dev: list[Pair], out_dir: Path,
-                     config: TrainConfig | None = None, progress: bool = True) -> dict:
+                     config: TrainConfig | None = None, progress: bool = True, retrieval: bool = False) -> dict:
+    """CoSENT on `train`, the checkpoint chosen by Spearman on `dev`. `retrieval`: pairs are (query, passage)."""
     config = config or TrainConfig()
-    encoder = BiEncoder(base, config.max_tokens)
+    encoder = BiEncoder(base, config.max_tokens, retrieval=retrieval)
     import torch
 
     def step(batch: list[Pair]):
-        a, b = encoder.embed([p.a for p in batch]), encoder.embed([p.b for p in batch])
+        a, b = encoder.embed_pairs(batch)
         labels = torch.tensor([p.label for p in batch])
         return cosent_loss((a * b).sum(-1), labels, BI_ENCODER_SCALE)
 
