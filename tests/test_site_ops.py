@@ -124,8 +124,18 @@ def test_keyed_reads_when_the_configuration_says_so(tmp_path):
         assert client.get("/api/search?q=扩散", headers={"Authorization": f"Bearer {search}"}).json()["total"] > 0
 
 
+def _running(pid: int) -> bool:
+    """True while process `pid` runs (a zombie waiting to be reaped has ended)."""
+    try:
+        with open(f"/proc/{pid}/stat", encoding="ascii") as stat:
+            return stat.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except FileNotFoundError:
+        return False
+
+
 @pytest.mark.processes
 def test_a_write_survives_kill_9_right_after_its_answer(tmp_path):
+    """A write answered just before kill -9 is kept, and the killed server's pool processes end with it."""
     import os
     import signal
     import socket
@@ -146,10 +156,11 @@ def test_a_write_survives_kill_9_right_after_its_answer(tmp_path):
     try:
         for _ in range(300):
             try:
-                httpx.get(f"http://127.0.0.1:{port}/api/stats", timeout=1)
+                pool_process = httpx.get(f"http://127.0.0.1:{port}/api/stats", timeout=1).json()["searched_by"]
                 break
             except httpx.HTTPError:
                 time.sleep(0.1)
+        assert pool_process != server.pid  # the search ran in the worker's pool (web/job_pool.py)
         batch = "\n".join(json.dumps({"id": f"k{i}", "title": f"kill test {i}"}) for i in range(500))
         answer = httpx.post(f"http://127.0.0.1:{port}/api/documents", content=batch, timeout=60,
                             headers={"Authorization": f"Bearer {secret}"})
@@ -158,6 +169,10 @@ def test_a_write_survives_kill_9_right_after_its_answer(tmp_path):
     finally:
         server.kill()
         server.wait()
+    deadline = time.time() + 20
+    while _running(pool_process) and time.time() < deadline:
+        time.sleep(0.1)
+    assert not _running(pool_process), "the pool process outlived its killed server"
     reopened = Engine(store)
     assert all(reopened.get(f"k{i}") is not None for i in range(500))
     reopened.refresh()

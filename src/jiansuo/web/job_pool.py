@@ -12,8 +12,10 @@ from __future__ import annotations
 
 import asyncio
 import multiprocessing
+import multiprocessing.connection
 import os
 import signal
+import threading
 from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
@@ -27,6 +29,7 @@ _JOBS: dict[str, Callable] = {}
 def _start(store: str, reranker: str | None, base_url: str, settings: Config, threads: int) -> None:
     """A pool process: its own engine, warmed up, and the app's jobs over it."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C stops the server, which stops its pool
+    _exit_with_parent()
     os.environ["OMP_NUM_THREADS"] = str(threads)
     from jiansuo.engine import Engine
     from jiansuo.web.app import create_app
@@ -34,6 +37,21 @@ def _start(store: str, reranker: str | None, base_url: str, settings: Config, th
     engine = Engine(store, reranker=reranker, create=False)
     engine.warm_up()
     _JOBS.update(create_app(engine, base_url, settings=settings).state.jobs)
+
+
+def _exit_with_parent() -> None:
+    """End this process when the worker that started it dies. A worker killed outright (kill -9, the out-of-memory
+    killer) cannot close its pool, and its processes, each holding an engine and its models, would wait forever
+    for jobs that never come."""
+    parent = multiprocessing.parent_process()
+    if parent is None:
+        return
+
+    def watch() -> None:
+        multiprocessing.connection.wait([parent.sentinel])
+        os._exit(0)
+
+    threading.Thread(target=watch, name="exit-with-parent", daemon=True).start()
 
 
 def _run(name: str, args: tuple) -> Any:
