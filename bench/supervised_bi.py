@@ -57,6 +57,7 @@ def main() -> None:
     parser.add_argument("--max-tokens", type=int, default=256)
     parser.add_argument("--steps", type=int, default=None)
     parser.add_argument("--lr", type=float, default=2e-5)
+    parser.add_argument("--in-batch", action="store_true", help="every other passage of a batch as a negative too")
     args = parser.parse_args()
     base = engine_for(args.dataset, "e5-onnx")
     queries = read_queries(DATA / args.dataset)
@@ -64,13 +65,13 @@ def main() -> None:
     fit = qrels_pairs(base, queries, fit_qrels, negatives=4, mode="hybrid")
     dev = qrels_pairs(base, queries, dev_qrels, negatives=4, mode="hybrid")
     print(f"{len(fit)} training pairs from {len(fit_qrels)} queries, {len(dev)} dev pairs", flush=True)
-    work = WORK / f"supervised_bi-{args.dataset.replace('/', '-')}"
+    work = WORK / f"supervised_bi-{args.dataset.replace('/', '-')}{'-in-batch' if args.in_batch else ''}"
     shutil.rmtree(work, ignore_errors=True)
     model = work / "model"
     report = train_bi_encoder("e5", fit, dev, model, TrainConfig(epochs=args.epochs, batch_size=16, lr=args.lr,
                                                                  max_tokens=args.max_tokens, eval_every=50,
                                                                  patience=3, max_steps=args.steps),
-                              progress=True, retrieval=True)
+                              progress=True, retrieval=True, in_batch=args.in_batch)
     print(f"trained {report['steps']} steps in {report['seconds']:.0f} s; dev Spearman "
           f"{report['history'][0]['dev']:.4f} -> {report['best_dev']:.4f}", flush=True)
     store = work / "store"
@@ -90,6 +91,7 @@ def main() -> None:
                          after["ndcg@10"] - before["ndcg@10"], recall])
             print(rows[-1], flush=True)
     print(f"\n{len(fit)} pairs, {report['steps']} steps of 16, {args.max_tokens} tokens, lr {args.lr}, "
+          f"{'in-batch negatives, ' if args.in_batch else ''}"
           f"{report['seconds']:.0f} s of training; dev Spearman by step: "
           + " ".join(f"{h['step']}:{h['dev']:.4f}" for h in report["history"]) + "\n")
     print(table(["set", "queries", "mode", "default (e5-onnx, centered)", "e5 tuned on train judgments", "change",

@@ -154,3 +154,22 @@ def test_retrieval_training_reads_queries_and_passages_with_their_own_prefixes(t
     assert (saved["query_prefix"], saved["passage_prefix"]) == ("find: ", "page: ")
     served = load_encoder(str(tmp_path / "bi"))
     assert (served.query_prefix, served.passage_prefix) == ("find: ", "page: ")  # type: ignore[attr-defined]
+
+
+def test_in_batch_labels_mark_judged_positives_and_other_queries_passages():
+    from jiansuo.train.bi_encoder import in_batch_labels
+
+    batch = [Pair("q1", "doc a", 1.0), Pair("q1", "doc b", 1.0), Pair("q1", "doc c", 0.0), Pair("q2", "doc d", 1.0)]
+    labels = in_batch_labels(batch)
+    assert labels.tolist() == [[1, 1, 0, 0],  # q1's two judged passages are positives wherever they sit
+                               [1, 1, 0, 0],
+                               [1, 1, 0, 0],  # row of the negative pair: its diagonal keeps its own label 0
+                               [0, 0, 0, 1]]  # q2 against q1's passages: negatives
+
+
+def test_retrieval_training_with_in_batch_negatives_runs(tiny_base, tmp_path):
+    from jiansuo.train.bi_encoder import train_bi_encoder
+
+    report = train_bi_encoder(str(tiny_base), PAIRS, PAIRS[:4], tmp_path / "bi", TrainConfig(max_steps=2, batch_size=8),
+                              progress=False, retrieval=True, in_batch=True)
+    assert report["steps"] == 2

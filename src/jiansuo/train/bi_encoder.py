@@ -122,15 +122,29 @@ def spearman(model: BiEncoder, pairs: list[Pair]) -> float:
     return float(spearmanr(model.similarity(pairs), [p.label for p in pairs]).statistic)
 
 
+def in_batch_labels(batch: list[Pair]) -> np.ndarray:
+    """Labels of every (query i, passage j) of a batch: a pair's own label on the diagonal, 1 where passage j is
+    a judged positive of query i's text, else 0 (another query's passage)."""
+    positives = {(p.a, p.b) for p in batch if p.label > 0}
+    return np.array([[p.label if i == j else float((p.a, q.b) in positives) for j, q in enumerate(batch)]
+                     for i, p in enumerate(batch)], dtype=np.float32)
+
+
 def train_bi_encoder(base: str, train: list[Pair], dev: list[Pair], out_dir: Path,
-                     config: TrainConfig | None = None, progress: bool = True, retrieval: bool = False) -> dict:
-    """CoSENT on `train`, the checkpoint chosen by Spearman on `dev`. `retrieval`: pairs are (query, passage)."""
+                     config: TrainConfig | None = None, progress: bool = True, retrieval: bool = False,
+                     in_batch: bool = False) -> dict:
+    """CoSENT on `train`, the checkpoint chosen by Spearman on `dev`. `retrieval`: pairs are (query, passage).
+    `in_batch` (retrieval only): CoSENT also ranks each query against every other passage of its batch, as
+    negatives; with hard negatives alone the model never sees the unrelated passages a search must rank low."""
     config = config or TrainConfig()
     encoder = BiEncoder(base, config.max_tokens, retrieval=retrieval)
     import torch
 
     def step(batch: list[Pair]):
         a, b = encoder.embed_pairs(batch)
+        if in_batch:
+            return cosent_loss((a @ b.T).flatten(), torch.from_numpy(in_batch_labels(batch)).flatten(),
+                               BI_ENCODER_SCALE)
         labels = torch.tensor([p.label for p in batch])
         return cosent_loss((a * b).sum(-1), labels, BI_ENCODER_SCALE)
 
