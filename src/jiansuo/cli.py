@@ -405,7 +405,7 @@ def _train(args: argparse.Namespace) -> int:
             symmetric = args.prefixes == "symmetric" or (
                 args.prefixes is None and not (args.beir or args.self_supervised or args.clicks))
             report = train_bi_encoder(base, data, dev, args.out, config, retrieval=not symmetric,
-                                      in_batch=args.in_batch and not symmetric)
+                                      in_batch=args.in_batch)
         else:
             from scipy.stats import spearmanr
 

