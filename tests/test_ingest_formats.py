@@ -212,6 +212,21 @@ def test_the_real_arxiv_csv_reads_whole():
     first = docs["2505.24868"]  # list literals in cells are lists
     assert first.authors == ["Kalle Alaluusua", "Konstantin Avrachenkov", "B. R. Vinay Kumar", "Lasse Leskelä"]
     assert first.tags == ["math.ST", "stat.ML"] and first.title.startswith("Consistent line clustering")
+    assert (first.url, first.date_label(), first.venue) == ("https://arxiv.org/abs/2505.24868", "2025-05", "arXiv")
+
+
+def test_a_paper_list_keyed_by_arxiv_ids_gets_their_links_months_and_venue(tmp_path):
+    path = tmp_path / "papers.csv"
+    path.write_text("arxiv_id,title,year,venue\n2505.24868v2,New style,,\nhep-th/9901001,Old style,,\n"
+                    "1706.03762,Attention,2017,NeurIPS\n0703.1234,Before the new scheme,,\n"
+                    "notes/2301001,A slug,,\n", encoding="utf-8")
+    docs, problems = split(list(read_path(path)))
+    assert not problems
+    seen = {doc_id: (d.url, d.date_label(), d.venue) for doc_id, d in docs.items()}
+    assert seen == {"2505.24868v2": ("https://arxiv.org/abs/2505.24868v2", "2025-05", "arXiv"),
+                    "hep-th/9901001": ("https://arxiv.org/abs/hep-th/9901001", "1999-01", "arXiv"),
+                    "1706.03762": ("https://arxiv.org/abs/1706.03762", "2017", "NeurIPS"),  # the list's own fields
+                    "0703.1234": ("", "", ""), "notes/2301001": ("", "", "")}
 
 
 def test_arxiv_records_lose_their_tex_accents_and_affiliations(tmp_path):

@@ -17,8 +17,8 @@ from jiansuo.ingest import validate
 from jiansuo.ingest.validate import RecordError
 from jiansuo.model import Document
 
-__all__ = ["IngestProblem", "RecordError", "accepted", "decoded", "document_from_record", "encoding_notice",
-           "file_text", "journal_name", "parse_date", "parse_field_map"]
+__all__ = ["IngestProblem", "RecordError", "accepted", "arxiv_defaults", "decoded", "document_from_record",
+           "encoding_notice", "file_text", "journal_name", "parse_date", "parse_field_map"]
 
 # Our field -> source keys tried in order when the user gives no mapping.
 DEFAULT_SOURCES: dict[str, tuple[str, ...]] = {
@@ -166,6 +166,8 @@ def document_from_record(record: dict, field_map: dict[str, str] | None = None) 
                 used.add(key)
                 break
     doc_id = validate.document_id(values.get("id", ""))
+    for field, value in arxiv_defaults(doc_id).items():
+        values.setdefault(field, value)
     warnings: list[str] = []
     parsed_date = None
     precision = ""
@@ -194,6 +196,33 @@ def document_from_record(record: dict, field_map: dict[str, str] | None = None) 
     if parsed_date is not None and precision:
         document.metadata["date_precision"] = precision
     return document, warnings
+
+
+_OLD_ARCHIVES = ("astro-ph", "cond-mat", "gr-qc", "hep-ex", "hep-lat", "hep-ph", "hep-th", "math-ph", "nlin",
+                 "nucl-ex", "nucl-th", "physics", "quant-ph", "math", "cs", "q-bio", "q-fin", "stat", "chao-dyn",
+                 "solv-int", "patt-sol", "adap-org", "comp-gas", "mtrl-th", "supr-con", "acc-phys", "alg-geom",
+                 "dg-ga", "funct-an", "q-alg", "chem-ph", "atom-ph", "plasm-ph", "ao-sci", "cmp-lg", "bayes-an")
+_ARXIV_ID = re.compile(rf"(?:(?P<new>(?P<yymm>\d{{4}})\.\d{{4,5}})|"
+                       rf"(?P<old>(?:{'|'.join(_OLD_ARCHIVES)})(?:\.[A-Z]{{2}})?/(?P<old_yymm>\d{{4}})\d{{3}}))(?:v\d+)?")
+
+
+def arxiv_defaults(doc_id: str) -> dict[str, str]:
+    """What an arXiv identifier says of a paper whose record does not: its abstract page, the month it was first
+    submitted (the identifier's YYMM) and its venue, arXiv. Nothing for an id of another shape."""
+    match = _ARXIV_ID.fullmatch(doc_id)
+    if not match:
+        return {}
+    yymm = match["yymm"] or match["old_yymm"]
+    year, month = int(yymm[:2]), int(yymm[2:])
+    if match["new"]:
+        if year < 7 or not 1 <= month <= 12 or (year == 7 and month < 4):  # the scheme began in April 2007
+            return {}
+        year += 2000
+    else:
+        year += 1900 if year >= 91 else 2000
+        if not 1 <= month <= 12 or year > 2007:
+            return {}
+    return {"url": f"https://arxiv.org/abs/{doc_id}", "date": f"{year}-{month:02d}", "venue": "arXiv"}
 
 
 def date_precision(value: object) -> str:
