@@ -82,3 +82,21 @@ def test_traditional_characters_are_searched_as_simplified_ones(tmp_path):
     # a title typed in either script is both documents' exact title
     assert {h.doc_id for h in engine.search("擴散模型漫談", mode="bm25").hits[:2]} == {"s", "t"}
     engine.close()
+
+
+def test_irregular_plurals_of_research_writing_meet_their_singulars(tmp_path):
+    from jiansuo.engine import Engine
+    from jiansuo.model import Document
+
+    assert analyze("random matrix") == analyze("random matrices")
+    assert analyze("vertices of polyhedra") == analyze("vertex of polyhedron")
+    assert analyze("vertices") != analyze("vertical") and analyze("indices") != analyze("indicates")
+    engine = Engine(tmp_path / "store")
+    engine.add([Document(id="rmt", title="A local limit theorem", body="Products of positive random matrices."),
+                Document(id="vertical", title="Vertical transmission", body="Indicates a random walk.")])
+    engine.refresh()
+    page = engine.search("random matrix", mode="bm25")
+    assert [h.doc_id for h in page.hits][0] == "rmt"
+    assert "matrices" in [text for text, match in page.hits[0].excerpt if match]
+    assert [h.doc_id for h in engine.search("vertices", mode="bm25").hits] == []
+    engine.close()

@@ -68,7 +68,8 @@ def analyzer_version() -> str:
     """What the keyword index's terms depend on: a store whose index was built otherwise is rebuilt."""
     words = "store-author+title-words" if tokenize.TITLE_WORDS else "store-author-words"
     traditional = "+traditional-as-simplified" if tokenize.TRADITIONAL_FOLDING else ""
-    return (f"jieba-precise-nohmm+{words}{traditional}+{tokenize.STEMMER}+fold-accents+lucene-stop+cjk-bigram"
+    plurals = "+irregular-plurals" if tokenize.IRREGULAR_PLURALS else ""
+    return (f"jieba-precise-nohmm+{words}{traditional}+{tokenize.STEMMER}{plurals}+fold-accents+lucene-stop+cjk-bigram"
             "+exact-title-ids+facets-precision+decay/4")
 
 

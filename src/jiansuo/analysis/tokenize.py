@@ -3,7 +3,9 @@
 Chinese runs are segmented with rjieba (precise mode, HMM off, so a word segments the same way in a
 query as in a document), with a user dictionary built from the store: the Chinese author names it
 holds, so ``苏剑林`` stays one word instead of 苏/剑/林 (add_user_words; the index keeps its list).
-Latin words are lowercased, stop-listed and Porter-stemmed (the Pyserini/BEIR BM25 setting); LaTeX
+Latin words are lowercased, stop-listed and Porter-stemmed (the Pyserini/BEIR BM25 setting), after the
+irregular plurals of research writing become their singulars (``matrices`` -> ``matrix``: Porter leaves
+``matric``, and ``vertices``/``indices`` fall together with ``vertical``/``indicate``); LaTeX
 commands such as ``\\mathcal`` stay single terms so math does not dissolve into noise. Tantivy receives
 the terms joined by spaces and splits them on whitespace.
 """
@@ -40,6 +42,29 @@ STEMMER = "porter"
 # `--title-words` on bench/bm25_beir.py and bench/csl_task.py)
 TITLE_WORDS = False
 _stemmer: Stemmer.Stemmer | None = Stemmer.Stemmer(STEMMER)
+IRREGULAR_PLURALS = True  # off only in bench/stemmer.py, to measure what it brings
+# Latin and Greek plurals of science and mathematics (and a few English ones) that no suffix stemmer joins to their
+# singular. Left out where the plural form is also another common word: bases (base), data, media, ellipses.
+_SINGULAR_OF = {
+    **{plural: plural[:-4] + "ex" for plural in
+       ("vertices", "indices", "simplices", "vortices", "cortices", "apices")},
+    **{plural: plural[:-4] + "ix" for plural in ("matrices", "appendices", "helices")},
+    **{plural: plural[:-1] + "us" for plural in
+       ("radii", "moduli", "loci", "foci", "nuclei", "annuli", "stimuli", "fungi", "bacilli", "tori", "calculi",
+        "emboli", "thrombi", "villi", "cacti", "syllabi")},
+    **{plural: plural[:-1] + "um" for plural in
+       ("spectra", "maxima", "minima", "optima", "extrema", "suprema", "infima", "quanta", "strata", "bacteria",
+        "curricula", "momenta", "continua", "errata", "addenda", "symposia")},
+    **{plural: plural[:-1] + "on" for plural in
+       ("criteria", "phenomena", "polyhedra", "automata", "ganglia", "mitochondria")},
+    **{plural: plural[:-2] + "is" for plural in
+       ("hypotheses", "analyses", "theses", "syntheses", "parentheses", "diagnoses", "prognoses", "crises", "axes",
+        "metastases", "prostheses", "paralyses", "psychoses", "neuroses")},
+    **{plural: plural[:-1] for plural in
+       ("formulae", "hyperbolae", "parabolae", "vertebrae", "larvae", "antennae", "algae", "nebulae")},
+    "lemmata": "lemma", "schemata": "schema", "stomata": "stoma", "genera": "genus", "corpora": "corpus",
+    "mice": "mouse", "children": "child", "teeth": "tooth", "feet": "foot",
+}
 
 
 def use_stemmer(name: str) -> None:
@@ -147,6 +172,8 @@ def _latin_term(word: str) -> str | None:
         word = "".join(c for c in unicodedata.normalize("NFKD", word) if not unicodedata.combining(c))
     if word in ENGLISH_STOPWORDS or len(word) > MAX_TERM_CHARS:
         return None
+    if IRREGULAR_PLURALS:
+        word = _SINGULAR_OF.get(word, word)
     return _stemmer.stemWord(word) if _stemmer is not None else word
 
 
