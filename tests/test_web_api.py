@@ -16,6 +16,22 @@ def client(live_server):
         yield http
 
 
+def test_a_missing_page_is_a_page_for_browsers_and_json_for_the_api(client):
+    page = client.get("/no/such/page", headers={"Accept": "text/html", "Accept-Language": "zh-CN"})
+    assert page.status_code == 404 and page.headers["content-type"].startswith("text/html")
+    assert "没有这个页面" in page.text and 'role="search"' in page.text and "/no/such/page" in page.text
+    assert "No such page" in client.get("/no/such/page", headers={"Accept": "text/html"}).text
+    api = client.get("/api/nothing", headers={"Accept": "text/html"})
+    assert api.status_code == 404 and api.headers["content-type"] == "application/json"
+    assert client.get("/no/such/page").headers["content-type"] == "application/json"  # no browser: as before
+
+
+def test_search_address_that_site_forms_send_to_is_the_result_page(client):
+    answer = client.get("/search", params={"q": "条件控制"}, follow_redirects=True)
+    assert answer.status_code == 200 and str(answer.url).endswith("/?q=%E6%9D%A1%E4%BB%B6%E6%8E%A7%E5%88%B6")
+    assert "p1" in answer.text
+
+
 def test_api_search_matches_the_engine(client):
     data = client.get("/api/search", params={"q": "条件控制"}).json()
     assert data["hits"][0]["id"] == "p1" and data["total"] >= 1

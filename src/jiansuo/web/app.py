@@ -21,9 +21,11 @@ from urllib.parse import quote
 import anyio
 import anyio.to_thread
 from fastapi import FastAPI, Query, Request
+from fastapi.exception_handlers import http_exception_handler
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from jiansuo.config import Config, load_config
 from jiansuo.engine import KEPT_KEYWORDS, Engine
@@ -147,9 +149,24 @@ def create_app(engine: Engine, base_url: str = "", search_threads: int | None = 
                 "ce_knn": engine.has_cur(), "csrf": readers.csrf_token(request.state.reader),
                 "here": str(request.url.path) + ("?" + request.url.query if request.url.query else ""), **values}
 
-    def error_page(request: Request, status: int, message: str) -> HTMLResponse:
-        return templates.TemplateResponse(request, "error.html", page_context(request, message=message, status=status),
+    def error_page(request: Request, status: int, message: str, heading: str = "") -> HTMLResponse:
+        """`heading`: the key of the interface text that titles the page, when not the status's own."""
+        return templates.TemplateResponse(request, "error.html",
+                                          page_context(request, message=message, status=status, heading=heading),
                                           status_code=status)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def page_not_found(request: Request, error: StarletteHTTPException):
+        """A browser asking for a page that does not exist gets a page it can search from; the API keeps JSON."""
+        wants_page = "text/html" in request.headers.get("accept", "") and not request.url.path.startswith("/api/")
+        if error.status_code == 404 and wants_page:
+            return error_page(request, 404, request.url.path, heading="no_page")
+        return await http_exception_handler(request, error)
+
+    @app.get("/search", include_in_schema=False)
+    async def search_alias(request: Request):
+        """`/search?q=…`, the address many sites' search forms send to, is the result page."""
+        return RedirectResponse("/" + (f"?{request.url.query}" if request.url.query else ""))
 
     @app.get("/", response_class=HTMLResponse, include_in_schema=False)
     async def search_page(request: Request):
