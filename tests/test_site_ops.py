@@ -310,6 +310,7 @@ def test_sync_from_a_loopback_oai_pmh_listing_resumes_after_kill_9(tmp_path):
     assert engine.store.count() == 130
     paper = engine.get(records[60]["id"])
     assert paper.title == " ".join(records[60]["title"].split()) and paper.url.endswith(records[60]["id"])
+    assert paper.venue == "arXiv"  # no journal-ref in the listing: a preprint, as a paper list keyed by arXiv ids
     assert engine.search(paper.title, mode="bm25", hydrate=False).hits[0].doc_id == paper.id
 
 

@@ -240,7 +240,7 @@ def _arxiv_document(element) -> Document:
     arxiv_id, reference = field("id"), field("journal-ref")
     return Document(id=arxiv_id, title=field("title"), summary=field("abstract"), authors=authors,
                     date=_date(field("created")), url=f"https://arxiv.org/abs/{arxiv_id}",
-                    categories=field("categories").split(), venue=journal_name(reference), language="en",
+                    categories=field("categories").split(), venue=journal_name(reference) or "arXiv", language="en",
                     metadata={"journal-ref": reference} if reference else {})
 
 
