@@ -62,3 +62,19 @@ def test_keywords_are_kept_for_other_processes_and_renewed_when_the_document_cha
     changed = document.__class__(**{**document.__dict__, "title": document.title + " 新标题"})
     with pytest.raises(AssertionError, match="computed again"):
         other.keywords(changed)
+
+
+def test_keywords_come_from_the_prose_not_the_code_blocks_while_search_still_finds_code(tmp_path):
+    from jiansuo.engine import Engine
+    from jiansuo.model import Document
+
+    code = "```python\nfor step in tqdm(range(n)):\n    pbar = tqdm(jnp.eye(n))\n    jnp.matmul(pbar, pbar)\n```\n"
+    prose = "Muon 用矩阵符号函数更新参数，谱范数意义下的最速下降。"
+    post = Document(id="muon", title="Muon 优化器", body=f"{prose}\n\n{code}")
+    engine = Engine(tmp_path / "store")
+    engine.add([post, Document(id="other", title="线性注意力", body="无关的内容")])
+    engine.refresh()
+    shown = [k.text for k in engine.keywords(engine.get("muon"))]
+    assert "Muon" in shown and not {"tqdm", "jnp", "pbar", "matmul"} & set(shown)
+    assert [h.doc_id for h in engine.search("tqdm", mode="bm25").hits] == ["muon"]
+    engine.close()

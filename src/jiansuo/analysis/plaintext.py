@@ -77,13 +77,14 @@ def prepared(text: str) -> tuple[str, Formulas]:
 
 
 @lru_cache(maxsize=4096)
-def plain_text(text: str) -> str:
-    """Readable plain text of a Markdown (or plain) body, formulas kept whole between MATH_OPEN/CLOSE."""
+def plain_text(text: str, code: bool = True) -> str:
+    """Readable plain text of a Markdown (or plain) body, formulas kept whole between MATH_OPEN/CLOSE.
+    `code=False`: without its code blocks (the prose, which is what the text is about)."""
     if not text:
         return ""
     placeheld, formulas = prepared(text)
     if looks_like_markdown(placeheld):
-        flat = _markdown_text(placeheld)
+        flat = _markdown_text(placeheld, code)
     else:
         flat = placeheld
     labels = Numbering.of(formulas.spans).labels
@@ -97,12 +98,12 @@ def _math_marker(span: MathSpan, labels: dict[str, str]) -> str:
     return f"{MATH_OPEN}{tex}{MATH_CLOSE}" if tex else ""
 
 
-def _markdown_text(text: str) -> str:
+def _markdown_text(text: str, code: bool) -> str:
     out: list[str] = []
     for token in _MD.parse(text):
         if token.type == "inline":
             out.append(_inline_text(token.children or []))
-        elif token.type in ("fence", "code_block"):
+        elif token.type in ("fence", "code_block") and code:
             out.append(token.content)
         elif token.type in ("th_close", "td_close"):
             out.append(" ")

@@ -13,6 +13,8 @@ import threading
 from collections import OrderedDict
 from pathlib import Path
 
+KEYWORD_TEXT = "prose"  # keywords come from the summary and the body's prose, its code blocks left out
+
 
 class KeywordCache:
     def __init__(self, path: Path | str):
@@ -54,7 +56,7 @@ class KeywordLists:
         from jiansuo.analysis.keywords import Keyword, keywords
         from jiansuo.analysis.plaintext import plain_text
 
-        version = f"{document.content_hash()[:16]}:{index_version}"
+        version = f"{document.content_hash()[:16]}:{index_version}:{KEYWORD_TEXT}"
         key = (document.id, version)
         with self._lock:
             heads = self._memory.get(key)
@@ -65,7 +67,7 @@ class KeywordLists:
         if stored is not None:
             found = [Keyword(text, tuple(terms), weight) for text, terms, weight in stored]
         else:
-            text = "\n".join(part for part in (document.summary, plain_text(document.body)) if part)
+            text = "\n".join(part for part in (document.summary, plain_text(document.body, code=False)) if part)
             found = keywords(document.title, text, backend.document_frequency, max(1, backend.num_docs()), self.kept)
             self._cache().put(document.id, version, [[k.text, list(k.terms), k.weight] for k in found])
         with self._lock:
