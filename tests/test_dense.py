@@ -158,10 +158,22 @@ def test_hubness_reduction_can_be_switched_on(dense_engine):
     assert dense_engine.search("hubs proximity", mode="dense").hits[0].doc_id == "p5"
 
 
-def test_related_mixes_dense_neighbours(dense_engine):
+def test_related_are_the_nearest_in_meaning_with_a_dense_index(dense_engine):
+    from jiansuo import searching
+
     related = dense_engine.related("p2")
-    assert related and "p2" not in [h.doc_id for h in related]
+    assert [h.doc_id for h in related] == [h.doc_id for h in searching.nearest_documents(dense_engine, "p2", 6)]
+    assert len(related) == 4 and "p2" not in [h.doc_id for h in related]  # every other post, by meaning
     assert all(h.document is not None for h in related)
+    assert dense_engine.related("nope") == []
+
+
+def test_related_without_a_dense_index_share_the_weightiest_words(posts_engine):
+    from jiansuo import searching
+
+    plain = [h.doc_id for h in posts_engine.related("p2")]
+    assert plain and plain == [h.doc_id for h in searching.sharing_words(posts_engine, posts_engine.get("p2"), 6)]
+    assert searching.nearest_documents(posts_engine, "p2", 6) == []
 
 
 def test_request_mode_defaults_to_bm25_without_a_dense_index(posts_engine):
