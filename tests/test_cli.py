@@ -171,41 +171,80 @@ def test_index_reads_a_built_html_blog_and_a_bibtex_list(tmp_path, fixtures):
     assert [h["id"] for h in data["hits"]] == ["reimers2019sbert"]
 
 
-@pytest.mark.processes
-def test_demo_with_a_bad_line_serves_the_rest(tmp_path):
-    """scripts/demo.sh on a user's file: a malformed record is named, and the site still comes up with the rest."""
-    import signal
+def _demo(tmp_path, corpus, **settings):
+    """scripts/demo.sh on `corpus` (set-up skipped) on a free port: (the process, the base URL)."""
     import socket
-    import time
-    import urllib.request
 
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
-    corpus = tmp_path / "papers.jsonl"
-    corpus.write_text('{"id": "a", "title": "Whitening sentence vectors"}\n{"id": \n'
-                      '{"id": "b", "title": "Hubness in nearest neighbours"}\n', encoding="utf-8")
-    environment = {**os.environ, "SKIP_SETUP": "1", "BM25_ONLY": "1", "STORE": str(tmp_path / "store"),
-                   "PORT": str(port)}
+    environment = {**os.environ, "SKIP_SETUP": "1", "STORE": str(tmp_path / "store"), "PORT": str(port), **settings}
     demo = subprocess.Popen(["bash", "scripts/demo.sh", str(corpus)], env=environment, text=True,
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True,
                             cwd=os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    return demo, f"http://127.0.0.1:{port}"
+
+
+def _get(demo, url: str, until=lambda text: True, tries: int = 240) -> str:
+    """The body at `url` once `until(body)` holds, retrying every 0.5 s while the demo runs; "" if it never does."""
+    import time
+    import urllib.request
+
+    for _ in range(tries):
+        try:
+            with urllib.request.urlopen(url, timeout=5) as response:
+                text = response.read().decode("utf-8")
+            if until(text):
+                return text
+        except OSError:
+            pass
+        if demo.poll() is not None:
+            return ""
+        time.sleep(0.5)
+    return ""
+
+
+def _stop(demo) -> str:
+    import signal
+
+    os.killpg(demo.pid, signal.SIGTERM)
+    return demo.communicate(timeout=30)[0]
+
+
+@pytest.mark.processes
+def test_demo_with_a_bad_line_serves_the_rest(tmp_path):
+    """scripts/demo.sh on a user's file: a malformed record is named, and the site still comes up with the rest."""
+    corpus = tmp_path / "papers.jsonl"
+    corpus.write_text('{"id": "a", "title": "Whitening sentence vectors"}\n{"id": \n'
+                      '{"id": "b", "title": "Hubness in nearest neighbours"}\n', encoding="utf-8")
+    demo, base = _demo(tmp_path, corpus, BM25_ONLY="1")
     try:
-        page = ""
-        for _ in range(120):
-            try:
-                with urllib.request.urlopen(f"http://127.0.0.1:{port}/?q=hubness", timeout=5) as response:
-                    page = response.read().decode("utf-8")
-                break
-            except OSError:
-                if demo.poll() is not None:
-                    break
-                time.sleep(0.5)
-        assert "Hubness in nearest neighbours" in page
+        assert "Hubness in nearest neighbours" in _get(demo, f"{base}/?q=hubness")
     finally:
-        os.killpg(demo.pid, signal.SIGTERM)
-        output = demo.communicate(timeout=30)[0]
+        output = _stop(demo)
     assert "papers.jsonl:2: invalid JSON" in output and "serving the rest" in output
+
+
+@pytest.mark.processes
+@pytest.mark.models
+def test_demo_serves_keyword_search_first_and_turns_hybrid_when_its_dense_index_is_built(tmp_path):
+    pytest.importorskip("onnxruntime", reason="the dense extra is not installed")
+    corpus = tmp_path / "papers.jsonl"
+    corpus.write_text('{"id": "a", "title": "Whitening sentence vectors"}\n'
+                      '{"id": "b", "title": "Hubness in nearest neighbours"}\n', encoding="utf-8")
+    demo, base = _demo(tmp_path, corpus)
+    try:
+        first = json.loads(_get(demo, f"{base}/api/stats") or "{}")
+        assert first.get("documents") == 2  # served before any passage is encoded
+        built = _get(demo, f"{base}/api/stats", until=lambda text: (json.loads(text).get("dense") or {}).get(
+            "documents") == 2)
+        assert built, "the served store never got its dense index"
+        hits = json.loads(_get(demo, f"{base}/api/search?q=hubness"))["hits"]
+        assert [h["id"] for h in hits] == ["b", "a"]  # the dense list brings the other paper in
+    finally:
+        output = _stop(demo)
+    assert output.index("Serving http") < output.index("encoding (e5-onnx)") < output.index("serves hybrid search")
+    assert "invalid" not in output
 
 
 @pytest.mark.models
