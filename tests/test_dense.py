@@ -316,3 +316,21 @@ def test_an_interrupted_dense_build_leaves_no_version_and_resumes_from_the_cache
     assert restarted.embedding.loaded.calls == total - first  # only the passages the first run had not encoded
     assert restarted.local_dense.num_docs() == 700
     assert not [v for v in (tmp_path / "store" / "indexes" / "dense").glob("v*") if not (v / "params.json").exists()]
+
+
+def test_a_hybrid_list_says_how_many_of_its_documents_hold_the_words(dense_engine):
+    from starlette.testclient import TestClient
+
+    from jiansuo.web.app import create_app
+
+    query = "conditional generation"
+    hybrid, keyword = dense_engine.search(query, mode="hybrid"), dense_engine.search(query, mode="bm25")
+    assert hybrid.total > keyword.total == hybrid.matching_words >= 1  # the rest are related by meaning only
+    assert keyword.matching_words is None  # every listed document holds the words
+    facets = dense_engine.facets(SearchRequest(query=query, mode="hybrid"))
+    assert sum(count for _, count in facets["month"]) == hybrid.matching_words  # what the facets count
+    with TestClient(create_app(dense_engine)) as client:
+        page = client.get("/", params={"q": query, "mode": "hybrid", "lang": "en"}).text
+        data = client.get("/api/search", params={"q": query, "mode": "hybrid"}).json()
+    assert f"{hybrid.total} results · {hybrid.matching_words} contain the words" in page
+    assert data["matching_words"] == hybrid.matching_words

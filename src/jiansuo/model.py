@@ -100,3 +100,6 @@ class SearchPage:
     terms: list[str] = field(default_factory=list)  # analyzed query terms, for highlighting
     timings: dict[str, float] = field(default_factory=dict)  # milliseconds per stage
     by_meaning_only: bool = False  # no document matched the query's words: every hit came from the dense index
+    # how many documents hold the query's words, where the total also counts documents related by meaning only (the
+    # facets count the former); None where the two are the same
+    matching_words: int | None = None

@@ -66,7 +66,7 @@ def search(engine: Engine, request: SearchRequest | str, hydrate: bool, **option
     retrieve = replace(request, offset=0, limit=max(request.rerank, request.offset + request.limit)) \
         if reranking else request
     started = time.perf_counter()
-    by_meaning_only = False
+    by_meaning_only, matching_words = False, None
     if mode == "ce-knn":
         from jiansuo.rerank import ce_knn
 
@@ -79,6 +79,8 @@ def search(engine: Engine, request: SearchRequest | str, hydrate: bool, **option
     else:
         hits, total, keyword_total = semantic_search(engine, backend, dense, parsed, retrieve, terms, known, mode)
         by_meaning_only = bool(hits) and keyword_total == 0 and mode == "hybrid"
+        if keyword_total is not None and keyword_total < total:
+            matching_words = keyword_total
     timings = {"retrieve": (time.perf_counter() - started) * 1000}
     if mode == "ce-knn":
         timings["cross_encoder_calls"] = calls
@@ -88,7 +90,7 @@ def search(engine: Engine, request: SearchRequest | str, hydrate: bool, **option
         timings["rerank"] = (time.perf_counter() - started) * 1000
     if hydrate:
         hydrate_hits(engine, hits, set(terms))
-    return SearchPage(hits, total, request, terms, timings, by_meaning_only)
+    return SearchPage(hits, total, request, terms, timings, by_meaning_only, matching_words)
 
 
 def reranked(engine: Engine, request: SearchRequest, parsed: ParsedQuery, hits: list[Hit]) -> list[Hit]:
@@ -201,7 +203,7 @@ def preferred(engine: Engine, request: SearchRequest, hydrate: bool) -> SearchPa
     hits = hits[request.offset : request.offset + request.limit]
     if hydrate:
         hydrate_hits(engine, hits, set(page.terms))
-    return SearchPage(hits, page.total, request, page.terms, page.timings, page.by_meaning_only)
+    return SearchPage(hits, page.total, request, page.terms, page.timings, page.by_meaning_only, page.matching_words)
 
 
 def preference_scores(engine: Engine, doc_ids: list[str], starred: list[str], method: str | None = None) -> np.ndarray:

@@ -481,6 +481,7 @@ def _hit_json(hit: Hit) -> dict:
 def _page_json(page: SearchPage) -> dict:
     return {"total": page.total, "offset": page.request.offset, "limit": page.request.limit,
             "terms": page.terms, "timings_ms": page.timings, "by_meaning_only": page.by_meaning_only,
+            "matching_words": page.matching_words,
             "hits": [_hit_json(h) for h in page.hits]}
 
 
