@@ -281,3 +281,24 @@ def test_a_date_given_as_a_year_or_month_is_shown_and_linked_at_that_precision(t
     assert '<h1 class="listing">All documents</h1>' in client.get("/?lang=en&sort=popularity").text
     hit = client.get("/api/search", params={"q": "Random Graphs"}).json()["hits"][0]
     assert (hit["date"], hit["date_precision"]) == ("1959-01-01", "year")
+
+
+def test_results_say_so_while_another_process_builds_the_first_dense_index(posts_engine, client_for_posts):
+    import subprocess
+    import sys
+
+    assert not posts_engine.dense_being_built()
+    assert 'id="meaning-pending"' not in client_for_posts.get("/", params={"q": "扩散模型"}).text
+    builder = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    try:  # a version folder as IndexDirs.building leaves it while `jiansuo index --dense` encodes
+        version = posts_engine.path / "indexes" / "dense" / "v000001"
+        version.mkdir(parents=True)
+        (version / ".builder").write_text(str(builder.pid), encoding="utf-8")
+        assert posts_engine.dense_being_built() and posts_engine.stats()["dense_being_built"]
+        page = client_for_posts.get("/", params={"q": "扩散模型", "lang": "zh"}).text
+        assert 'id="meaning-pending"' in page and "语义索引正在构建" in page
+        assert 'id="meaning-pending"' not in client_for_posts.get("/").text  # a listing needs no meaning
+    finally:
+        builder.kill()
+        builder.wait()
+    assert not posts_engine.dense_being_built()  # its builder is gone: an abandoned build, not a pending index

@@ -310,6 +310,11 @@ class LocalBackends:
         return self.indexes["bm25"].rebuild(progress)
 
 
+def dense_being_built(engine) -> bool:
+    """Whether the store has no dense index yet but a process is building its first (the demo serves meanwhile)."""
+    return engine.backends.kind == "local" and engine.dense is None and engine.indexes["dense"].dirs.being_built()
+
+
 def engine_stats(engine) -> dict:
     """What `jiansuo stats` and /api/stats show: documents, index versions and sequence numbers, the dense index
     and the store's labels."""
@@ -325,6 +330,7 @@ def engine_stats(engine) -> dict:
         "index_version": bm25.version.name if backend and remote is None and bm25.version else None,
         "dense": ({"encoder": dense.encoder_name, "documents": dense.num_docs(), "passages": dense.num_passages(),
                    "indexed_seq": dense.indexed_seq} if dense else None),
+        "dense_being_built": dense_being_built(engine),
         "indexes": {kind: index.stats() for kind, index in engine.indexes.items() if remote is None},
         "languages": summary["languages"],
         "categories": dict(list(summary["categories"].items())[:50]),

@@ -197,6 +197,10 @@ class Engine:
     def known_categories(self) -> set[str]:
         return set(self.store.summary()["categories"])
 
+    def dense_being_built(self) -> bool:
+        """No dense index yet, and a process is building the first one: search turns hybrid once it is published."""
+        return derived.dense_being_built(self)
+
     def stats(self) -> dict:
         """Documents, index versions and sequence numbers, the dense index and the store's labels."""
         return derived.engine_stats(self)

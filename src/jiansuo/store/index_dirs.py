@@ -81,6 +81,11 @@ class IndexDirs:
         (version / BUILDER).write_text(str(os.getpid()), encoding="utf-8")
         return version
 
+    def being_built(self) -> bool:
+        """Whether a live process is building a version of this kind now (this process or another)."""
+        return self.root.is_dir() and any(
+            _building(p) for p in self.root.glob("v[0-9]*") if not (p / "params.json").exists())
+
     @contextmanager
     def building(self) -> Iterator[Path]:
         """A new version to build in; removed if the build stops (an error, Ctrl-C), so none is left half-built."""

@@ -210,10 +210,11 @@ def create_app(engine: Engine, base_url: str = "", search_threads: int | None = 
 
     def results_page(request: Request, search: SearchRequest, page: SearchPage, facets: dict,
                      **extra) -> HTMLResponse:
+        meaning_pending = bool(search.query.strip()) and engine.dense_being_built()
         return templates.TemplateResponse(request, "search.html", page_context(
             request, search=search, page=page, pages=_pagination(page), facets=facets,
             back_url=search_url("/", search), has_filters=_has_filters(search),
-            sort_chosen="sort" in request.query_params, **extra))
+            sort_chosen="sort" in request.query_params, meaning_pending=meaning_pending, **extra))
 
     @app.get("/doc/{doc_id:path}", response_class=HTMLResponse, include_in_schema=False)
     async def document_page(request: Request, doc_id: str):

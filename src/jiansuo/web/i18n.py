@@ -21,6 +21,8 @@ TEXT = {
         "syntax_help": '"phrase" · -exclude · title: author: venue: tag: category: · AND / OR',
         "error": "Bad request", "not_found": "No such document", "no_page": "No such page", "switch": "中文",
         "matching_words": "{n} contain the words",
+        "meaning_pending": "The meaning index is being built: these results match your words, and search turns "
+                           "hybrid (words and meaning) by itself once it is ready.",
         "mode": "Mode", "mode_auto": "Automatic", "mode_bm25": "Keywords (BM25)", "mode_dense": "Meaning (dense)",
         "mode_hybrid": "Hybrid", "mode_ce-knn": "Cross-encoder k-NN (CUR)", "budget": "Model calls",
         "by_meaning": "No document contains these words; the results below are related by meaning only.",
@@ -47,6 +49,7 @@ TEXT = {
         "syntax_help": '"短语" · -排除 · title: author: venue: tag: category: · AND / OR',
         "error": "请求有误", "not_found": "没有这篇文档", "no_page": "没有这个页面", "switch": "English",
         "matching_words": "{n} 条含这些词",
+        "meaning_pending": "语义索引正在构建：以下结果只按关键词匹配，建好后自动改为混合检索（关键词 + 语义）。",
         "mode": "模式", "mode_auto": "自动", "mode_bm25": "关键词 (BM25)", "mode_dense": "语义 (向量)",
         "mode_hybrid": "混合", "mode_ce-knn": "交互式 k-NN (CUR)", "budget": "模型调用次数",
         "by_meaning": "没有文档包含这些词；以下结果仅按语义相关排列。",
