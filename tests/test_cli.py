@@ -236,8 +236,8 @@ def test_demo_serves_keyword_search_first_and_turns_hybrid_when_its_dense_index_
     try:
         first = json.loads(_get(demo, f"{base}/api/stats") or "{}")
         assert first.get("documents") == 2  # served before any passage is encoded
-        built = _get(demo, f"{base}/api/stats", until=lambda text: (json.loads(text).get("dense") or {}).get(
-            "documents") == 2)
+        built = _get(demo, f"{base}/api/stats", tries=600, until=lambda text: (  # a cold model cache: ~30 s here
+            json.loads(text).get("dense") or {}).get("documents") == 2)
         assert built, "the served store never got its dense index"
         hits = json.loads(_get(demo, f"{base}/api/search?q=hubness"))["hits"]
         assert [h["id"] for h in hits] == ["b", "a"]  # the dense list brings the other paper in
