@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import TypeGuard
 
 from jiansuo.analysis import detect_language
+from jiansuo.analysis.identifiers import ARXIV
 from jiansuo.analysis.tokenize import in_gb2312
 from jiansuo.ingest import validate
 from jiansuo.ingest.validate import RecordError
@@ -198,30 +199,20 @@ def document_from_record(record: dict, field_map: dict[str, str] | None = None) 
     return document, warnings
 
 
-_OLD_ARCHIVES = ("astro-ph", "cond-mat", "gr-qc", "hep-ex", "hep-lat", "hep-ph", "hep-th", "math-ph", "nlin",
-                 "nucl-ex", "nucl-th", "physics", "quant-ph", "math", "cs", "q-bio", "q-fin", "stat", "chao-dyn",
-                 "solv-int", "patt-sol", "adap-org", "comp-gas", "mtrl-th", "supr-con", "acc-phys", "alg-geom",
-                 "dg-ga", "funct-an", "q-alg", "chem-ph", "atom-ph", "plasm-ph", "ao-sci", "cmp-lg", "bayes-an")
-_ARXIV_ID = re.compile(rf"(?:(?P<new>(?P<yymm>\d{{4}})\.\d{{4,5}})|"
-                       rf"(?P<old>(?:{'|'.join(_OLD_ARCHIVES)})(?:\.[A-Z]{{2}})?/(?P<old_yymm>\d{{4}})\d{{3}}))(?:v\d+)?")
-
-
 def arxiv_defaults(doc_id: str) -> dict[str, str]:
     """What an arXiv identifier says of a paper whose record does not: its abstract page, the month it was first
     submitted (the identifier's YYMM) and its venue, arXiv. Nothing for an id of another shape."""
-    match = _ARXIV_ID.fullmatch(doc_id)
+    match = ARXIV.fullmatch(doc_id)
     if not match:
         return {}
-    yymm = match["yymm"] or match["old_yymm"]
+    bare = match.group(1)  # 2505.24868, or hep-th/9901001 (old style: YYMM after the archive)
+    old_style = "/" in bare
+    yymm = bare.split("/")[1][:4] if old_style else bare[:4]
     year, month = int(yymm[:2]), int(yymm[2:])
-    if match["new"]:
-        if year < 7 or not 1 <= month <= 12 or (year == 7 and month < 4):  # the scheme began in April 2007
-            return {}
-        year += 2000
-    else:
-        year += 1900 if year >= 91 else 2000
-        if not 1 <= month <= 12 or year > 2007:
-            return {}
+    year += 1900 if old_style and year >= 91 else 2000
+    in_use = year <= 2007 if old_style else (year, month) >= (2007, 4)  # the new scheme began in April 2007
+    if not (1 <= month <= 12 and in_use):
+        return {}
     return {"url": f"https://arxiv.org/abs/{doc_id}", "date": f"{year}-{month:02d}", "venue": "arXiv"}
 
 

@@ -81,10 +81,13 @@ class IndexDirs:
         (version / BUILDER).write_text(str(os.getpid()), encoding="utf-8")
         return version
 
+    def unfinished(self) -> list[Path]:
+        """Versions without params.json: a build in progress, or one its process left when it was killed."""
+        return [p for p in self.root.glob("v[0-9]*") if not (p / "params.json").exists()]
+
     def being_built(self) -> bool:
         """Whether a live process is building a version of this kind now (this process or another)."""
-        return self.root.is_dir() and any(
-            _building(p) for p in self.root.glob("v[0-9]*") if not (p / "params.json").exists())
+        return any(_building(p) for p in self.unfinished())
 
     @contextmanager
     def building(self) -> Iterator[Path]:
@@ -122,6 +125,6 @@ class IndexDirs:
         finished = sorted(p for p in self.root.glob("v[0-9]*") if (p / "params.json").exists())
         older = [p for p in finished if p != live and (live is None or p.name < live.name)]
         doomed = older[: max(0, len(older) - keep_previous)]
-        doomed += [p for p in self.root.glob("v[0-9]*") if not (p / "params.json").exists() and not _building(p)]
+        doomed += [p for p in self.unfinished() if not _building(p)]
         for path in doomed:
             shutil.rmtree(path, ignore_errors=True)
