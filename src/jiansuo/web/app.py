@@ -206,15 +206,16 @@ def create_app(engine: Engine, base_url: str = "", search_threads: int | None = 
         facets["keywords"] = {doc_id: found[:5] for doc_id, found in words.items()}
         facets["cloud"] = _cloud(words.values())
         facets["starred"] = engine.store.starred_among(reader, [hit.doc_id for hit in page.hits])
+        # off the event loop with the rest: it reads the engine, whose lock a refresh may hold
+        facets["meaning_pending"] = bool(search.query.strip()) and engine.dense_being_built()
         return page, facets
 
     def results_page(request: Request, search: SearchRequest, page: SearchPage, facets: dict,
                      **extra) -> HTMLResponse:
-        meaning_pending = bool(search.query.strip()) and engine.dense_being_built()
         return templates.TemplateResponse(request, "search.html", page_context(
             request, search=search, page=page, pages=_pagination(page), facets=facets,
             back_url=search_url("/", search), has_filters=_has_filters(search),
-            sort_chosen="sort" in request.query_params, meaning_pending=meaning_pending, **extra))
+            sort_chosen="sort" in request.query_params, **extra))
 
     @app.get("/doc/{doc_id:path}", response_class=HTMLResponse, include_in_schema=False)
     async def document_page(request: Request, doc_id: str):
