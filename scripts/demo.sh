@@ -40,8 +40,11 @@ done
 echo "Serving http://127.0.0.1:$port/ (Ctrl-C to stop)"
 if [ -z "${BM25_ONLY:-}" ]; then
   echo "Keyword search is served now; the dense index is being built, and search turns hybrid when it is done."
-  .venv/bin/jiansuo index --store "$store" --dense
-  echo "Dense index built: http://127.0.0.1:$port/ serves hybrid search."
+  if .venv/bin/jiansuo index --store "$store" --dense; then
+    echo "Dense index built: http://127.0.0.1:$port/ serves hybrid search."
+  else  # Ctrl-C ends the script through its trap; any other failure leaves keyword search serving
+    echo "The dense index was not built (see above); http://127.0.0.1:$port/ keeps serving keyword search."
+  fi
 fi
 if [ "$#" -eq 0 ]; then
   .venv/bin/jiansuo search "theory of relativity" --limit 3 --store "$store"
